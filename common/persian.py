@@ -1,0 +1,73 @@
+"""Persian locale helpers: digits, letters, Jalali dates, Tehran time and money."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import jdatetime
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
+_TO_PERSIAN = str.maketrans("0123456789", PERSIAN_DIGITS)
+_TO_ASCII = str.maketrans(PERSIAN_DIGITS + ARABIC_INDIC_DIGITS, "0123456789" * 2)
+# Arabic yeh/kaf (and their presentation variants) become the Persian letters people search by.
+_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ۀ": "ه", "ة": "ه"})
+PERSIAN_THOUSANDS = "٬"
+
+MoneyUnit = Literal["toman", "rial"]
+
+
+def to_persian_digits(text: str) -> str:
+    """Replace ASCII digits with Persian digits."""
+    return text.translate(_TO_PERSIAN)
+
+
+def to_ascii_digits(text: str) -> str:
+    """Replace Persian and Arabic-Indic digits with ASCII digits."""
+    return text.translate(_TO_ASCII)
+
+
+def normalize_text(text: str) -> str:
+    """Normalise a name or search term: Persian letters and digits, single spaces."""
+    return " ".join(to_ascii_digits(text).translate(_LETTERS).split())
+
+
+def now_tehran() -> dt.datetime:
+    """Return the current time in Asia/Tehran."""
+    return dt.datetime.now(TEHRAN)
+
+
+def jalali_date(moment: dt.datetime | dt.date) -> str:
+    """Format a date as a Jalali date with Persian digits, e.g. ۱۴۰۵/۰۹/۰۱."""
+    if isinstance(moment, dt.datetime):
+        moment = _in_tehran(moment).date()
+    return to_persian_digits(jdatetime.date.fromgregorian(date=moment).strftime("%Y/%m/%d"))
+
+
+def jalali_datetime(moment: dt.datetime) -> str:
+    """Format a moment in Tehran time as a Jalali date and time, e.g. ۱۴۰۵/۰۹/۰۱ ۱۲:۳۰."""
+    local = _in_tehran(moment)
+    return f"{jalali_date(local)} {to_persian_digits(local.strftime('%H:%M'))}"
+
+
+def _in_tehran(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: attach a time zone before formatting")
+    return moment.astimezone(TEHRAN)
+
+
+def group_thousands(number: int) -> str:
+    """Write an integer with Persian digits and the Persian thousands separator."""
+    return to_persian_digits(f"{number:,}".replace(",", PERSIAN_THOUSANDS))
+
+
+def format_money(rials: int, unit: MoneyUnit = "toman") -> str:
+    """Show an amount stored in Rials as Toman (Rials / 10) or Rials, Persian digits."""
+    if unit == "toman":
+        # Toman shown whole; a remainder under 10 Rials is not a coin anyone holds.
+        return f"{group_thousands(rials // 10)} تومان"
+    return f"{group_thousands(rials)} ریال"
