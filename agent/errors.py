@@ -8,7 +8,7 @@ for the cashier or owner.
         │   └── InsufficientBalance
         ├── LedgerError             the ledger's invariants or its database
         │   └── IntegrityFailure    ``ledger verify`` or the boot integrity check found a fault
-        ├── ProfileError            a firmware profile file that cannot be used (file, field, reason)
+        ├── ProfileError            an unusable firmware profile (names file, field, reason)
         ├── DeviceError             a scanner, printer or drawer that did not do its job
         │   ├── ScannerError
         │   └── PrinterError

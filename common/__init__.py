@@ -6,3 +6,7 @@
 - ``common.mobile``: Iranian mobile numbers to E.164.
 - ``common.errors``: the base of both sides' exception trees.
 """
+
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).parent / "static"  # the stylesheet both web apps serve

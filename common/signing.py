@@ -128,7 +128,9 @@ def verify_request(
             fa="ساعت پایانه با سرور اختلاف زیادی دارد",
         )
     try:
-        public_key.verify(signature, _string_to_sign(method, path, digest, timestamp, nonce, key_id))
+        public_key.verify(
+            signature, _string_to_sign(method, path, digest, timestamp, nonce, key_id)
+        )
     except InvalidSignature as exc:
         raise SignatureError("signature does not verify") from exc
     return SignedRequest(key_id, timestamp, nonce)

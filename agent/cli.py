@@ -1,0 +1,148 @@
+"""``vafa-agent``: the terminal agent's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig, load_config
+from agent.errors import AgentError, IntegrityFailure
+from agent.ledger import book
+from common.errors import VafaError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every command and option."""
+    parser = argparse.ArgumentParser(prog="vafa-agent", description="Vafa checkout terminal agent.")
+    parser.add_argument("--config", type=Path, help="settings file (default /etc/vafa/agent.toml)")
+    parser.add_argument("--data-dir", type=Path, help="data folder (default /var/lib/vafa)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the terminal: local web page, scanner and background sync")
+
+    enroll = sub.add_parser("enroll", help="enrol this terminal with HQ using a one-time code")
+    enroll.add_argument("--cloud", required=True, help="cloud base URL, e.g. https://vafa.example")
+    enroll.add_argument("--code", required=True, help="one-time enrolment code from HQ")
+
+    member = sub.add_parser("member", help="manage members").add_subparsers(
+        dest="member_command", required=True, metavar="ACTION"
+    )
+    add = member.add_parser("add", help="enrol a new member")
+    add.add_argument("--mobile", required=True, help="mobile in any form: 0912…, +98912…, ۰۹۱۲…")
+    add.add_argument("--name", required=True, help="full name")
+    add.add_argument("--consent", action="store_true", help="the member agreed to marketing SMS")
+
+    sale = sub.add_parser("sale", help="record a sale for a member (for scripts and POS software)")
+    sale.add_argument("--member", required=True, help="member card code or mobile")
+    sale.add_argument("--amount", required=True, type=int, help="purchase amount in Rials")
+    sale.add_argument("--redeem", type=int, default=0, help="points to redeem (default 0)")
+    sale.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    sub.add_parser("sync", help="send every queued event to the cloud now")
+
+    ledger = sub.add_parser("ledger", help="ledger tools").add_subparsers(
+        dest="ledger_command", required=True, metavar="ACTION"
+    )
+    ledger.add_parser("verify", help="replay the ledger and check every invariant")
+
+    owner = sub.add_parser("owner-password", help="set the store owner's web login password")
+    owner.add_argument("--password", required=True, help="at least 8 characters")
+
+    demo = sub.add_parser(
+        "demo", help="run a local cloud and a simulated terminal through a morning"
+    )
+    demo.add_argument(
+        "--once", action="store_true", help="run the scripted sales, print JSON, exit"
+    )
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> AgentConfig:
+    return load_config(args.config, {"data_dir": args.data_dir})
+
+
+def _run(args: argparse.Namespace) -> Any:
+    if args.command == "demo":
+        from agent.demo import run_demo
+
+        return run_demo(args.out, once=args.once)
+    config = _config(args)
+    if args.command == "enroll":
+        from agent.identity import enroll
+
+        identity = enroll(args.cloud, args.code, config.data_dir)
+        return {"terminal_id": identity.terminal_id, "store": identity.store_name}
+    from agent.terminal import Terminal
+
+    terminal = Terminal(config)
+    try:
+        return _terminal_command(args, terminal)
+    finally:
+        terminal.close()
+
+
+def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
+    if args.command == "member":
+        member = terminal.flow.enrol(args.mobile, args.name, args.consent)
+        return {"member_id": member.id, "card_code": member.card_code}
+    if args.command == "sale":
+        member = terminal.flow.identify(args.member)
+        result = terminal.flow.sale(member.id, args.amount, args.redeem)
+        return {
+            "sale_id": result.sale_id,
+            "receipt_no": result.receipt_no,
+            "entry_ids": list(result.entry_ids),
+            "points_earned": result.points_earned,
+            "points_redeemed": result.points_redeemed,
+            "balance": result.balance,
+        }
+    if args.command == "sync":
+        from agent.identity import load_identity
+        from agent.offline_queue.sync import SyncClient
+
+        client = SyncClient(load_identity(terminal.config.data_dir))
+        try:
+            drained = client.drain(terminal.conn, terminal.vault)
+        finally:
+            client.close()
+        return {"sent": drained.sent, "acked": drained.acked, "gaps": drained.gaps}
+    if args.command == "ledger":
+        problems = book.verify(terminal.conn)
+        if problems:
+            raise IntegrityFailure("ledger verify failed:\n  " + "\n  ".join(problems))
+        return {"ok": True, "points_total": book.total_member_points(terminal.conn)}
+    if args.command == "owner-password":
+        from agent.web.app import set_owner_password
+
+        set_owner_password(terminal, args.password)
+        return {"ok": True}
+    if args.command == "run":
+        from agent.service import serve
+
+        serve(terminal)
+        return None
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print its result as JSON; exit non-zero with a clear message on error."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        result = _run(args)
+    except (VafaError, ValueError) as exc:
+        fa = getattr(exc, "fa", "")
+        print(f"error: {exc}" + (f"\nخطا: {fa}" if fa else ""), file=sys.stderr)
+        return 2 if isinstance(exc, (AgentError, VafaError)) else 1
+    if result is not None:
+        print(json.dumps(result, ensure_ascii=False))
+    return 0

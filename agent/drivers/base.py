@@ -1,0 +1,35 @@
+"""One base per device role. Transports subclass these; the rest of the agent sees only them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class Scanner(ABC):
+    """Something that yields scanned codes (barcodes, QR tokens, card numbers)."""
+
+    @abstractmethod
+    def read(self, timeout: float) -> str | None:
+        """Return the next complete code, or None if none arrived within ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+class Printer(ABC):
+    """Something that accepts ESC/POS bytes."""
+
+    @abstractmethod
+    def send(self, data: bytes) -> None:
+        """Send bytes to the printer; raise PrinterError if they cannot be delivered."""
+
+    def close(self) -> None:
+        """Release the device."""
+
+
+class Drawer(ABC):
+    """A cash drawer."""
+
+    @abstractmethod
+    def kick(self) -> None:
+        """Open the drawer."""

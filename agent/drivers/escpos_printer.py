@@ -1,0 +1,122 @@
+"""ESC/POS printers through python-escpos: composing receipt bytes and sending them.
+
+Bytes are composed once with python-escpos's ``Dummy`` printer (so the receipt that is
+stored for reprint and preview is exactly what went to the printer), then handed to a
+transport: python-escpos's File, Network, Serial or Usb backend, each with a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from escpos import printer as escpos_printer
+from escpos.exceptions import Error as EscposError
+from PIL import Image
+
+from agent.drivers.base import Drawer, Printer
+from agent.drivers.profiles import PrinterProfile
+from agent.errors import PrinterError
+
+ESC_INIT = b"\x1b@"
+
+
+def _dummy(profile: PrinterProfile) -> escpos_printer.Dummy:
+    dummy = escpos_printer.Dummy()
+    # Tell python-escpos the paper width so it refuses an image too wide for the head.
+    dummy.profile.profile_data["media"]["width"]["pixels"] = profile.dots
+    return dummy
+
+
+def drawer_kick_bytes(profile: PrinterProfile) -> bytes:
+    """Return ESC p with the profile's pin and pulse times (ESC p counts in 2 ms units)."""
+    on = min(255, profile.drawer_on_ms // 2)
+    off = min(255, profile.drawer_off_ms // 2)
+    return bytes([0x1B, 0x70, profile.drawer_pin, on, off])
+
+
+def compose_receipt(image: Image.Image, profile: PrinterProfile, kick_drawer: bool) -> bytes:
+    """Return the ESC/POS bytes that print an image in slices, cut, and optionally kick."""
+    if image.width > profile.dots:
+        raise PrinterError(
+            f"receipt is {image.width} dots wide; {profile.name} prints {profile.dots}"
+        )
+    dummy = _dummy(profile)
+    dummy._raw(ESC_INIT)
+    dummy.image(image, impl="bitImageRaster", fragment_height=profile.raster_slice_height)
+    if profile.cut != "none":
+        dummy.cut(mode="PART" if profile.cut == "partial" else "FULL")
+    if kick_drawer:
+        dummy._raw(drawer_kick_bytes(profile))
+    data: bytes = dummy.output
+    return data
+
+
+class EscposTransportPrinter(Printer):
+    """Send bytes through one python-escpos backend."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+
+    def send(self, data: bytes) -> None:
+        """Write bytes to the device; convert any transport error to PrinterError."""
+        try:
+            self.backend._raw(data)
+        except (EscposError, OSError) as exc:
+            raise PrinterError(f"printer did not take {len(data)} bytes: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the backend's device."""
+        with contextlib.suppress(EscposError, OSError):
+            self.backend.close()
+
+
+class MemoryPrinter(Printer):
+    """Keep what was printed in memory: the simulator's and the tests' printer."""
+
+    def __init__(self) -> None:
+        self.jobs: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        """Remember the bytes of one print."""
+        self.jobs.append(data)
+
+
+class PrinterDrawer(Drawer):
+    """A drawer wired to the printer's RJ-11 kick port."""
+
+    def __init__(self, printer: Printer, profile: PrinterProfile) -> None:
+        self.printer = printer
+        self.profile = profile
+
+    def kick(self) -> None:
+        """Send ESC p with the profile's pin and pulse."""
+        self.printer.send(drawer_kick_bytes(self.profile))
+
+
+def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: float) -> Printer:
+    """Open a printer by transport name: file, network (host[:port]), serial (url) or usb."""
+    try:
+        if transport == "memory":
+            return MemoryPrinter()
+        if transport == "file":
+            return EscposTransportPrinter(escpos_printer.File(devfile=target))
+        if transport == "network":
+            host, _, port = target.partition(":")
+            backend = escpos_printer.Network(host=host, port=int(port or 9100), timeout=timeout)
+            return EscposTransportPrinter(backend)
+        if transport == "serial":
+            serial = profile.serial
+            backend = escpos_printer.Serial(
+                devfile=target,
+                baudrate=serial.baudrate if serial else 9600,
+                timeout=timeout,
+                dsrdtr=serial.dsrdtr if serial else False,
+            )
+            return EscposTransportPrinter(backend)
+        if transport == "usb":
+            vid, pid = int(profile.usb_vid or "0", 16), int(profile.usb_pid or "0", 16)
+            return EscposTransportPrinter(escpos_printer.Usb(vid, pid, timeout=int(timeout * 1000)))
+    except (EscposError, OSError, ValueError) as exc:
+        raise PrinterError(f"cannot open {transport} printer {target!r}: {exc}") from exc
+    raise PrinterError(f"unknown printer transport {transport!r}")

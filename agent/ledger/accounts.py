@@ -1,0 +1,20 @@
+"""Names of ledger accounts. Every amount moves between two or more of these."""
+
+from __future__ import annotations
+
+POINTS_ISSUED = "system:points_issued"
+POINTS_REDEEMED = "system:points_redeemed"
+POINTS_EXPIRED = "system:points_expired"
+CREDIT_FLOAT = "system:credit_float"
+OVERDRAFT = "system:overdraft_receivable"
+SYSTEM_ACCOUNTS = (POINTS_ISSUED, POINTS_REDEEMED, POINTS_EXPIRED, CREDIT_FLOAT, OVERDRAFT)
+
+
+def member_points(member_id: str) -> str:
+    """Return the points account of a member."""
+    return f"member:{member_id}:points"
+
+
+def member_credit(member_id: str) -> str:
+    """Return the Rial credit (اعتبار) account of a member."""
+    return f"member:{member_id}:credit"

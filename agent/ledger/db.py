@@ -1,0 +1,155 @@
+"""The terminal's SQLite file: how it is opened, migrated and checked at boot.
+
+Durability is the point of this file. The ledger runs in WAL mode with
+``synchronous=FULL``: a commit returns only after the WAL is fsync'd, so a sale the
+cashier saw confirmed survives a power cut (NORMAL could lose the last commits).
+Writers take the lock up front with ``BEGIN IMMEDIATE`` so two writers never
+deadlock half-way through a sale.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from agent.errors import IntegrityFailure, LedgerError
+
+migrations = sqlite_utils.Migrations("vafa-agent")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def connect(path: Path, check_integrity: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the terminal database, migrated and checked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot open {path}: {exc}") from exc
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if check_integrity:
+        _check_integrity(conn, path)
+    migrations.apply(sqlite_utils.Database(conn))
+    return conn
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    if result != ["ok"]:
+        raise IntegrityFailure(f"SQLite integrity check failed for {path}: {'; '.join(result)}")
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block as one durable write transaction (BEGIN IMMEDIATE … COMMIT)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Create members, ledger, sales, outbox and settings tables."""
+    db.executescript(_SCHEMA_001)
+
+
+_SCHEMA_001 = """
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('outbox_seq', 0), ('receipt_no', 0);
+
+-- PII is encrypted (AES-GCM, row id as associated data); lookup by keyed HMAC of the mobile.
+CREATE TABLE members (
+    id TEXT PRIMARY KEY,
+    card_code TEXT NOT NULL UNIQUE,
+    mobile_hmac BLOB NOT NULL UNIQUE,
+    mobile_enc BLOB NOT NULL,
+    name_enc BLOB NOT NULL,
+    tier TEXT NOT NULL DEFAULT 'normal',
+    marketing_consent INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('member_points', 'member_credit', 'system')),
+    member_id TEXT REFERENCES members(id)
+);
+
+CREATE TABLE entries (
+    id TEXT PRIMARY KEY CHECK (length(id) = 32),
+    kind TEXT NOT NULL,
+    sale_id TEXT,
+    reverses TEXT REFERENCES entries(id),
+    memo TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE postings (
+    entry_id TEXT NOT NULL REFERENCES entries(id),
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    amount INTEGER NOT NULL CHECK (amount != 0),
+    PRIMARY KEY (entry_id, account_id)
+);
+CREATE INDEX postings_account ON postings(account_id);
+-- Cached balances, always equal to a replay of the postings (checked by `ledger verify`).
+CREATE TABLE balances (
+    account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+    balance INTEGER NOT NULL
+);
+CREATE TRIGGER entries_immutable_u BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;
+CREATE TRIGGER entries_immutable_d BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'ledger entries are immutable'); END;
+CREATE TRIGGER postings_immutable_u BEFORE UPDATE ON postings
+    BEGIN SELECT RAISE(ABORT, 'ledger postings are immutable'); END;
+CREATE TRIGGER postings_immutable_d BEFORE DELETE ON postings
+    BEGIN SELECT RAISE(ABORT, 'ledger postings are immutable'); END;
+
+CREATE TABLE sales (
+    id TEXT PRIMARY KEY CHECK (length(id) = 32),
+    receipt_no INTEGER NOT NULL UNIQUE,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    amount_rial INTEGER NOT NULL CHECK (amount_rial >= 0),
+    points_earned INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL,
+    channel TEXT NOT NULL DEFAULT 'in_store',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX sales_created ON sales(created_at);
+
+-- One row per event, written in the same transaction as the ledger entries it reports.
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    body BLOB NOT NULL,  -- sealed canonical JSON of the event
+    created_at TEXT NOT NULL,
+    acked_at TEXT
+);
+CREATE INDEX outbox_pending ON outbox(seq) WHERE acked_at IS NULL;
+
+CREATE TABLE receipts (
+    job_id TEXT PRIMARY KEY,
+    sale_id TEXT NOT NULL REFERENCES sales(id),
+    escpos BLOB NOT NULL,
+    printed_at TEXT
+);
+"""

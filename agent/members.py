@@ -1,0 +1,133 @@
+"""Members as the terminal knows them: enrolment and lookup by card code or mobile.
+
+Mobile and name are stored only encrypted; a mobile is found by its keyed HMAC.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from agent.errors import InputError, UnknownMember
+from agent.ledger import accounts
+from common.mobile import looks_like_mobile, normalize_mobile
+from common.persian import normalize_text, to_ascii_digits
+from common.pii import PiiVault
+from common.protocol import new_id
+
+CARD_PREFIX = "29"  # EAN-13 "in-store" range: never collides with a product barcode
+MAX_NAME = 80
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as the cashier sees them."""
+
+    id: str
+    card_code: str
+    mobile: str
+    name: str
+    tier: str
+    marketing_consent: bool
+
+
+def ean13_check_digit(first12: str) -> str:
+    """Return the EAN-13 check digit of twelve digits."""
+    weights = (1, 3) * 6
+    total = sum(int(d) * w for d, w in zip(first12, weights, strict=True))
+    return str((10 - total % 10) % 10)
+
+
+def new_card_code() -> str:
+    """Return a fresh EAN-13 member card number in the in-store range."""
+    body = CARD_PREFIX + "".join(secrets.choice("0123456789") for _ in range(10))
+    return body + ean13_check_digit(body)
+
+
+def clean_name(raw: str) -> str:
+    """Normalise a member's name, or raise InputError."""
+    name = normalize_text(raw)
+    if not name or len(name) > MAX_NAME:
+        raise InputError(f"name must be 1–{MAX_NAME} characters", fa="نام را درست وارد کنید")
+    return name
+
+
+def enrol(
+    conn: sqlite3.Connection,
+    vault: PiiVault,
+    mobile: str,
+    name: str,
+    consent: bool,
+    now: str,
+    member_id: str | None = None,
+    card_code: str | None = None,
+) -> Member:
+    """Insert a member inside the caller's transaction; refuse a mobile already enrolled."""
+    e164 = normalize_mobile(mobile)
+    clean = clean_name(name)
+    digest = vault.lookup_hash(e164)
+    if conn.execute("SELECT 1 FROM members WHERE mobile_hmac = ?", (digest,)).fetchone():
+        raise InputError("mobile already enrolled", fa="این شماره قبلاً عضو شده است")
+    member = Member(
+        member_id or new_id(), card_code or new_card_code(), e164, clean, "normal", consent
+    )
+    conn.execute(
+        "INSERT INTO members (id, card_code, mobile_hmac, mobile_enc, name_enc, tier,"
+        " marketing_consent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            member.id,
+            member.card_code,
+            digest,
+            vault.encrypt(member.id, e164),
+            vault.encrypt(member.id, clean),
+            member.tier,
+            int(consent),
+            now,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO accounts (id, kind, member_id)"
+        " VALUES (?, 'member_points', ?), (?, 'member_credit', ?)",
+        (
+            accounts.member_points(member.id),
+            member.id,
+            accounts.member_credit(member.id),
+            member.id,
+        ),
+    )
+    return member
+
+
+def identify(conn: sqlite3.Connection, vault: PiiVault, raw: str) -> Member:
+    """Find the member behind a scanned card code or a typed mobile, or raise UnknownMember."""
+    text = to_ascii_digits(raw).strip()
+    if looks_like_mobile(text):
+        row = conn.execute(
+            "SELECT * FROM members WHERE mobile_hmac = ?",
+            (vault.lookup_hash(normalize_mobile(text)),),
+        ).fetchone()
+    else:
+        row = conn.execute("SELECT * FROM members WHERE card_code = ?", (text,)).fetchone()
+    if row is None:
+        raise UnknownMember(f"no member for input of {len(text)} characters")
+    return _from_row(vault, row)
+
+
+def get(conn: sqlite3.Connection, vault: PiiVault, member_id: str) -> Member:
+    """Return the member with this id, or raise UnknownMember."""
+    row = conn.execute("SELECT * FROM members WHERE id = ?", (member_id,)).fetchone()
+    if row is None:
+        raise UnknownMember(f"no member {member_id}")
+    return _from_row(vault, row)
+
+
+def _from_row(vault: PiiVault, row: sqlite3.Row) -> Member:
+    return Member(
+        id=row["id"],
+        card_code=row["card_code"],
+        mobile=vault.decrypt(row["id"], row["mobile_enc"]),
+        name=vault.decrypt(row["id"], row["name_enc"]),
+        tier=row["tier"],
+        marketing_consent=bool(row["marketing_consent"]),
+    )

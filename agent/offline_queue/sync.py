@@ -1,0 +1,124 @@
+"""Push the outbox to the cloud: signed batches, acknowledged event by event.
+
+Delivery is at-least-once; the cloud applies each event id once, so resending after a
+lost response is safe. The cloud's clock decides whether a request is fresh: the
+client learns the offset from every response, so a terminal whose clock is days off
+still signs requests the cloud accepts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from agent.errors import SyncError
+from agent.identity import TerminalIdentity
+from agent.ledger.db import write_transaction
+from agent.offline_queue import outbox
+from common.persian import now_tehran
+from common.pii import PiiVault
+from common.protocol import canonical_json
+from common.signing import sign_request
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/api/v1/sync/events"
+SERVER_TIME_HEADER = "X-Vafa-Server-Time"
+
+
+@dataclass
+class DrainResult:
+    """What one drain achieved."""
+
+    sent: int = 0
+    acked: int = 0
+    batches: int = 0
+    gaps: list[list[int]] = field(default_factory=list)
+
+
+class SyncClient:
+    """Sends signed requests to the cloud as one enrolled terminal."""
+
+    def __init__(
+        self,
+        identity: TerminalIdentity,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.identity = identity
+        self.http = httpx.Client(base_url=identity.cloud_url, transport=transport, timeout=timeout)
+        self.clock_offset = 0.0
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self.http.close()
+
+    def post_signed(self, path: str, obj: Any) -> dict[str, Any]:
+        """POST a signed JSON body; retry once if the cloud says our clock is off."""
+        body = canonical_json(obj)
+        response = self._send(path, body)
+        if response.status_code == 401 and response.json().get("error") == "stale_time":
+            response = self._send(path, body)
+        if response.status_code != 200:
+            raise SyncError(
+                f"cloud answered {response.status_code} on {path}: {response.text[:300]}"
+            )
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def _send(self, path: str, body: bytes) -> httpx.Response:
+        headers = sign_request(
+            self.identity.private_key,
+            self.identity.terminal_id,
+            "POST",
+            path,
+            body,
+            now=time.time() + self.clock_offset,
+        )
+        headers["Content-Type"] = "application/json"
+        try:
+            response = self.http.post(path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise SyncError(f"cannot reach the cloud: {exc!r}") from exc
+        self._learn_clock(response)
+        return response
+
+    def _learn_clock(self, response: httpx.Response) -> None:
+        server_time = response.headers.get(SERVER_TIME_HEADER)
+        if server_time:
+            self.clock_offset = float(server_time) - time.time()
+
+    def push_batch(self, conn: sqlite3.Connection, vault: PiiVault, size: int) -> DrainResult:
+        """Send one batch of pending events and record the acknowledgements."""
+        events = outbox.pending(conn, vault, size)
+        if not events:
+            return DrainResult()
+        answer = self.post_signed(EVENTS_PATH, {"events": [e.to_dict() for e in events]})
+        done = [r["id"] for r in answer["results"] if r["status"] in ("applied", "duplicate")]
+        refused = [r for r in answer["results"] if r["status"] == "rejected"]
+        with write_transaction(conn):
+            acked = outbox.mark_acked(conn, done, now_tehran().isoformat())
+        if refused:
+            raise SyncError(f"cloud refused {len(refused)} event(s): {refused[:3]}")
+        return DrainResult(sent=len(events), acked=acked, batches=1, gaps=answer.get("gaps", []))
+
+    def drain(
+        self, conn: sqlite3.Connection, vault: PiiVault, batch_size: int = 500
+    ) -> DrainResult:
+        """Send batches until the outbox is empty; raise SyncError on the first failure."""
+        total = DrainResult()
+        while True:
+            result = self.push_batch(conn, vault, batch_size)
+            if not result.sent:
+                return total
+            if not result.acked:
+                raise SyncError(f"cloud acknowledged none of {result.sent} events")
+            total.sent += result.sent
+            total.acked += result.acked
+            total.batches += 1
+            total.gaps = result.gaps

@@ -1,0 +1,107 @@
+"""One terminal, assembled from its configuration: database, vault, cashier flow, devices.
+
+The entry points (CLI, local web, demo) build a ``Terminal`` once and call it; nothing
+below here reads configuration on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass
+
+from agent.config import AgentConfig
+from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
+from agent.drivers.profiles import PrinterProfile, load_profile
+from agent.errors import PrinterError, ProfileError
+from agent.flow import CashierFlow, SaleResult
+from agent.ledger import db
+from agent.ledger.db import write_transaction
+from agent.receipt import ReceiptData, render_receipt
+from agent.rules import TIER_LABELS, EarningRules
+from common.mobile import mask_mobile
+from common.persian import MoneyUnit, now_tehran
+from common.pii import PiiVault, load_or_create_key
+
+
+@dataclass(frozen=True)
+class PrintedReceipt:
+    """A receipt as it went to the printer."""
+
+    job_id: str
+    escpos: bytes
+    printed: bool  # False when this job had already been printed before
+
+
+class Terminal:
+    """The terminal's moving parts, wired together."""
+
+    def __init__(self, config: AgentConfig, store_name: str = "") -> None:
+        self.config = config
+        self.conn: sqlite3.Connection = db.connect(config.database)
+        self.vault = PiiVault(load_or_create_key(config.key_file))
+        self.flow = CashierFlow(self.conn, self.vault, EarningRules())
+        self.store_name = store_name or "فروشگاه"
+        profile = load_profile(config.printer_profile)
+        if not isinstance(profile, PrinterProfile):
+            raise ProfileError(f"{config.printer_profile} is not a printer profile")
+        self.printer_profile = profile
+        self.printer = open_printer(
+            profile, config.printer_transport, config.printer_target, config.printer_timeout_s
+        )
+        self.drawer = PrinterDrawer(self.printer, profile)
+
+    def receipt_data(self, sale: SaleResult) -> ReceiptData:
+        """Collect what the receipt of a sale shows."""
+        unit: MoneyUnit = "rial" if self.config.money_unit == "rial" else "toman"
+        feedback = (
+            f"{self.config.feedback_base_url.rstrip('/')}/{sale.sale_id}"
+            if self.config.feedback_base_url
+            else ""
+        )
+        return ReceiptData(
+            store_name=self.store_name,
+            receipt_no=sale.receipt_no,
+            moment=sale.moment,
+            member_name=sale.member.name,
+            masked_mobile=mask_mobile(sale.member.mobile),
+            tier_label=TIER_LABELS.get(sale.member.tier, sale.member.tier),
+            amount_rial=sale.amount_rial,
+            points_earned=sale.points_earned,
+            points_redeemed=sale.points_redeemed,
+            balance=sale.balance,
+            unit=unit,
+            feedback_url=feedback,
+        )
+
+    def print_receipt(self, sale: SaleResult, kick_drawer: bool = True) -> PrintedReceipt:
+        """Print a sale's receipt once: a retry with the same sale never prints twice."""
+        job_id = sale.sale_id
+        row = self.conn.execute(
+            "SELECT escpos, printed_at FROM receipts WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        if row is not None and row["printed_at"]:
+            return PrintedReceipt(job_id, bytes(row["escpos"]), printed=False)
+        if row is None:
+            image = render_receipt(self.receipt_data(sale), self.printer_profile.dots)
+            data = compose_receipt(image, self.printer_profile, kick_drawer)
+            with write_transaction(self.conn):
+                self.conn.execute(
+                    "INSERT INTO receipts (job_id, sale_id, escpos) VALUES (?, ?, ?)",
+                    (job_id, sale.sale_id, data),
+                )
+        else:
+            data = bytes(row["escpos"])
+        self.printer.send(data)
+        with write_transaction(self.conn):
+            self.conn.execute(
+                "UPDATE receipts SET printed_at = ? WHERE job_id = ?",
+                (now_tehran().isoformat(), job_id),
+            )
+        return PrintedReceipt(job_id, data, printed=True)
+
+    def close(self) -> None:
+        """Release the devices and the database."""
+        with contextlib.suppress(PrinterError):
+            self.printer.close()
+        self.conn.close()

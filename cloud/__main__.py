@@ -1,0 +1,5 @@
+"""Allow ``python -m cloud``."""
+
+from cloud.cli import main
+
+raise SystemExit(main())

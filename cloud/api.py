@@ -1,0 +1,63 @@
+"""The cloud's JSON API for terminals: enrolment and event sync."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from cloud.context import ctx
+from cloud.errors import BadRequest
+from cloud.fleet import enroll_terminal
+from cloud.ingest import ingest_batch
+from cloud.terminal_auth import authenticate
+from common.protocol import MAX_BODY_BYTES
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _json_body() -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", field="body")
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", field="body")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"body is not JSON: {exc}", field="body") from exc
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Say the cloud is up."""
+    return jsonify(status="ok")
+
+
+@bp.post("/terminals/enroll")
+def enroll() -> Response:
+    """Register a terminal's public key in exchange for a one-time enrolment code."""
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise BadRequest("body must be an object", field="body")
+    fields = {}
+    for name in ("code", "public_key"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > 100:
+            raise BadRequest(f"{name} must be a short string", field=name)
+        fields[name] = value
+    hostname = body.get("hostname", "")
+    with ctx().engine.begin() as conn:
+        identity = enroll_terminal(conn, fields["code"], fields["public_key"], str(hostname))
+    return jsonify(identity)
+
+
+@bp.post("/sync/events")
+def sync_events() -> Response:
+    """Apply a signed batch of terminal events, each exactly once."""
+    raw = request.get_data(cache=True)
+    with ctx().engine.begin() as conn:
+        terminal = authenticate(conn, dict(request.headers), "POST", request.path, raw)
+        answer = ingest_batch(conn, ctx().vault, terminal, _json_body())
+    return jsonify(answer)

@@ -1,0 +1,126 @@
+"""``vafa-cloud``: run and administer the HQ cloud."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask
+
+from cloud.app import create_app
+from cloud.context import CloudContext
+from cloud.errors import CloudError
+from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
+from cloud.hq import ROLES, create_user
+from cloud.reports import totals
+from cloud.storage import migrate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every command and option."""
+    parser = argparse.ArgumentParser(prog="vafa-cloud", description="Vafa HQ cloud.")
+    parser.add_argument(
+        "--database", help="SQLAlchemy URL (default: SQLite in the instance folder)"
+    )
+    parser.add_argument("--instance", help="folder for the default database and the PII key")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the API and the HQ pages")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8400, help="port (default 8400)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+
+    store = sub.add_parser("store", help="manage stores").add_subparsers(
+        dest="store_command", required=True, metavar="ACTION"
+    )
+    create = store.add_parser("create", help="create a store and print its id and a terminal code")
+    create.add_argument("--name", required=True, help="the store's name, e.g. «فروشگاه ونک»")
+    code = store.add_parser("code", help="issue a one-time terminal enrolment code for a store")
+    code.add_argument("--store", required=True, help="store id")
+
+    terminal = sub.add_parser("terminal", help="manage terminals").add_subparsers(
+        dest="terminal_command", required=True, metavar="ACTION"
+    )
+    revoke = terminal.add_parser("revoke", help="revoke a terminal: its requests are refused")
+    revoke.add_argument("terminal_id", help="terminal id")
+
+    user = sub.add_parser("user", help="manage HQ users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    add = user.add_parser("create", help="create an HQ user")
+    add.add_argument("--username", required=True, help="login name")
+    add.add_argument("--password", required=True, help="at least 8 characters")
+    add.add_argument("--role", choices=ROLES, default="admin", help="role (default admin)")
+
+    sub.add_parser("totals", help="print chain-wide totals as JSON")
+    return parser
+
+
+def _app(args: argparse.Namespace, auto_migrate: bool = True) -> Flask:
+    config: dict[str, Any] = {"AUTO_MIGRATE": auto_migrate}
+    if args.database:
+        config["DATABASE_URL"] = args.database
+    if args.instance:
+        return create_app({**config, **_instance_config(args.instance)})
+    return create_app(config)
+
+
+def _instance_config(folder: str) -> dict[str, Any]:
+    return {"DATABASE_URL_DEFAULT": None} | {
+        key: value
+        for key, value in {
+            "PII_KEY_FILE": f"{folder}/pii.key",
+            "DATABASE_URL": f"sqlite:///{folder}/vafa-cloud.db",
+        }.items()
+    }
+
+
+def _run(args: argparse.Namespace) -> Any:
+    app = _app(args, auto_migrate=args.command != "migrate")
+    context: CloudContext = app.extensions["vafa"]
+    if args.command == "serve":
+        from waitress import serve
+
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        print(f"vafa-cloud serving on http://{args.host}:{args.port}/hq/", flush=True)
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="vafa-cloud")
+        return None
+    if args.command == "migrate":
+        migrate(context.engine)
+        return {"migrated": True}
+    with context.engine.begin() as conn:
+        if args.command == "store" and args.store_command == "create":
+            store_id = create_store(conn, args.name)
+            return {"store_id": store_id, "enrolment_code": create_enrolment_code(conn, store_id)}
+        if args.command == "store" and args.store_command == "code":
+            return {"enrolment_code": create_enrolment_code(conn, args.store)}
+        if args.command == "terminal":
+            revoke_terminal(conn, args.terminal_id)
+            return {"revoked": args.terminal_id}
+        if args.command == "user":
+            create_user(conn, args.username, args.password, args.role)
+            return {"user": args.username, "role": args.role}
+        return totals(conn)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print its result as JSON."""
+    args = build_parser().parse_args(argv)
+    try:
+        result = _run(args)
+    except (CloudError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result is not None:
+        print(json.dumps(result, ensure_ascii=False))
+    return 0

@@ -1,0 +1,127 @@
+"""The cloud's schema in SQLAlchemy Core: one definition for SQLite and PostgreSQL.
+
+Personal fields (mobile, name) are AES-GCM ciphertext; members are found by a keyed HMAC.
+Times are UTC, set by the cloud's clock; a terminal's own clock is kept only as
+``terminal_time``, for information.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Time = sa.DateTime(timezone=True)
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+enrolment_codes = sa.Table(
+    "enrolment_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("used_at", Time),
+)
+
+terminals = sa.Table(
+    "terminals",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("public_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("hostname", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("revoked_at", Time),
+    sa.Column("last_seen_at", Time),
+    sa.Column("contiguous_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("highest_seq", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+nonces = sa.Table(
+    "nonces",
+    metadata,
+    sa.Column("terminal_id", sa.String(32), primary_key=True),
+    sa.Column("nonce", sa.String(32), primary_key=True),
+    sa.Column("seen_at", Time, nullable=False, index=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.UniqueConstraint("terminal_id", "seq", name="events_terminal_seq"),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("card_code", sa.String(32), nullable=False, unique=True),
+    sa.Column("mobile_hmac", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("mobile_enc", sa.LargeBinary, nullable=False),
+    sa.Column("name_enc", sa.LargeBinary, nullable=False),
+    sa.Column("home_store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("tier", sa.String(20), nullable=False, server_default="normal"),
+    sa.Column("marketing_consent", sa.Boolean, nullable=False),
+    sa.Column("enrolled_at", Time, nullable=False),
+)
+
+sales = sa.Table(
+    "sales",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
+    sa.Column("receipt_no", sa.BigInteger, nullable=False),
+    sa.Column("amount_rial", sa.BigInteger, nullable=False),
+    sa.Column("points_earned", sa.BigInteger, nullable=False),
+    sa.Column("points_redeemed", sa.BigInteger, nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("terminal_time", sa.String(40), nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+)
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("reverses", sa.String(32)),
+    sa.Column("memo", sa.String(200), nullable=False, server_default=""),
+)
+
+ledger_postings = sa.Table(
+    "ledger_postings",
+    metadata,
+    sa.Column("entry_id", sa.String(32), sa.ForeignKey("ledger_entries.id"), primary_key=True),
+    sa.Column("account", sa.String(80), primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Index("ledger_postings_account", "account"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
