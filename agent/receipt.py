@@ -121,8 +121,8 @@ class _Canvas:
 
 
 def render_receipt(data: ReceiptData, width: int = 576) -> Image.Image:
-    """Draw a receipt at the printer's dot width (576 for 80 mm, 384 for 58 mm)."""
-    if width not in (384, 576):
+    """Draw a receipt at the printer's dot width (576 or 512 for 80 mm, 384 for 58 mm)."""
+    if width not in (384, 512, 576):
         raise PrinterError(f"unsupported receipt width {width}")
     title, heading, body = _fonts(width)
     canvas = _Canvas(width)

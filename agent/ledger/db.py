@@ -31,12 +31,16 @@ def connect(path: Path, check_integrity: bool = True) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot open {path}: {exc}") from exc
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if check_integrity:
-        _check_integrity(conn, path)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if check_integrity:
+            _check_integrity(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise IntegrityFailure(f"{path} is damaged: {exc}") from exc
     migrations.apply(sqlite_utils.Database(conn))
     return conn
 
