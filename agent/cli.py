@@ -94,6 +94,12 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
     if args.command == "sale":
         member = terminal.flow.identify(args.member)
         result = terminal.flow.sale(member.id, args.amount, args.redeem)
+        if not args.json:
+            print(
+                f"sale {result.receipt_no}: +{result.points_earned} −{result.points_redeemed}"
+                f" points, balance {result.balance}"
+            )
+            return None
         return {
             "sale_id": result.sale_id,
             "receipt_no": result.receipt_no,

@@ -32,7 +32,6 @@ from agent.errors import UnknownMember
 from agent.identity import enroll, load_identity
 from agent.ledger import book
 from agent.offline_queue import outbox
-from agent.offline_queue.poller import SyncPoller
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from common.persian import normalize_text
@@ -188,9 +187,9 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
                 "queue_depth": outbox.depth(terminal.conn),
                 "ledger_problems": book.verify(terminal.conn),
             }
-            if not once:
-                _serve_until_interrupted(terminal, client, cloud_url)
             client.close()
+            if not once:
+                _serve_until_interrupted(terminal, cloud_url)
         finally:
             scanner.close()
             sim.close()
@@ -198,14 +197,13 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
     return summary
 
 
-def _serve_until_interrupted(terminal: Terminal, client: SyncClient, cloud_url: str) -> None:
+def _serve_until_interrupted(terminal: Terminal, cloud_url: str) -> None:
     from waitress import create_server
 
-    from agent.ledger import db
+    from agent.service import start_sync
     from agent.web.app import create_app
 
-    poller = SyncPoller(db.connect(terminal.config.database), terminal.vault, client, 5.0)
-    poller.start()
+    poller = start_sync(terminal)
     server = create_server(create_app(terminal), host="127.0.0.1", port=_free_port(), threads=4)
     owner_url = f"http://127.0.0.1:{server.effective_port}/"
     threading.Thread(target=server.run, daemon=True).start()
@@ -221,4 +219,5 @@ def _serve_until_interrupted(terminal: Terminal, client: SyncClient, cloud_url: 
         print("\nstopping…", flush=True)
     finally:
         server.close()
-        poller.stop()
+        if poller is not None:
+            poller.stop()
