@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     owner = sub.add_parser("owner-password", help="set the store owner's web login password")
     owner.add_argument("--password", required=True, help="at least 8 characters")
 
+    test_print = sub.add_parser(
+        "print-test", help="write the ESC/POS bytes of a sample Persian receipt to a file"
+    )
+    test_print.add_argument("--profile", required=True, help="printer profile, e.g. xprinter-xp80c")
+    test_print.add_argument("--output", required=True, type=Path, help="file to write the bytes to")
+
     demo = sub.add_parser(
         "demo", help="run a local cloud and a simulated terminal through a morning"
     )
@@ -72,6 +78,8 @@ def _run(args: argparse.Namespace) -> Any:
         from agent.demo import run_demo
 
         return run_demo(args.out, once=args.once)
+    if args.command == "print-test":
+        return _print_test(args.profile, args.output)
     config = _config(args)
     if args.command == "enroll":
         from agent.identity import enroll
@@ -85,6 +93,41 @@ def _run(args: argparse.Namespace) -> Any:
         return _terminal_command(args, terminal)
     finally:
         terminal.close()
+
+
+def _print_test(profile_name: str, output: Path) -> dict[str, Any]:
+
+    from agent.drivers.escpos_printer import compose_receipt
+    from agent.drivers.profiles import PrinterProfile, load_profile
+    from agent.errors import ProfileError
+    from agent.receipt import ReceiptData, render_receipt
+    from common.persian import now_tehran
+
+    profile = load_profile(profile_name)
+    if not isinstance(profile, PrinterProfile):
+        raise ProfileError(f"{profile_name} is a {profile.kind} profile, not a printer")
+    sample = ReceiptData(
+        store_name="آزمایش چاپگر وفا",
+        receipt_no=1,
+        moment=now_tehran(),
+        member_name="مشتری نمونه",
+        masked_mobile="۰۹۱۲***۶۷۸۹",
+        tier_label="طلایی",
+        amount_rial=1_250_000,
+        points_earned=125,
+        points_redeemed=0,
+        balance=1_402,
+        gift_message="پ چ ژ گ ک ی  ۰۱۲۳۴۵۶۷۸۹",
+        feedback_url="https://vafa.example/f/test",
+    )
+    data = compose_receipt(render_receipt(sample, profile.dots), profile, kick_drawer=True)
+    output.write_bytes(data)
+    return {
+        "profile": profile.name,
+        "dots": profile.dots,
+        "bytes": len(data),
+        "output": str(output),
+    }
 
 
 def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:

@@ -1,0 +1,80 @@
+"""``vafa-agent`` as scripts and POS integrations call it: JSON out, clear errors, no half-writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.drivers.escpos_decoder import decode, drawer_kicks, receipt_image
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_member_add_then_sale_prints_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    code, out, _ = _run(
+        capsys, *data, "member", "add", "--mobile", "0912 345 6789", "--name", "زهرا"
+    )
+    assert code == 0
+    card = json.loads(out)["card_code"]
+    code, out, _ = _run(capsys, *data, "sale", "--member", card, "--amount", "1250000", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["points_earned"] == 125 and result["balance"] == 125
+    assert len(result["entry_ids"]) == 1 and len(result["entry_ids"][0]) == 32
+    code, out, _ = _run(capsys, *data, "ledger", "verify")
+    assert code == 0 and json.loads(out) == {"ok": True, "points_total": 125}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--member", "09350000000", "--amount", "1000"], "no member"),
+        (["--member", "0912345", "--amount", "1000"], "no member"),
+        (["--member", "09123456789", "--amount", "-5"], "negative"),
+        (["--member", "09123456789", "--amount", "999999999999999"], "absurd"),
+        (["--member", "09123456789", "--amount", "1000", "--redeem", "10"], "balance"),
+    ],
+)
+def test_bad_sales_exit_non_zero_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    _run(capsys, *data, "member", "add", "--mobile", "09123456789", "--name", "علی")
+    code, out, err = _run(capsys, *data, "sale", *args, "--json")
+    assert code != 0 and out == ""
+    assert message in err and "خطا:" in err  # English for logs, Persian for people
+    code, out, _ = _run(capsys, *data, "ledger", "verify")
+    assert json.loads(out)["points_total"] == 0
+
+
+def test_print_test_writes_a_receipt_with_cut_and_kick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "receipt.bin"
+    code, out, _ = _run(capsys, "print-test", "--profile", "xprinter-xp58", "--output", str(target))
+    assert code == 0 and json.loads(out)["dots"] == 384
+    data = target.read_bytes()
+    image = receipt_image(data)
+    assert image is not None and image.width == 384
+    commands = decode(data)
+    assert len(drawer_kicks(commands)) == 1
+    assert not any(c.name == "GS V" for c in commands)  # the XP-58 has no cutter
+
+
+def test_print_test_refuses_a_scanner_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(
+        capsys, "print-test", "--profile", "zebra-ds2208", "--output", str(tmp_path / "x")
+    )
+    assert code != 0 and "not a printer" in err
