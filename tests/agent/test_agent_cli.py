@@ -1,4 +1,4 @@
-"""``vafa-agent`` as scripts and POS integrations call it: JSON out, clear errors, no half-writes."""
+"""`vafa-agent` as scripts and POS software call it: JSON out, clear errors, no half-writes."""
 
 from __future__ import annotations
 
