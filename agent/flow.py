@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from agent import members
 from agent.errors import InputError, InsufficientBalance
-from agent.ledger import accounts, book
+from agent.ledger import accounts, book, lots
 from agent.ledger.db import write_transaction
 from agent.members import Member
 from agent.offline_queue import outbox
-from agent.rules import EarningRules, check_amount, points_for_sale
+from agent.rules import EarningRules, check_amount, points_for_sale, tier_for
 from common.persian import now_tehran
 from common.pii import PiiVault
 from common.protocol import Posting, new_id
@@ -38,6 +38,16 @@ class SaleResult:
     entry_ids: tuple[str, ...]
     event_id: str
     moment: dt.datetime
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What a refund reversed."""
+
+    sale_id: str
+    entry_ids: tuple[str, ...]
+    balance: int
+    event_id: str
 
 
 class CashierFlow:
@@ -97,16 +107,12 @@ class CashierFlow:
                 "SELECT 1 FROM sales WHERE member_id = ? LIMIT 1", (member_id,)
             ).fetchone()
             earned = points_for_sale(self.rules, amount_rial, member.tier, first)
+            self._check_offline_cap(member_id, redeem_points)
             sale_id = new_id()
-            entries = self._post_points(member_id, sale_id, earned, redeem_points, now)
+            entries = self._post_points(member_id, sale_id, earned, redeem_points, moment)
             (receipt_no,) = self.conn.execute(
                 "UPDATE counters SET value = value + 1 WHERE name = 'receipt_no' RETURNING value"
             ).fetchone()
-            self.conn.execute(
-                "INSERT INTO sales (id, receipt_no, member_id, amount_rial, points_earned,"
-                " points_redeemed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sale_id, receipt_no, member_id, amount_rial, earned, redeem_points, now),
-            )
             payload = {
                 "sale_id": sale_id,
                 "receipt_no": receipt_no,
@@ -118,7 +124,14 @@ class CashierFlow:
                 "entries": [entry.to_wire() for entry in entries],
             }
             event = outbox.enqueue(self.conn, self.vault, "sale.completed", payload, now)
+            self.conn.execute(
+                "INSERT INTO sales (id, receipt_no, member_id, amount_rial, points_earned,"
+                " points_redeemed, created_at, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sale_id, receipt_no, member_id, amount_rial, earned, redeem_points, now, event.id),
+            )
+            self._review_tier(member_id, member.tier, moment)
             new_balance = self.balance(member_id)
+            member = members.get(self.conn, self.vault, member_id)
         return SaleResult(
             sale_id=sale_id,
             receipt_no=receipt_no,
@@ -132,9 +145,26 @@ class CashierFlow:
             moment=moment,
         )
 
+    def _check_offline_cap(self, member_id: str, redeem: int) -> None:
+        if not redeem:
+            return
+        (unconfirmed,) = self.conn.execute(
+            "SELECT COALESCE(SUM(s.points_redeemed), 0) FROM sales s"
+            " JOIN outbox o ON o.event_id = s.event_id AND o.acked_at IS NULL"
+            " WHERE s.member_id = ? AND s.refunded_at IS NULL",
+            (member_id,),
+        ).fetchone()
+        if unconfirmed + redeem > self.rules.offline_redeem_cap:
+            raise InsufficientBalance(
+                f"offline redemption cap {self.rules.offline_redeem_cap} reached"
+                f" ({unconfirmed} unconfirmed + {redeem})",
+                fa="سقف خرج امتیاز بدون اتصال به سرور پر شده است",
+            )
+
     def _post_points(
-        self, member_id: str, sale_id: str, earned: int, redeem: int, now: str
+        self, member_id: str, sale_id: str, earned: int, redeem: int, moment: dt.datetime
     ) -> list[book.Entry]:
+        now = moment.isoformat()
         account = accounts.member_points(member_id)
         entries = []
         if redeem:
@@ -142,8 +172,126 @@ class CashierFlow:
             if redeem > available:
                 raise InsufficientBalance(f"redeem {redeem} > balance {available}")
             legs = [Posting(account, -redeem), Posting(accounts.POINTS_REDEEMED, redeem)]
-            entries.append(book.post(self.conn, "redeem", legs, now, sale_id=sale_id))
+            entry = book.post(self.conn, "redeem", legs, now, sale_id=sale_id)
+            lots.take(self.conn, entry.id, member_id, redeem)
+            entries.append(entry)
         if earned:
             legs = [Posting(account, earned), Posting(accounts.POINTS_ISSUED, -earned)]
-            entries.append(book.post(self.conn, "earn", legs, now, sale_id=sale_id))
+            entry = book.post(self.conn, "earn", legs, now, sale_id=sale_id)
+            expires = moment + dt.timedelta(days=self.rules.points_validity_days)
+            lots.open_lot(self.conn, entry.id, member_id, earned, now, expires.isoformat())
+            entries.append(entry)
         return entries
+
+    def refund(self, sale_id: str) -> RefundResult:
+        """Undo a sale with reversing entries: give back redeemed points, take back earned ones.
+
+        Points earned by the sale that the member has already spent are booked to the
+        overdraft receivable: the balance never goes negative and nothing is dropped.
+        """
+        moment = self.clock()
+        now = moment.isoformat()
+        with write_transaction(self.conn):
+            sale = self.conn.execute("SELECT * FROM sales WHERE id = ?", (sale_id,)).fetchone()
+            if sale is None:
+                raise InputError(f"no sale {sale_id}", fa="این خرید پیدا نشد")
+            if sale["refunded_at"]:
+                raise InputError(
+                    f"sale {sale_id} already refunded", fa="این خرید قبلاً برگشت خورده است"
+                )
+            member_id = sale["member_id"]
+            reversals = [
+                self._reverse(member_id, entry, now)
+                for entry in self.conn.execute(
+                    "SELECT id, kind FROM entries WHERE sale_id = ? AND reverses IS NULL"
+                    " ORDER BY kind DESC",  # put redeemed points back before taking earned ones
+                    (sale_id,),
+                ).fetchall()
+            ]
+            payload = {
+                "sale_id": sale_id,
+                "member_id": member_id,
+                "entries": [entry.to_wire() for entry in reversals],
+            }
+            event = outbox.enqueue(self.conn, self.vault, "sale.refunded", payload, now)
+            self.conn.execute(
+                "UPDATE sales SET refunded_at = ?, refund_event_id = ? WHERE id = ?",
+                (now, event.id, sale_id),
+            )
+            tier = members.get(self.conn, self.vault, member_id).tier
+            self._review_tier(member_id, tier, moment)
+            balance = self.balance(member_id)
+        return RefundResult(sale_id, tuple(e.id for e in reversals), balance, event.id)
+
+    def _reverse(self, member_id: str, original: sqlite3.Row, now: str) -> book.Entry:
+        account = accounts.member_points(member_id)
+        amount = -self.conn.execute(
+            "SELECT amount FROM postings WHERE entry_id = ? AND account_id = ?",
+            (original["id"], account),
+        ).fetchone()[0]
+        if original["kind"] == "redeem":
+            legs = [Posting(account, amount), Posting(accounts.POINTS_REDEEMED, -amount)]
+            entry = book.post(self.conn, "redeem_reversal", legs, now, reverses=original["id"])
+            lots.put_back(self.conn, entry.id, original["id"])
+            return entry
+        earned = -amount
+        covered = min(earned, book.balance(self.conn, account))
+        legs = [
+            Posting(account, -covered),
+            Posting(accounts.POINTS_ISSUED, earned),
+            Posting(accounts.OVERDRAFT, covered - earned),
+        ]
+        entry = book.post(self.conn, "earn_reversal", legs, now, reverses=original["id"])
+        from_lot = lots.take_from(self.conn, entry.id, original["id"], covered)
+        lots.take(self.conn, entry.id, member_id, covered - from_lot)
+        return entry
+
+    def expire_due(self) -> int:
+        """Expire every lot past its date, oldest first; return the points expired."""
+        moment = self.clock()
+        now = moment.isoformat()
+        total = 0
+        with write_transaction(self.conn):
+            for lot_id, member_id, remaining in lots.due(self.conn, now):
+                legs = [
+                    Posting(accounts.member_points(member_id), -remaining),
+                    Posting(accounts.POINTS_EXPIRED, remaining),
+                ]
+                entry = book.post(self.conn, "expire", legs, now, memo=f"lot {lot_id}")
+                lots.take_from(self.conn, entry.id, lot_id, remaining)
+                payload = {"member_id": member_id, "entries": [entry.to_wire()]}
+                outbox.enqueue(self.conn, self.vault, "points.expired", payload, now)
+                tier = members.get(self.conn, self.vault, member_id).tier
+                self._review_tier(member_id, tier, moment)
+                total += remaining
+        return total
+
+    def earned_in_window(self, member_id: str, moment: dt.datetime) -> int:
+        """Return the points a member earned (net of refunds) in the tier window."""
+        start = (moment - dt.timedelta(days=self.rules.tier_window_days)).isoformat()
+        (earned,) = self.conn.execute(
+            "SELECT COALESCE(SUM(p.amount), 0) FROM postings p JOIN entries e ON e.id = p.entry_id"
+            " WHERE p.account_id = ? AND e.kind IN ('earn', 'earn_reversal') AND e.created_at >= ?",
+            (accounts.member_points(member_id), start),
+        ).fetchone()
+        return int(earned)
+
+    def _review_tier(self, member_id: str, current: str, moment: dt.datetime) -> str:
+        earned = self.earned_in_window(member_id, moment)
+        tier = tier_for(self.rules, earned)
+        if tier != current:
+            self.conn.execute("UPDATE members SET tier = ? WHERE id = ?", (tier, member_id))
+            payload = {"member_id": member_id, "tier": tier, "previous": current, "earned": earned}
+            outbox.enqueue(
+                self.conn, self.vault, "member.tier_changed", payload, moment.isoformat()
+            )
+        return tier
+
+    def review_tiers(self) -> int:
+        """Re-evaluate every member's tier (downgrades as the window slides); return changes."""
+        moment = self.clock()
+        changed = 0
+        with write_transaction(self.conn):
+            for member_id, tier in self.conn.execute("SELECT id, tier FROM members").fetchall():
+                changed += self._review_tier(member_id, tier, moment) != tier
+        return changed

@@ -28,6 +28,12 @@ class EarningRules:
     first_purchase_bonus: int = 0
     per_sale_cap: int = 100_000
     point_value_rial: int = 1_000  # what one redeemed point takes off the bill
+    points_validity_days: int = 365  # a lot expires this long after it was earned
+    offline_redeem_cap: int = 2_000  # points a member may redeem here before the cloud confirms
+    tier_window_days: int = 365  # tiers follow points earned in this window, not the balance
+    tier_thresholds: dict[str, int] = field(
+        default_factory=lambda: {"normal": 0, "silver": 1_000, "gold": 5_000, "vip": 20_000}
+    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EarningRules:
@@ -55,3 +61,11 @@ def points_for_sale(rules: EarningRules, amount_rial: int, tier: str, first_purc
     multiplied = base * rules.tier_multiplier_pct.get(tier, 100) // 100
     bonus = rules.first_purchase_bonus if first_purchase else 0
     return min(multiplied + bonus, rules.per_sale_cap)
+
+
+def tier_for(rules: EarningRules, earned_in_window: int) -> str:
+    """Return the highest tier whose threshold the points earned in the window reach."""
+    reached = [
+        (need, tier) for tier, need in rules.tier_thresholds.items() if earned_in_window >= need
+    ]
+    return max(reached)[1] if reached else "normal"

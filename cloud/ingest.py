@@ -206,4 +206,51 @@ def _advance_sequence(conn: sa.Connection, terminal_id: str) -> list[list[int]]:
     return gaps
 
 
-APPLIERS = {"member.enrolled": _apply_enrolment, "sale.completed": _apply_sale}
+def _known_member(conn: sa.Connection, payload: dict[str, Any]) -> str:
+    member_id: str = _field(payload, "member_id", str)
+    if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
+        raise EventRejected(f"unknown member {member_id}", field="payload.member_id")
+    return member_id
+
+
+def _apply_entries(conn: sa.Connection, event: Event, member_id: str) -> None:
+    for index, entry in enumerate(_field(event.payload, "entries", list)):
+        _apply_entry(conn, event.id, member_id, entry, f"payload.entries[{index}]")
+
+
+def _apply_refund(
+    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event
+) -> None:
+    member_id = _known_member(conn, event.payload)
+    sale_id = _field(event.payload, "sale_id", str)
+    refunded = conn.execute(
+        sa.update(sales)
+        .where(sales.c.id == sale_id, sales.c.member_id == member_id, sales.c.refunded_at.is_(None))
+        .values(refunded_at=utcnow())
+    )
+    if refunded.rowcount != 1:
+        raise EventRejected(f"no unrefunded sale {sale_id} of this member", field="payload.sale_id")
+    _apply_entries(conn, event, member_id)
+
+
+def _apply_expiry(
+    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event
+) -> None:
+    _apply_entries(conn, event, _known_member(conn, event.payload))
+
+
+def _apply_tier(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event) -> None:
+    member_id = _known_member(conn, event.payload)
+    tier = _field(event.payload, "tier", str)
+    if tier not in ("normal", "silver", "gold", "vip"):
+        raise EventRejected(f"unknown tier {tier!r}", field="payload.tier")
+    conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
+
+
+APPLIERS = {
+    "member.enrolled": _apply_enrolment,
+    "member.tier_changed": _apply_tier,
+    "sale.completed": _apply_sale,
+    "sale.refunded": _apply_refund,
+    "points.expired": _apply_expiry,
+}

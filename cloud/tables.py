@@ -95,6 +95,7 @@ sales = sa.Table(
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("terminal_time", sa.String(40), nullable=False),
     sa.Column("received_at", Time, nullable=False),
+    sa.Column("refunded_at", Time),
 )
 
 ledger_entries = sa.Table(

@@ -26,7 +26,9 @@ PROTOCOL_VERSION = 1
 MAX_BATCH_EVENTS = 500
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
-EVENT_KINDS = frozenset({"member.enrolled", "sale.completed"})
+EVENT_KINDS = frozenset(
+    {"member.enrolled", "member.tier_changed", "sale.completed", "sale.refunded", "points.expired"}
+)
 _HEX128 = re.compile(r"[0-9a-f]{32}")
 
 

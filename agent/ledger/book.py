@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.errors import LedgerError
+from agent.ledger import lots
 from agent.ledger.accounts import SYSTEM_ACCOUNTS
 from common.protocol import Posting, new_id
 
@@ -121,4 +122,4 @@ def verify(conn: sqlite3.Connection) -> list[str]:
     (books,) = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM postings").fetchone()
     if books != 0:
         problems.append(f"the books do not close: all postings sum to {books}")
-    return problems
+    return problems + lots.problems(conn)

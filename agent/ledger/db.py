@@ -157,3 +157,35 @@ CREATE TABLE receipts (
     printed_at TEXT
 );
 """
+
+
+@migrations()
+def m002_lots_and_refunds(db: sqlite_utils.Database) -> None:
+    """Track earned points as lots (for oldest-first expiry) and mark refunded sales."""
+    db.executescript(_SCHEMA_002)
+
+
+_SCHEMA_002 = """
+-- Each earn entry opens a lot; redemptions, expiry and refunds draw on lots oldest first.
+-- The sum of a member's open lots always equals their points balance (checked by verify).
+CREATE TABLE lots (
+    entry_id TEXT PRIMARY KEY REFERENCES entries(id),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    points INTEGER NOT NULL CHECK (points > 0),
+    remaining INTEGER NOT NULL CHECK (remaining >= 0 AND remaining <= points),
+    earned_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX lots_open ON lots(member_id, expires_at) WHERE remaining > 0;
+CREATE INDEX lots_due ON lots(expires_at) WHERE remaining > 0;
+-- How each entry moved lots: positive points were taken from the lot, negative put back.
+CREATE TABLE lot_moves (
+    entry_id TEXT NOT NULL REFERENCES entries(id),
+    lot_id TEXT NOT NULL REFERENCES lots(entry_id),
+    points INTEGER NOT NULL CHECK (points != 0),
+    PRIMARY KEY (entry_id, lot_id)
+);
+ALTER TABLE sales ADD COLUMN event_id TEXT REFERENCES outbox(event_id);
+ALTER TABLE sales ADD COLUMN refunded_at TEXT;
+ALTER TABLE sales ADD COLUMN refund_event_id TEXT;
+"""
