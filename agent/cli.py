@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, load_config
-from agent.errors import AgentError, IntegrityFailure
+from agent.errors import AgentError, InputError, IntegrityFailure
 from agent.ledger import book
 from common.errors import VafaError
 
@@ -36,11 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--mobile", required=True, help="mobile in any form: 0912…, +98912…, ۰۹۱۲…")
     add.add_argument("--name", required=True, help="full name")
     add.add_argument("--consent", action="store_true", help="the member agreed to marketing SMS")
+    add.add_argument("--birthday", help="Jalali birthday as MM-DD, e.g. 09-03")
 
     sale = sub.add_parser("sale", help="record a sale for a member (for scripts and POS software)")
     sale.add_argument("--member", required=True, help="member card code or mobile")
     sale.add_argument("--amount", required=True, type=int, help="purchase amount in Rials")
     sale.add_argument("--redeem", type=int, default=0, help="points to redeem (default 0)")
+    sale.add_argument(
+        "--items",
+        help='lines as JSON: [{"sku": "...", "category": "...", "quantity": 1, "amount_rial": N}]',
+    )
     sale.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sub.add_parser("sync", help="send every queued event to the cloud now")
@@ -95,6 +100,13 @@ def _run(args: argparse.Namespace) -> Any:
         terminal.close()
 
 
+def _json_arg(text: str, option: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{option} is not valid JSON: {exc}", fa="ورودی JSON نامعتبر است") from exc
+
+
 def _print_test(profile_name: str, output: Path) -> dict[str, Any]:
 
     from agent.drivers.escpos_printer import compose_receipt
@@ -132,11 +144,12 @@ def _print_test(profile_name: str, output: Path) -> dict[str, Any]:
 
 def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
     if args.command == "member":
-        member = terminal.flow.enrol(args.mobile, args.name, args.consent)
+        member = terminal.flow.enrol(args.mobile, args.name, args.consent, args.birthday)
         return {"member_id": member.id, "card_code": member.card_code}
     if args.command == "sale":
+        items = _json_arg(args.items, "--items") if args.items else None
         member = terminal.flow.identify(args.member)
-        result = terminal.flow.sale(member.id, args.amount, args.redeem)
+        result = terminal.flow.sale(member.id, args.amount, args.redeem, items)
         if not args.json:
             print(
                 f"sale {result.receipt_no}: +{result.points_earned} −{result.points_redeemed}"

@@ -7,10 +7,12 @@ event will reach the cloud. Printing comes after the commit and can never undo i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from agent import members
 from agent.errors import InputError, InsufficientBalance
@@ -18,10 +20,21 @@ from agent.ledger import accounts, book, lots
 from agent.ledger.db import write_transaction
 from agent.members import Member
 from agent.offline_queue import outbox
-from agent.rules import EarningRules, check_amount, points_for_sale, tier_for
-from common.persian import now_tehran
+from agent.rules import (
+    EarningRules,
+    SaleContext,
+    check_amount,
+    parse_lines,
+    points_for_sale,
+    tier_for,
+)
+from common.persian import TEHRAN, in_birthday_week, now_tehran
 from common.pii import PiiVault
 from common.protocol import Posting, new_id
+
+
+def _tehran_midnight(moment: dt.datetime) -> dt.datetime:
+    return dt.datetime.combine(moment.astimezone(TEHRAN).date(), dt.time(), TEHRAN)
 
 
 @dataclass(frozen=True)
@@ -71,17 +84,20 @@ class CashierFlow:
         """Find the member behind a scan or a typed mobile."""
         return members.identify(self.conn, self.vault, raw)
 
-    def enrol(self, mobile: str, name: str, consent: bool) -> Member:
+    def enrol(self, mobile: str, name: str, consent: bool, birthday: str | None = None) -> Member:
         """Enrol a new member and queue the enrolment for the cloud."""
         now = self.clock().isoformat()
         with write_transaction(self.conn):
-            member = members.enrol(self.conn, self.vault, mobile, name, consent, now)
+            member = members.enrol(
+                self.conn, self.vault, mobile, name, consent, now, birthday=birthday
+            )
             payload = {
                 "member_id": member.id,
                 "card_code": member.card_code,
                 "mobile": member.mobile,
                 "name": member.name,
                 "marketing_consent": member.marketing_consent,
+                "birthday": member.birthday_text(),
             }
             outbox.enqueue(self.conn, self.vault, "member.enrolled", payload, now)
         return member
@@ -90,9 +106,16 @@ class CashierFlow:
         """Return a member's points balance as this terminal knows it."""
         return book.balance(self.conn, accounts.member_points(member_id))
 
-    def sale(self, member_id: str, amount_rial: int, redeem_points: int = 0) -> SaleResult:
+    def sale(
+        self,
+        member_id: str,
+        amount_rial: int,
+        redeem_points: int = 0,
+        items: list[dict[str, Any]] | None = None,
+    ) -> SaleResult:
         """Record a purchase: award points, redeem if asked, queue the event, all or nothing."""
         check_amount(amount_rial)
+        lines = parse_lines(items, amount_rial)
         if (
             isinstance(redeem_points, bool)
             or not isinstance(redeem_points, int)
@@ -106,7 +129,16 @@ class CashierFlow:
             first = not self.conn.execute(
                 "SELECT 1 FROM sales WHERE member_id = ? LIMIT 1", (member_id,)
             ).fetchone()
-            earned = points_for_sale(self.rules, amount_rial, member.tier, first)
+            context = SaleContext(
+                amount_rial=amount_rial,
+                tier=member.tier,
+                first_purchase=first,
+                moment=moment,
+                lines=lines,
+                birthday_week=bool(member.birthday and in_birthday_week(*member.birthday, moment)),
+                earned_today=self._earned_since(member_id, _tehran_midnight(moment)),
+            )
+            earned = points_for_sale(self.rules, context)
             self._check_offline_cap(member_id, redeem_points)
             sale_id = new_id()
             entries = self._post_points(member_id, sale_id, earned, redeem_points, moment)
@@ -121,6 +153,7 @@ class CashierFlow:
                 "points_earned": earned,
                 "points_redeemed": redeem_points,
                 "channel": "in_store",
+                "items": [dataclasses.asdict(line) for line in lines],
                 "entries": [entry.to_wire() for entry in entries],
             }
             event = outbox.enqueue(self.conn, self.vault, "sale.completed", payload, now)
@@ -268,7 +301,12 @@ class CashierFlow:
 
     def earned_in_window(self, member_id: str, moment: dt.datetime) -> int:
         """Return the points a member earned (net of refunds) in the tier window."""
-        start = (moment - dt.timedelta(days=self.rules.tier_window_days)).isoformat()
+        return self._earned_since(
+            member_id, moment - dt.timedelta(days=self.rules.tier_window_days)
+        )
+
+    def _earned_since(self, member_id: str, since: dt.datetime) -> int:
+        start = since.isoformat()
         (earned,) = self.conn.execute(
             "SELECT COALESCE(SUM(p.amount), 0) FROM postings p JOIN entries e ON e.id = p.entry_id"
             " WHERE p.account_id = ? AND e.kind IN ('earn', 'earn_reversal') AND e.created_at >= ?",

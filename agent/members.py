@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from agent.errors import InputError, UnknownMember
 from agent.ledger import accounts
 from common.mobile import looks_like_mobile, normalize_mobile
-from common.persian import normalize_text, to_ascii_digits
+from common.persian import normalize_text, parse_birthday, to_ascii_digits
 from common.pii import PiiVault
 from common.protocol import new_id
 
@@ -30,6 +30,11 @@ class Member:
     name: str
     tier: str
     marketing_consent: bool
+    birthday: tuple[int, int] | None = None  # Jalali (month, day)
+
+    def birthday_text(self) -> str | None:
+        """Return the birthday as Jalali MM-DD, or None."""
+        return f"{self.birthday[0]:02d}-{self.birthday[1]:02d}" if self.birthday else None
 
 
 def ean13_check_digit(first12: str) -> str:
@@ -62,19 +67,25 @@ def enrol(
     now: str,
     member_id: str | None = None,
     card_code: str | None = None,
+    birthday: str | None = None,
 ) -> Member:
     """Insert a member inside the caller's transaction; refuse a mobile already enrolled."""
     e164 = normalize_mobile(mobile)
     clean = clean_name(name)
+    try:
+        born = parse_birthday(birthday) if birthday else None
+    except ValueError as exc:
+        raise InputError(str(exc), fa="تاریخ تولد را به شکل ماه-روز شمسی وارد کنید") from exc
     digest = vault.lookup_hash(e164)
     if conn.execute("SELECT 1 FROM members WHERE mobile_hmac = ?", (digest,)).fetchone():
         raise InputError("mobile already enrolled", fa="این شماره قبلاً عضو شده است")
     member = Member(
-        member_id or new_id(), card_code or new_card_code(), e164, clean, "normal", consent
+        member_id or new_id(), card_code or new_card_code(), e164, clean, "normal", consent, born
     )
+    birthday_text = member.birthday_text()
     conn.execute(
         "INSERT INTO members (id, card_code, mobile_hmac, mobile_enc, name_enc, tier,"
-        " marketing_consent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " marketing_consent, created_at, birthday_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             member.id,
             member.card_code,
@@ -84,6 +95,7 @@ def enrol(
             member.tier,
             int(consent),
             now,
+            vault.encrypt(member.id, birthday_text) if birthday_text else None,
         ),
     )
     conn.execute(
@@ -123,6 +135,7 @@ def get(conn: sqlite3.Connection, vault: PiiVault, member_id: str) -> Member:
 
 
 def _from_row(vault: PiiVault, row: sqlite3.Row) -> Member:
+    sealed = row["birthday_enc"]
     return Member(
         id=row["id"],
         card_code=row["card_code"],
@@ -130,4 +143,5 @@ def _from_row(vault: PiiVault, row: sqlite3.Row) -> Member:
         name=vault.decrypt(row["id"], row["name_enc"]),
         tier=row["tier"],
         marketing_consent=bool(row["marketing_consent"]),
+        birthday=parse_birthday(vault.decrypt(row["id"], sealed)) if sealed else None,
     )

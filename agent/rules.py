@@ -6,6 +6,7 @@ integers: Rials, points and percentages, never floats.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,12 @@ class EarningRules:
     tier_thresholds: dict[str, int] = field(
         default_factory=lambda: {"normal": 0, "silver": 1_000, "gold": 5_000, "vip": 20_000}
     )
+    category_bonus_pct: dict[str, int] = field(default_factory=dict)  # extra % on those lines
+    product_bonus_points: dict[str, int] = field(default_factory=dict)  # flat points per unit
+    off_peak_hours: tuple[int, int] | None = None  # [start, end) hours, Tehran time
+    off_peak_bonus_pct: int = 0
+    birthday_week_pct: int = 100  # multiplier in the member's birthday week (±3 days)
+    per_day_cap: int = 20_000  # points one member may earn in one Tehran day
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EarningRules:
@@ -53,14 +60,91 @@ def check_amount(amount_rial: int) -> int:
     return amount_rial
 
 
-def points_for_sale(rules: EarningRules, amount_rial: int, tier: str, first_purchase: bool) -> int:
-    """Return the points a purchase earns: whole points, rounded down, capped per sale."""
-    if amount_rial < rules.min_purchase_rial:
+@dataclass(frozen=True)
+class SaleLine:
+    """One line of a sale, as the POS sends it."""
+
+    sku: str
+    category: str
+    quantity: int
+    amount_rial: int  # the line total, after line discounts
+
+
+@dataclass(frozen=True)
+class SaleContext:
+    """What the rules need to know about one sale."""
+
+    amount_rial: int
+    tier: str
+    first_purchase: bool
+    moment: dt.datetime  # Tehran time
+    lines: tuple[SaleLine, ...] = ()
+    birthday_week: bool = False
+    earned_today: int = 0
+
+
+MAX_LINES = 500
+
+
+def parse_lines(raw: Any, amount_rial: int) -> tuple[SaleLine, ...]:
+    """Validate the POS's item lines; their totals must add up to the sale amount."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_LINES:
+        raise InputError(f"items must be a list of at most {MAX_LINES} lines")
+    lines = tuple(_parse_line(index, item) for index, item in enumerate(raw))
+    if lines and sum(line.amount_rial for line in lines) != amount_rial:
+        raise InputError(
+            f"item totals {sum(line.amount_rial for line in lines)} != amount {amount_rial}",
+            fa="جمع اقلام با مبلغ خرید برابر نیست",
+        )
+    return lines
+
+
+def _parse_line(index: int, item: Any) -> SaleLine:
+    where = f"items[{index}]"
+    if not isinstance(item, dict):
+        raise InputError(f"{where} must be an object")
+    sku, category = item.get("sku"), item.get("category", "")
+    quantity: Any = item.get("quantity", 1)
+    amount: Any = item.get("amount_rial")
+    if not isinstance(sku, str) or not sku or len(sku) > 64:
+        raise InputError(f"{where}.sku must be a short non-empty string")
+    if not isinstance(category, str) or len(category) > 64:
+        raise InputError(f"{where}.category must be a short string")
+    for name, value in (("quantity", quantity), ("amount_rial", amount)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(
+                f"{where}.{name} must be a non-negative integer", fa="اقلام خرید نامعتبر است"
+            )
+    return SaleLine(sku, category, quantity, check_amount(amount))
+
+
+def points_for_sale(rules: EarningRules, sale: SaleContext) -> int:
+    """Return the points a purchase earns: whole points, rounded down, within the caps."""
+    if sale.amount_rial < rules.min_purchase_rial:
         return 0
-    base = amount_rial // rules.rial_per_point
-    multiplied = base * rules.tier_multiplier_pct.get(tier, 100) // 100
-    bonus = rules.first_purchase_bonus if first_purchase else 0
-    return min(multiplied + bonus, rules.per_sale_cap)
+    points = sale.amount_rial // rules.rial_per_point
+    for line in sale.lines:
+        bonus_pct = rules.category_bonus_pct.get(line.category, 0)
+        points += line.amount_rial // rules.rial_per_point * bonus_pct // 100
+        points += rules.product_bonus_points.get(line.sku, 0) * line.quantity
+    points = points * rules.tier_multiplier_pct.get(sale.tier, 100) // 100
+    if _off_peak(rules, sale.moment):
+        points += points * rules.off_peak_bonus_pct // 100
+    if sale.birthday_week:
+        points = points * rules.birthday_week_pct // 100
+    if sale.first_purchase:
+        points += rules.first_purchase_bonus
+    points = min(points, rules.per_sale_cap)
+    return max(0, min(points, rules.per_day_cap - sale.earned_today))
+
+
+def _off_peak(rules: EarningRules, moment: dt.datetime) -> bool:
+    if rules.off_peak_hours is None:
+        return False
+    start, end = rules.off_peak_hours
+    return start <= moment.hour < end
 
 
 def tier_for(rules: EarningRules, earned_in_window: int) -> str:

@@ -71,3 +71,36 @@ def format_money(rials: int, unit: MoneyUnit = "toman") -> str:
         # Toman shown whole; a remainder under 10 Rials is not a coin anyone holds.
         return f"{group_thousands(rials // 10)} تومان"
     return f"{group_thousands(rials)} ریال"
+
+
+def parse_birthday(text: str) -> tuple[int, int]:
+    """Parse a Jalali birthday "MM-DD" or "MM/DD" (any digits) into (month, day), or raise."""
+    parts = to_ascii_digits(text.strip()).replace("/", "-").split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"birthday must be Jalali MM-DD, got {text!r}")
+    month, day = int(parts[0]), int(parts[1])
+    longest = 31 if month <= 6 else 30
+    if not 1 <= month <= 12 or not 1 <= day <= longest:
+        raise ValueError(f"no such Jalali day: month {month}, day {day}")
+    return month, day
+
+
+def birthday_in_year(month: int, day: int, jalali_year: int) -> jdatetime.date:
+    """Return a Jalali birthday's date in a given year.
+
+    The 30 Esfand rule: in a year where Esfand has 29 days, a 30 Esfand birthday falls on
+    29 Esfand, so the member is greeted in the same year rather than on 1 Farvardin.
+    """
+    if month == 12 and day == 30 and not jdatetime.date(jalali_year, 1, 1).isleap():
+        day = 29
+    return jdatetime.date(jalali_year, month, day)
+
+
+def in_birthday_week(month: int, day: int, moment: dt.datetime, spread_days: int = 3) -> bool:
+    """Tell whether a Tehran moment is within ``spread_days`` of the member's birthday."""
+    today = jdatetime.date.fromgregorian(date=_in_tehran(moment).date())
+    for year in (today.year - 1, today.year, today.year + 1):
+        gap = (birthday_in_year(month, day, year).togregorian() - today.togregorian()).days
+        if abs(gap) <= spread_days:
+            return True
+    return False

@@ -189,3 +189,9 @@ ALTER TABLE sales ADD COLUMN event_id TEXT REFERENCES outbox(event_id);
 ALTER TABLE sales ADD COLUMN refunded_at TEXT;
 ALTER TABLE sales ADD COLUMN refund_event_id TEXT;
 """
+
+
+@migrations()
+def m003_member_birthday(db: sqlite_utils.Database) -> None:
+    """Keep the member's Jalali birthday (MM-DD), encrypted like the other personal fields."""
+    db.execute("ALTER TABLE members ADD COLUMN birthday_enc BLOB")
