@@ -1,13 +1,18 @@
 """Apply a terminal's batch of events exactly once each.
 
-Each event is applied in a savepoint: a bad event is refused (naming the field) without
-undoing the good ones. An id seen before is a duplicate if its content is identical,
-and refused, naming the first differing field, if not. Sequence gaps are reported.
+The batch is checked event by event against what the database already holds (looked up
+once per batch, not once per event) and against the events before it in the same batch;
+the good events' rows are then written together. A bad event is refused, naming the
+field, without holding back the good ones. An id seen before is a duplicate if its
+content is identical, and refused, naming the first differing field, if not. Sequence
+gaps are reported.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,9 +25,38 @@ from common.mobile import normalize_mobile
 from common.pii import PiiVault
 from common.protocol import MAX_BATCH_EVENTS, Event, differing_field, parse_event, parse_postings
 
+TIERS = ("normal", "silver", "gold", "vip")
+INSERT_ORDER = (events, members, sales, ledger_entries, ledger_postings)
+
 
 class EventRejected(ProtocolError):
     """One event the cloud will not apply."""
+
+
+@dataclass
+class _Batch:
+    """What the database holds that this batch touches, plus what the batch adds."""
+
+    terminal: sa.Row[Any]
+    vault: PiiVault
+    stored: dict[str, tuple[str, str, str]]  # event id -> (terminal id, digest, body)
+    seqs: dict[int, str]  # seq -> event id, for this terminal
+    members: set[str]
+    mobiles: set[bytes]
+    entries: set[str]
+    sales: dict[str, tuple[str, bool]]  # sale id -> (member id, refunded)
+    rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    refunds: list[str] = field(default_factory=list)
+    tiers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Staged:
+    """The rows and changes one event would add, kept apart until it is accepted."""
+
+    rows: list[tuple[sa.Table, dict[str, Any]]] = field(default_factory=list)
+    refund: str | None = None
+    tier: tuple[str, str] | None = None
 
 
 def ingest_batch(
@@ -31,59 +65,163 @@ def ingest_batch(
     """Apply every event of a batch; return per-event results and the terminal's gaps."""
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadRequest("body must be an object with an 'events' list", field="events")
-    if len(body["events"]) > MAX_BATCH_EVENTS:
+    raw_events = body["events"]
+    if len(raw_events) > MAX_BATCH_EVENTS:
         raise BadRequest(f"at most {MAX_BATCH_EVENTS} events per batch", field="events")
-    results = [_ingest_one(conn, vault, terminal, raw) for raw in body["events"]]
-    gaps = _advance_sequence(conn, terminal.id)
-    return {"results": results, "gaps": gaps}
+    batch = _load(conn, vault, terminal, raw_events)
+    results = [_ingest_one(batch, raw) for raw in raw_events]
+    _write(conn, batch)
+    return {"results": results, "gaps": _advance_sequence(conn, terminal.id)}
 
 
-def _ingest_one(
-    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], raw: Any
-) -> dict[str, Any]:
+def _load(
+    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], raw_events: list[Any]
+) -> _Batch:
+    objects = [raw for raw in raw_events if isinstance(raw, dict)]
+    ids = [raw["id"] for raw in objects if isinstance(raw.get("id"), str)]
+    seqs = [raw["seq"] for raw in objects if isinstance(raw.get("seq"), int)]
+    payloads = [raw["payload"] for raw in objects if isinstance(raw.get("payload"), dict)]
+    member_ids = [p["member_id"] for p in payloads if isinstance(p.get("member_id"), str)]
+    sale_ids = [p["sale_id"] for p in payloads if isinstance(p.get("sale_id"), str)]
+    entry_ids = [
+        entry["id"]
+        for p in payloads
+        if isinstance(p.get("entries"), list)
+        for entry in p["entries"]
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    mobiles = [_mobile_hash(vault, p.get("mobile")) for p in payloads]
+    return _Batch(
+        terminal=terminal,
+        vault=vault,
+        stored={
+            row.id: (row.terminal_id, row.digest, row.body)
+            for row in conn.execute(
+                sa.select(events.c.id, events.c.terminal_id, events.c.digest, events.c.body).where(
+                    events.c.id.in_(ids)
+                )
+            )
+        },
+        seqs=dict(
+            conn.execute(
+                sa.select(events.c.seq, events.c.id).where(
+                    events.c.terminal_id == terminal.id, events.c.seq.in_(seqs)
+                )
+            ).all()
+        ),
+        members=set(
+            conn.execute(sa.select(members.c.id).where(members.c.id.in_(member_ids))).scalars()
+        ),
+        mobiles=set(
+            conn.execute(
+                sa.select(members.c.mobile_hmac).where(
+                    members.c.mobile_hmac.in_([m for m in mobiles if m])
+                )
+            ).scalars()
+        ),
+        entries=set(
+            conn.execute(
+                sa.select(ledger_entries.c.id).where(ledger_entries.c.id.in_(entry_ids))
+            ).scalars()
+        ),
+        sales={
+            row.id: (row.member_id, row.refunded_at is not None)
+            for row in conn.execute(
+                sa.select(sales.c.id, sales.c.member_id, sales.c.refunded_at).where(
+                    sales.c.id.in_(sale_ids)
+                )
+            )
+        },
+    )
+
+
+def _mobile_hash(vault: PiiVault, raw: Any) -> bytes | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return vault.lookup_hash(normalize_mobile(raw))
+    except InvalidMobile:
+        return None
+
+
+def _ingest_one(batch: _Batch, raw: Any) -> dict[str, Any]:
     event_id = raw.get("id") if isinstance(raw, dict) else None
     try:
         event = parse_event(raw)
-        with conn.begin_nested():
-            status = _apply_once(conn, vault, terminal, event)
+        status = _check_seen(batch, event)
+        if status is None:
+            staged = _Staged()
+            APPLIERS[event.kind](batch, event, staged)
+            _accept(batch, event, staged)
+            status = "applied"
     except ProtocolError as exc:
         return {"id": event_id, "status": "rejected", "field": exc.field, "error": str(exc)}
     return {"id": event.id, "status": status}
 
 
-def _apply_once(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event) -> str:
-    stored = conn.execute(sa.select(events).where(events.c.id == event.id)).first()
+def _check_seen(batch: _Batch, event: Event) -> str | None:
+    stored = batch.stored.get(event.id)
     if stored is not None:
-        if stored.terminal_id != terminal.id:
+        terminal_id, digest, body = stored
+        if terminal_id != batch.terminal.id:
             raise EventRejected("event id belongs to another terminal", field="id")
-        if stored.digest != event.digest():
-            field = differing_field(json.loads(stored.body), event.to_dict()) or "id"
-            raise EventRejected(f"event {event.id} resent with a different {field}", field=field)
+        if digest != event.digest():
+            field_name = differing_field(json.loads(body), event.to_dict()) or "id"
+            raise EventRejected(
+                f"event {event.id} resent with a different {field_name}", field=field_name
+            )
         return "duplicate"
-    clash = conn.execute(
-        sa.select(events.c.id).where(events.c.terminal_id == terminal.id, events.c.seq == event.seq)
-    ).first()
+    clash = batch.seqs.get(event.seq)
     if clash is not None:
-        raise EventRejected(f"seq {event.seq} already used by event {clash.id}", field="seq")
-    now = utcnow()
-    conn.execute(
-        sa.insert(events).values(
-            id=event.id,
-            terminal_id=terminal.id,
-            seq=event.seq,
-            kind=event.kind,
-            digest=event.digest(),
-            body=json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True),
-            received_at=now,
-        )
+        raise EventRejected(f"seq {event.seq} already used by event {clash}", field="seq")
+    return None
+
+
+def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
+    body = json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
+    batch.rows[events].append(
+        {
+            "id": event.id,
+            "terminal_id": batch.terminal.id,
+            "seq": event.seq,
+            "kind": event.kind,
+            "digest": event.digest(),
+            "body": body,
+            "received_at": utcnow(),
+        }
     )
-    APPLIERS[event.kind](conn, vault, terminal, event)
-    return "applied"
+    batch.stored[event.id] = (batch.terminal.id, event.digest(), body)
+    batch.seqs[event.seq] = event.id
+    for table, row in staged.rows:
+        batch.rows[table].append(row)
+        if table is members:
+            batch.members.add(row["id"])
+            batch.mobiles.add(row["mobile_hmac"])
+        elif table is ledger_entries:
+            batch.entries.add(row["id"])
+        elif table is sales:
+            batch.sales[row["id"]] = (row["member_id"], False)
+    if staged.refund is not None:
+        member_id, _ = batch.sales[staged.refund]
+        batch.sales[staged.refund] = (member_id, True)
+        batch.refunds.append(staged.refund)
+    if staged.tier is not None:
+        batch.tiers[staged.tier[0]] = staged.tier[1]
 
 
-def _apply_enrolment(
-    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event
-) -> None:
+def _write(conn: sa.Connection, batch: _Batch) -> None:
+    for table in INSERT_ORDER:
+        if batch.rows[table]:
+            conn.execute(sa.insert(table), batch.rows[table])
+    if batch.refunds:
+        conn.execute(
+            sa.update(sales).where(sales.c.id.in_(batch.refunds)).values(refunded_at=utcnow())
+        )
+    for member_id, tier in batch.tiers.items():
+        conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
+
+
+def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
     p = event.payload
     member_id = _field(p, "member_id", str)
     try:
@@ -91,76 +229,119 @@ def _apply_enrolment(
     except InvalidMobile as exc:
         raise EventRejected(str(exc), field="payload.mobile") from exc
     name = _field(p, "name", str)
-    digest = vault.lookup_hash(mobile)
-    if conn.execute(sa.select(members.c.id).where(members.c.mobile_hmac == digest)).first():
+    digest = batch.vault.lookup_hash(mobile)
+    if digest in batch.mobiles:
         raise EventRejected("mobile already belongs to another member", field="payload.mobile")
-    conn.execute(
-        sa.insert(members).values(
-            id=member_id,
-            card_code=_field(p, "card_code", str),
-            mobile_hmac=digest,
-            mobile_enc=vault.encrypt(member_id, mobile),
-            name_enc=vault.encrypt(member_id, name),
-            home_store_id=terminal.store_id,
-            marketing_consent=_field(p, "marketing_consent", bool),
-            enrolled_at=utcnow(),
+    if member_id in batch.members:
+        raise EventRejected(f"member {member_id} already exists", field="payload.member_id")
+    staged.rows.append(
+        (
+            members,
+            {
+                "id": member_id,
+                "card_code": _field(p, "card_code", str),
+                "mobile_hmac": digest,
+                "mobile_enc": batch.vault.encrypt(member_id, mobile),
+                "name_enc": batch.vault.encrypt(member_id, name),
+                "home_store_id": batch.terminal.store_id,
+                "marketing_consent": _field(p, "marketing_consent", bool),
+                "enrolled_at": utcnow(),
+            },
         )
     )
 
 
-def _apply_sale(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event) -> None:
+def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
     p = event.payload
-    member_id = _field(p, "member_id", str)
-    if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
-        raise EventRejected(f"unknown member {member_id}", field="payload.member_id")
+    member_id = _known_member(batch, p)
     amount = _field(p, "amount_rial", int)
     if amount < 0:
         raise EventRejected("negative amount", field="payload.amount_rial")
-    conn.execute(
-        sa.insert(sales).values(
-            id=_field(p, "sale_id", str),
-            event_id=event.id,
-            member_id=member_id,
-            store_id=terminal.store_id,
-            terminal_id=terminal.id,
-            receipt_no=_field(p, "receipt_no", int),
-            amount_rial=amount,
-            points_earned=_field(p, "points_earned", int),
-            points_redeemed=_field(p, "points_redeemed", int),
-            channel=_field(p, "channel", str),
-            terminal_time=event.terminal_time,
-            received_at=utcnow(),
+    sale_id = _field(p, "sale_id", str)
+    if sale_id in batch.sales:
+        raise EventRejected(f"sale {sale_id} already recorded", field="payload.sale_id")
+    staged.rows.append(
+        (
+            sales,
+            {
+                "id": sale_id,
+                "event_id": event.id,
+                "member_id": member_id,
+                "store_id": batch.terminal.store_id,
+                "terminal_id": batch.terminal.id,
+                "receipt_no": _field(p, "receipt_no", int),
+                "amount_rial": amount,
+                "points_earned": _field(p, "points_earned", int),
+                "points_redeemed": _field(p, "points_redeemed", int),
+                "channel": _field(p, "channel", str),
+                "terminal_time": event.terminal_time,
+                "received_at": utcnow(),
+            },
         )
     )
-    for index, entry in enumerate(_field(p, "entries", list)):
-        _apply_entry(conn, event.id, member_id, entry, f"payload.entries[{index}]")
+    _stage_entries(batch, event, member_id, staged)
 
 
-def _apply_entry(
-    conn: sa.Connection, event_id: str, member_id: str, entry: Any, where: str
-) -> None:
-    if not isinstance(entry, dict):
-        raise EventRejected("entry is not an object", field=where)
-    postings = parse_postings(entry.get("postings"), f"{where}.postings")
-    for posting in postings:
-        if posting.account.startswith("member:") and f":{member_id}:" not in posting.account:
-            raise EventRejected("posting on another member's account", field=f"{where}.postings")
-    entry_id = _field(entry, "id", str, where)
-    if conn.execute(sa.select(ledger_entries.c.id).where(ledger_entries.c.id == entry_id)).first():
-        raise EventRejected(f"ledger entry {entry_id} already recorded", field=f"{where}.id")
-    conn.execute(
-        sa.insert(ledger_entries).values(
-            id=entry_id,
-            event_id=event_id,
-            kind=_field(entry, "kind", str, where),
-            reverses=entry.get("reverses"),
-            memo=str(entry.get("memo", ""))[:200],
+def _apply_refund(batch: _Batch, event: Event, staged: _Staged) -> None:
+    member_id = _known_member(batch, event.payload)
+    sale_id = _field(event.payload, "sale_id", str)
+    if batch.sales.get(sale_id) != (member_id, False):
+        raise EventRejected(f"no unrefunded sale {sale_id} of this member", field="payload.sale_id")
+    staged.refund = sale_id
+    _stage_entries(batch, event, member_id, staged)
+
+
+def _apply_expiry(batch: _Batch, event: Event, staged: _Staged) -> None:
+    _stage_entries(batch, event, _known_member(batch, event.payload), staged)
+
+
+def _apply_tier(batch: _Batch, event: Event, staged: _Staged) -> None:
+    member_id = _known_member(batch, event.payload)
+    tier = _field(event.payload, "tier", str)
+    if tier not in TIERS:
+        raise EventRejected(f"unknown tier {tier!r}", field="payload.tier")
+    staged.tier = (member_id, tier)
+
+
+def _known_member(batch: _Batch, payload: dict[str, Any]) -> str:
+    member_id: str = _field(payload, "member_id", str)
+    if member_id not in batch.members:
+        raise EventRejected(f"unknown member {member_id}", field="payload.member_id")
+    return member_id
+
+
+def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged) -> None:
+    seen: set[str] = set()
+    for index, entry in enumerate(_field(event.payload, "entries", list)):
+        where = f"payload.entries[{index}]"
+        if not isinstance(entry, dict):
+            raise EventRejected("entry is not an object", field=where)
+        postings = parse_postings(entry.get("postings"), f"{where}.postings")
+        for posting in postings:
+            if posting.account.startswith("member:") and f":{member_id}:" not in posting.account:
+                raise EventRejected(
+                    "posting on another member's account", field=f"{where}.postings"
+                )
+        entry_id = _field(entry, "id", str, where)
+        if entry_id in batch.entries or entry_id in seen:
+            raise EventRejected(f"ledger entry {entry_id} already recorded", field=f"{where}.id")
+        seen.add(entry_id)
+        staged.rows.append(
+            (
+                ledger_entries,
+                {
+                    "id": entry_id,
+                    "event_id": event.id,
+                    "kind": _field(entry, "kind", str, where),
+                    "reverses": entry.get("reverses"),
+                    "memo": str(entry.get("memo", ""))[:200],
+                },
+            )
         )
-    )
-    conn.execute(
-        sa.insert(ledger_postings),
-        [{"entry_id": entry_id, "account": p.account, "amount": p.amount} for p in postings],
-    )
+        staged.rows.extend(
+            (ledger_postings, {"entry_id": entry_id, "account": p.account, "amount": p.amount})
+            for p in postings
+        )
 
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str = "payload") -> Any:
@@ -204,47 +385,6 @@ def _advance_sequence(conn: sa.Connection, terminal_id: str) -> list[list[int]]:
         )
     )
     return gaps
-
-
-def _known_member(conn: sa.Connection, payload: dict[str, Any]) -> str:
-    member_id: str = _field(payload, "member_id", str)
-    if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
-        raise EventRejected(f"unknown member {member_id}", field="payload.member_id")
-    return member_id
-
-
-def _apply_entries(conn: sa.Connection, event: Event, member_id: str) -> None:
-    for index, entry in enumerate(_field(event.payload, "entries", list)):
-        _apply_entry(conn, event.id, member_id, entry, f"payload.entries[{index}]")
-
-
-def _apply_refund(
-    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event
-) -> None:
-    member_id = _known_member(conn, event.payload)
-    sale_id = _field(event.payload, "sale_id", str)
-    refunded = conn.execute(
-        sa.update(sales)
-        .where(sales.c.id == sale_id, sales.c.member_id == member_id, sales.c.refunded_at.is_(None))
-        .values(refunded_at=utcnow())
-    )
-    if refunded.rowcount != 1:
-        raise EventRejected(f"no unrefunded sale {sale_id} of this member", field="payload.sale_id")
-    _apply_entries(conn, event, member_id)
-
-
-def _apply_expiry(
-    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event
-) -> None:
-    _apply_entries(conn, event, _known_member(conn, event.payload))
-
-
-def _apply_tier(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], event: Event) -> None:
-    member_id = _known_member(conn, event.payload)
-    tier = _field(event.payload, "tier", str)
-    if tier not in ("normal", "silver", "gold", "vip"):
-        raise EventRejected(f"unknown tier {tier!r}", field="payload.tier")
-    conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
 
 
 APPLIERS = {
