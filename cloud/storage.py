@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-from cloud.tables import metadata
+from alembic import command
+from alembic.config import Config
 
 
 def utcnow() -> dt.datetime:
@@ -33,8 +34,18 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Return the Alembic configuration of the cloud's named migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
 def migrate(engine: sa.Engine) -> None:
-    """Bring the schema up to date."""
-    # The first schema is created from the table definitions; named Alembic revisions take
-    # over with the first change to a table that already holds data (issue #5).
-    metadata.create_all(engine)
+    """Apply every pending named migration, in one transaction."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
