@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import cashier_path, sync_drain
+from bench import cashier_path, cloud_ingest, sync_drain
 
-BENCHMARKS = {"cashier_path": cashier_path.main, "sync_drain": sync_drain.main}
+BENCHMARKS = {
+    "cashier_path": cashier_path.main,
+    "sync_drain": sync_drain.main,
+    "cloud_ingest": cloud_ingest.main,
+}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHMARKS)
