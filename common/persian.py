@@ -67,10 +67,12 @@ def group_thousands(number: int) -> str:
 
 def format_money(rials: int, unit: MoneyUnit = "toman") -> str:
     """Show an amount stored in Rials as Toman (Rials / 10) or Rials, Persian digits."""
+    sign = "-" if rials < 0 else ""
     if unit == "toman":
-        # Toman shown whole; a remainder under 10 Rials is not a coin anyone holds.
-        return f"{group_thousands(rials // 10)} تومان"
-    return f"{group_thousands(rials)} ریال"
+        # Toman shown whole; a remainder under 10 Rials is not a coin anyone holds. Truncate
+        # the magnitude so a refund shows the mirror of its sale (-15 Rials is -1 Toman).
+        return f"{sign}{group_thousands(abs(rials) // 10)} تومان"
+    return f"{sign}{group_thousands(abs(rials))} ریال"
 
 
 def parse_birthday(text: str) -> tuple[int, int]:
