@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ H_KEY, H_TIME, H_NONCE, H_DIGEST, H_SIGNATURE = (
     "X-Vafa-Digest",
     "X-Vafa-Signature",
 )
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_NONCE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -110,14 +113,19 @@ def verify_request(
 ) -> SignedRequest:
     """Check a request's digest, time window and signature; raise SignatureError if any fails."""
     key_id = read_key_id(headers)
+    raw_time = headers.get(H_TIME, "")
+    # Unix seconds in plain ASCII digits: int() alone would take "1_0", " 7" or 400 digits,
+    # and a number too large for a float must not escape as an OverflowError.
+    if not _TIMESTAMP.fullmatch(raw_time):
+        raise SignatureError("malformed time header")
+    timestamp = int(raw_time)
     try:
-        timestamp = int(headers.get(H_TIME, ""))
         signature = base64.b64decode(headers.get(H_SIGNATURE, ""), validate=True)
     except ValueError as exc:
-        raise SignatureError("malformed time or signature header") from exc
+        raise SignatureError("malformed signature header") from exc
     nonce = headers.get(H_NONCE, "")
-    if len(nonce) != 32:
-        raise SignatureError("nonce must be 32 characters")
+    if not _NONCE.fullmatch(nonce):
+        raise SignatureError("nonce must be 32 lowercase hex digits")
     digest = hashlib.sha256(body).hexdigest()
     if headers.get(H_DIGEST) != digest:
         raise SignatureError("body digest does not match")
