@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from common.errors import VafaError
 
 NONCE_BYTES = 12
+TAG_BYTES = 16
 VERSION = b"\x01"
 
 
@@ -70,6 +71,9 @@ class PiiVault:
         """Decrypt one field; fails if the blob was moved to another row or altered."""
         if blob[:1] != VERSION:
             raise PiiError("unknown ciphertext version")
+        if len(blob) < 1 + NONCE_BYTES + TAG_BYTES:
+            # AESGCM would raise ValueError on a short nonce, not a PiiError.
+            raise PiiError(f"ciphertext of row {row_id} is truncated")
         nonce, ciphertext = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
         try:
             return self._aead.decrypt(nonce, ciphertext, row_id.encode()).decode()
