@@ -32,10 +32,19 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    candidate = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
-    )
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
+    try:
+        expected = base64.b64decode(digest, validate=True)
+        candidate = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt, validate=True),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+        )
+    except (ValueError, TypeError, OverflowError):
+        # A damaged hash (bad number, bad base64, parameters scrypt refuses) matches nothing.
+        return False
+    return hmac.compare_digest(candidate, expected)
 
 
 def csrf_token() -> str:
@@ -67,7 +76,11 @@ class LoginLimiter:
     def blocked(self, client: str) -> bool:
         """Tell whether this client must wait before trying again."""
         with self._lock:
+            if client not in self._failures:
+                return False  # no entry kept for clients that never failed
             recent = self._recent(client)
+            if not recent:
+                del self._failures[client]
             return len(recent) >= self.max_failures
 
     def failed(self, client: str) -> None:
