@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agent.drivers.base import Scanner
+from agent.drivers.hid_scanner import HidScanner
 from agent.drivers.profiles import ScannerProfile
 from agent.drivers.serial_scanner import SerialScanner
 from agent.errors import ProfileError
 
-SCANNERS: dict[str, type[SerialScanner]] = {
+SCANNERS: dict[str, Callable[[str, ScannerProfile], Scanner]] = {
     "serial": SerialScanner,
-    # "hid": keyboard-wedge scanners through evdev (issue #4)
+    "hid": HidScanner,  # keyboard-wedge scanners through evdev; never grabs from here
 }
 
 
