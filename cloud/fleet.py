@@ -22,8 +22,8 @@ CODE_TTL = dt.timedelta(hours=24)
 def create_store(conn: sa.Connection, name: str) -> str:
     """Create a store and return its id."""
     name = name.strip()
-    if not name or len(name) > 200:
-        raise BadRequest("store name must be 1–200 characters", field="name")
+    if not name or len(name) > 200 or not name.isprintable():
+        raise BadRequest("store name must be 1–200 printable characters", field="name")
     store_id = new_id()
     conn.execute(sa.insert(stores).values(id=store_id, name=name, created_at=utcnow()))
     return store_id
@@ -71,7 +71,8 @@ def enroll_terminal(
             id=terminal_id,
             store_id=row.store_id,
             public_key=public_key,
-            hostname=hostname[:200],
+            # PostgreSQL refuses NUL in text; a hostname is informational, so drop the junk.
+            hostname="".join(ch for ch in hostname if ch.isprintable())[:200],
             created_at=now,
         )
     )
