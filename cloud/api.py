@@ -28,6 +28,8 @@ def _json_body() -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"body is not JSON: {exc}", field="body") from exc
+    except RecursionError as exc:  # [[[[…]]]] a few thousand deep: refuse, do not crash
+        raise BadRequest("body is nested too deeply", field="body") from exc
 
 
 @bp.get("/health")

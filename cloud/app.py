@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from cloud import api, hq
 from cloud.context import CloudContext
@@ -52,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(hq.bp)
     app.register_error_handler(CloudError, _cloud_error)
+    app.register_error_handler(HTTPException, _http_error)
     app.after_request(_stamp_server_time)
     return app
 
@@ -59,6 +61,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _cloud_error(exc: CloudError) -> tuple[Response, int]:
     log.warning("%s %s refused: %s (%s)", request.method, request.path, exc, exc.code)
     return jsonify(exc.to_json()), exc.status
+
+
+def _http_error(exc: HTTPException) -> Response | HTTPException:
+    # Terminals read JSON: a 404, 405 or 413 under /api/ must not answer with an HTML page.
+    if not request.path.startswith("/api/"):
+        return exc
+    status = exc.code or 500
+    code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(status, "http")
+    body = {
+        "error": code,
+        "message": exc.description or exc.name,
+        "message_fa": "درخواست نامعتبر است",
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
 
 
 def _stamp_server_time(response: Response) -> Response:
