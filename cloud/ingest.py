@@ -23,10 +23,28 @@ from cloud.tables import events, ledger_entries, ledger_postings, members, sales
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
 from common.pii import PiiVault
-from common.protocol import MAX_BATCH_EVENTS, Event, differing_field, parse_event, parse_postings
+from common.protocol import (
+    MAX_BATCH_EVENTS,
+    Event,
+    Posting,
+    differing_field,
+    parse_event,
+    parse_postings,
+)
 
 TIERS = ("normal", "silver", "gold", "vip")
 INSERT_ORDER = (events, members, sales, ledger_entries, ledger_postings)
+# The widths of the text columns these payload fields land in: PostgreSQL refuses a longer
+# value (failing the whole batch with a 500), SQLite would store it silently.
+TEXT_LIMITS = {
+    "id": 32,
+    "member_id": 32,
+    "sale_id": 32,
+    "card_code": 32,
+    "reverses": 32,
+    "kind": 20,
+    "channel": 20,
+}
 
 
 class EventRejected(ProtocolError):
@@ -258,6 +276,8 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
     if amount < 0:
         raise EventRejected("negative amount", field="payload.amount_rial")
     sale_id = _field(p, "sale_id", str)
+    if len(event.terminal_time) > 40 or "\x00" in event.terminal_time:
+        raise EventRejected("terminal_time: at most 40 characters, no NUL", field="terminal_time")
     if sale_id in batch.sales:
         raise EventRejected(f"sale {sale_id} already recorded", field="payload.sale_id")
     staged.rows.append(
@@ -317,12 +337,10 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
         if not isinstance(entry, dict):
             raise EventRejected("entry is not an object", field=where)
         postings = parse_postings(entry.get("postings"), f"{where}.postings")
-        for posting in postings:
-            if posting.account.startswith("member:") and f":{member_id}:" not in posting.account:
-                raise EventRejected(
-                    "posting on another member's account", field=f"{where}.postings"
-                )
+        _check_accounts(postings, member_id, f"{where}.postings")
         entry_id = _field(entry, "id", str, where)
+        if isinstance(entry.get("reverses"), str):
+            _field(entry, "reverses", str, where)  # fits its column
         if entry_id in batch.entries or entry_id in seen:
             raise EventRejected(f"ledger entry {entry_id} already recorded", field=f"{where}.id")
         seen.add(entry_id)
@@ -334,7 +352,7 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
                     "event_id": event.id,
                     "kind": _field(entry, "kind", str, where),
                     "reverses": entry.get("reverses"),
-                    "memo": str(entry.get("memo", ""))[:200],
+                    "memo": str(entry.get("memo", "")).replace("\x00", "")[:200],
                 },
             )
         )
@@ -344,10 +362,24 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
         )
 
 
+def _check_accounts(postings: list[Posting], member_id: str, where: str) -> None:
+    for index, posting in enumerate(postings):
+        if len(posting.account) > 80 or "\x00" in posting.account:
+            raise EventRejected("account: at most 80 characters", field=f"{where}[{index}].account")
+        parts = posting.account.split(":")
+        # Exactly member:<this member>:<kind>; a substring test let member:<other>:<me>:… pass.
+        if parts[0] == "member" and (len(parts) != 3 or parts[1] != member_id):
+            raise EventRejected("posting on another member's account", field=where)
+
+
 def _field(obj: dict[str, Any], name: str, kind: type, where: str = "payload") -> Any:
     value = obj.get(name)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise EventRejected(f"{where}.{name} must be {kind.__name__}", field=f"{where}.{name}")
+    if kind is str and (len(value) > TEXT_LIMITS.get(name, len(value)) or "\x00" in value):
+        limit = TEXT_LIMITS.get(name, len(value))
+        path = f"{where}.{name}"
+        raise EventRejected(f"{path}: at most {limit} characters, no NUL", field=path)
     return value
 
 
