@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -66,20 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _app(args: argparse.Namespace, auto_migrate: bool = True) -> Flask:
     config: dict[str, Any] = {"AUTO_MIGRATE": auto_migrate}
-    if args.database:
-        config["DATABASE_URL"] = args.database
     if args.instance:
-        return create_app({**config, **_instance_config(args.instance)})
+        # The folder gives the defaults; SQLite cannot create a file in a missing folder.
+        Path(args.instance).mkdir(parents=True, exist_ok=True)
+        config |= _instance_config(args.instance)
+    if args.database:
+        config["DATABASE_URL"] = args.database  # --database wins over the instance's SQLite
     return create_app(config)
 
 
 def _instance_config(folder: str) -> dict[str, Any]:
-    return {"DATABASE_URL_DEFAULT": None} | {
-        key: value
-        for key, value in {
-            "PII_KEY_FILE": f"{folder}/pii.key",
-            "DATABASE_URL": f"sqlite:///{folder}/vafa-cloud.db",
-        }.items()
+    return {
+        "PII_KEY_FILE": f"{folder}/pii.key",
+        "DATABASE_URL": f"sqlite:///{folder}/vafa-cloud.db",
     }
 
 

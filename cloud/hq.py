@@ -29,6 +29,11 @@ def create_user(conn: sa.Connection, username: str, password: str, role: str) ->
         raise ValueError(f"role must be one of {ROLES}")
     if len(password) < 8:
         raise ValueError("password must have at least 8 characters")
+    if not username.strip() or len(username) > 80 or not username.isprintable():
+        raise ValueError("username must be 1–80 printable characters")
+    if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+        # Without this the unique index answers with an IntegrityError traceback.
+        raise ValueError(f"user {username} already exists")
     conn.execute(
         sa.insert(users).values(
             username=username, password_hash=hash_password(password), role=role, created_at=utcnow()
