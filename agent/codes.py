@@ -8,7 +8,8 @@ which may be a mobile or a card number) and a Persian ``fa`` for the cashier.
 Order matters where forms overlap: a signed QR, a coupon, a ``VAFA:`` Code128 payload and a
 magnetic stripe are recognised by their markers; then a run of digits is a mobile if it looks
 like one, an EAN-13 if it has 13 digits (only the in-store "29" range is a member card, and
-its check digit must hold), and otherwise an RFID card number (8–20 decimal or hex digits).
+its check digit must hold), and otherwise an RFID card number (8–20 decimal or hex digits;
+all-digit numbers are read as decimal, the way wedge RFID readers usually send them).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A wedge scanner "types" its code as key events. Decoding is split in two so it can be tested
 without hardware: :class:`HidDecoder` is a pure function of recorded ``(timestamp, code,
-value)`` key events, and :class:`HidScanner` is a thin loop that ``select``s over the
+value)`` key events, and :class:`HidScanner` is a thin loop that polls (``select.poll``) the
 device's event nodes and feeds one decoder per device.
 
 The decoder acts on key-down only (autorepeat never duplicates a character), keeps its own
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import select
 import statistics
 import time
@@ -168,7 +169,7 @@ class EventNode(Protocol):
     """One /dev/input/event* node of a device, as evdev's InputDevice offers it."""
 
     def fileno(self) -> int:
-        """Return the node's file descriptor, for select."""
+        """Return the node's file descriptor, for poll."""
         ...
 
     def read(self) -> Iterable[KeyEvent]:
@@ -232,8 +233,10 @@ class HidScanner(Scanner):
         return self.ready.popleft()
 
     def _poll(self, wait: float) -> None:
-        readable, _, _ = select.select(list(self.nodes), [], [], wait)
-        for fd in readable:
+        poller = select.poll()  # not select.select: it fails on descriptors past 1023
+        for fd in self.nodes:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(math.ceil(wait * 1000)):  # also wakes on POLLHUP/POLLERR
             self._drain(fd)
 
     def _drain(self, fd: int) -> None:

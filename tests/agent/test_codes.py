@@ -193,3 +193,16 @@ def test_arbitrary_text_raises_only_input_error(raw: str) -> None:
 def test_code_like_text_raises_only_input_error(raw: str) -> None:
     with contextlib.suppress(InputError):
         parse_code(raw, now=NOW, qr_key=PUBLIC)
+
+
+def test_member_qr_token_has_the_documented_form() -> None:
+    version, payload, signature = qr("m-0001").split(".")
+    assert version == "VQ1" and len(signature) == 86  # 64 bytes, base64url without padding
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims == {"exp": int((NOW + timedelta(minutes=5)).timestamp()), "member_id": "m-0001"}
+
+
+@pytest.mark.parametrize("member_id", ["", "m" * 65])
+def test_member_qr_refuses_to_sign_a_bad_member_id(member_id: str) -> None:
+    with pytest.raises(ValueError, match="member_id"):
+        make_member_qr(CLOUD_KEY, member_id, NOW)
