@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, request
 
 from cloud.context import ctx
-from cloud.errors import BadRequest
+from cloud.errors import BadRequest, Conflict
 from cloud.fleet import enroll_terminal
 from cloud.ingest import ingest_batch
 from cloud.terminal_auth import authenticate
+from common.errors import SignatureError
 from common.protocol import MAX_BODY_BYTES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -51,8 +52,18 @@ def enroll() -> Response:
             raise BadRequest(f"{name} must be a short string", field=name)
         fields[name] = value
     hostname = body.get("hostname", "")
-    with ctx().engine.begin() as conn:
-        identity = enroll_terminal(conn, fields["code"], fields["public_key"], str(hostname))
+    try:
+        with ctx().engine.begin() as conn:
+            identity = enroll_terminal(conn, fields["code"], fields["public_key"], str(hostname))
+    except SignatureError as exc:
+        raise BadRequest(str(exc), field="public_key") from exc
+    except sa.exc.IntegrityError as exc:
+        # The code is not spent: the transaction that would have spent it rolled back.
+        raise Conflict(
+            "this public key is already enrolled",
+            fa="این پایانه قبلاً ثبت شده است",
+            field="public_key",
+        ) from exc
     return jsonify(identity)
 
 
