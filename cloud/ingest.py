@@ -97,7 +97,7 @@ def _load(
 ) -> _Batch:
     objects = [raw for raw in raw_events if isinstance(raw, dict)]
     ids = [raw["id"] for raw in objects if isinstance(raw.get("id"), str)]
-    seqs = [raw["seq"] for raw in objects if isinstance(raw.get("seq"), int)]
+    seqs = [raw["seq"] for raw in objects if _is_bigint(raw.get("seq"))]
     payloads = [raw["payload"] for raw in objects if isinstance(raw.get("payload"), dict)]
     member_ids = [p["member_id"] for p in payloads if isinstance(p.get("member_id"), str)]
     sale_ids = [p["sale_id"] for p in payloads if isinstance(p.get("sale_id"), str)]
@@ -166,6 +166,8 @@ def _ingest_one(batch: _Batch, raw: Any) -> dict[str, Any]:
     event_id = raw.get("id") if isinstance(raw, dict) else None
     try:
         event = parse_event(raw)
+        if not _is_bigint(event.seq):
+            raise EventRejected("seq must fit in 64 bits", field="seq")
         status = _check_seen(batch, event)
         if status is None:
             staged = _Staged()
@@ -337,6 +339,8 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
         if not isinstance(entry, dict):
             raise EventRejected("entry is not an object", field=where)
         postings = parse_postings(entry.get("postings"), f"{where}.postings")
+        if not all(_is_bigint(p.amount) for p in postings):
+            raise EventRejected("amount must fit in 64 bits", field=f"{where}.postings")
         _check_accounts(postings, member_id, f"{where}.postings")
         entry_id = _field(entry, "id", str, where)
         if isinstance(entry.get("reverses"), str):
@@ -374,13 +378,18 @@ def _check_accounts(postings: list[Posting], member_id: str, where: str) -> None
 
 def _field(obj: dict[str, Any], name: str, kind: type, where: str = "payload") -> Any:
     value = obj.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not isinstance(value, kind) or (kind is int and not _is_bigint(value)):
         raise EventRejected(f"{where}.{name} must be {kind.__name__}", field=f"{where}.{name}")
     if kind is str and (len(value) > TEXT_LIMITS.get(name, len(value)) or "\x00" in value):
         limit = TEXT_LIMITS.get(name, len(value))
         path = f"{where}.{name}"
         raise EventRejected(f"{path}: at most {limit} characters, no NUL", field=path)
     return value
+
+
+def _is_bigint(value: Any) -> bool:
+    # The database's BIGINT: a larger number would escape as an OverflowError, a 500.
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def _advance_sequence(conn: sa.Connection, terminal_id: str) -> list[list[int]]:
