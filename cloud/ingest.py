@@ -61,6 +61,7 @@ class _Batch:
     seqs: dict[int, str]  # seq -> event id, for this terminal
     members: set[str]
     mobiles: set[bytes]
+    cards: set[str]
     entries: set[str]
     sales: dict[str, tuple[str, bool]]  # sale id -> (member id, refunded)
     rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -109,6 +110,7 @@ def _load(
         if isinstance(entry, dict) and isinstance(entry.get("id"), str)
     ]
     mobiles = [_mobile_hash(vault, p.get("mobile")) for p in payloads]
+    cards = [p["card_code"] for p in payloads if isinstance(p.get("card_code"), str)]
     return _Batch(
         terminal=terminal,
         vault=vault,
@@ -135,6 +137,11 @@ def _load(
                 sa.select(members.c.mobile_hmac).where(
                     members.c.mobile_hmac.in_([m for m in mobiles if m])
                 )
+            ).scalars()
+        ),
+        cards=set(
+            conn.execute(
+                sa.select(members.c.card_code).where(members.c.card_code.in_(cards))
             ).scalars()
         ),
         entries=set(
@@ -217,6 +224,7 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
         if table is members:
             batch.members.add(row["id"])
             batch.mobiles.add(row["mobile_hmac"])
+            batch.cards.add(row["card_code"])
         elif table is ledger_entries:
             batch.entries.add(row["id"])
         elif table is sales:
@@ -252,6 +260,11 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
     digest = batch.vault.lookup_hash(mobile)
     if digest in batch.mobiles:
         raise EventRejected("mobile already belongs to another member", field="payload.mobile")
+    card_code = _field(p, "card_code", str)
+    if card_code in batch.cards:
+        raise EventRejected(
+            "card code already belongs to another member", field="payload.card_code"
+        )
     if member_id in batch.members:
         raise EventRejected(f"member {member_id} already exists", field="payload.member_id")
     staged.rows.append(
@@ -259,7 +272,7 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
             members,
             {
                 "id": member_id,
-                "card_code": _field(p, "card_code", str),
+                "card_code": card_code,
                 "mobile_hmac": digest,
                 "mobile_enc": batch.vault.encrypt(member_id, mobile),
                 "name_enc": batch.vault.encrypt(member_id, name),
