@@ -352,6 +352,8 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
         if not isinstance(entry, dict):
             raise EventRejected("entry is not an object", field=where)
         postings = parse_postings(entry.get("postings"), f"{where}.postings")
+        if len({posting.account for posting in postings}) != len(postings):
+            raise EventRejected("an account appears twice in one entry", field=f"{where}.postings")
         if not all(_is_bigint(p.amount) for p in postings):
             raise EventRejected("amount must fit in 64 bits", field=f"{where}.postings")
         _check_accounts(postings, member_id, f"{where}.postings")
