@@ -360,6 +360,9 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
         entry_id = _field(entry, "id", str, where)
         if isinstance(entry.get("reverses"), str):
             _field(entry, "reverses", str, where)  # fits its column
+        reverses = entry.get("reverses")
+        if reverses is not None and not isinstance(reverses, str):
+            raise EventRejected("reverses must be an entry id or null", field=f"{where}.reverses")
         if entry_id in batch.entries or entry_id in seen:
             raise EventRejected(f"ledger entry {entry_id} already recorded", field=f"{where}.id")
         seen.add(entry_id)
@@ -370,7 +373,7 @@ def _stage_entries(batch: _Batch, event: Event, member_id: str, staged: _Staged)
                     "id": entry_id,
                     "event_id": event.id,
                     "kind": _field(entry, "kind", str, where),
-                    "reverses": entry.get("reverses"),
+                    "reverses": reverses,
                     "memo": str(entry.get("memo", "")).replace("\x00", "")[:200],
                 },
             )
