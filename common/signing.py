@@ -41,6 +41,7 @@ H_KEY, H_TIME, H_NONCE, H_DIGEST, H_SIGNATURE = (
 )
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9a-f]{32}")
+_KEY_ID = re.compile(r"[!-~]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ def sign_request(
 def read_key_id(headers: Mapping[str, str]) -> str:
     """Return the key id a request claims, or raise SignatureError."""
     key_id = headers.get(H_KEY, "")
-    if not key_id or len(key_id) > 64:
-        raise SignatureError("missing or oversized key id header")
+    # Printable ASCII only: the id is looked up in the database, and PostgreSQL refuses NUL.
+    if not _KEY_ID.fullmatch(key_id):
+        raise SignatureError("missing, oversized or malformed key id header")
     return key_id
 
 

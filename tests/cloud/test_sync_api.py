@@ -252,3 +252,14 @@ def test_the_real_client_over_http_semantics(cloud_app: Flask, terminal) -> None
         assert answer == {"results": [], "gaps": []}
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("key_id", ["a\x00b", "ترمینال", "a" * 64, "' OR 1=1 --"])
+def test_a_strange_key_id_is_unauthorized_not_a_crash(cloud_app_any: Flask, key_id: str) -> None:
+    signer = Signer(cloud_app_any)
+    body = canonical_json({"events": []})
+    headers = {**signer.headers(body), "X-Vafa-Key": key_id}
+    response = cloud_app_any.test_client().post(PATH, data=body, headers=headers)
+    assert response.status_code == 401
+    assert _error(response) in ("unauthorized", "bad_signature")
+    assert signer.count(nonces) == 0

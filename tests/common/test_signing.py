@@ -128,6 +128,9 @@ def test_a_time_inside_the_window_is_accepted(skew: int) -> None:
         {},
         {H_KEY: ""},
         {H_KEY: "k" * 65},
+        {H_KEY: "a\x00b"},
+        {H_KEY: "ترمینال"},
+        {H_KEY: "two words"},
     ],
 )
 def test_a_missing_or_oversized_key_id_is_refused(headers: dict[str, str]) -> None:
