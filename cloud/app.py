@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cloud import api, hq
+from cloud import api, hq, openapi
 from cloud.context import CloudContext
 from cloud.errors import CloudError
 from cloud.storage import make_engine, migrate, utcnow
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["vafa"] = CloudContext(engine, vault, LoginLimiter())
     app.register_blueprint(api.bp)
     app.register_blueprint(hq.bp)
+    app.register_blueprint(openapi.bp)
     app.register_error_handler(CloudError, _cloud_error)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_stamp_server_time)

@@ -1,0 +1,326 @@
+"""The OpenAPI 3.1 description of the terminals' API, served at ``GET /openapi.json``.
+
+The document is one Python dict, written by hand so that a reader sees the wire format in
+one place; ``tests/cloud/test_openapi.py`` keeps it true (every route described, every
+real answer valid) and ``tests/cloud/test_api_fuzz.py`` fuzzes the app against it.
+Schemas are plain JSON Schema (OpenAPI 3.1), so ``jsonschema`` can check bodies directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from common.protocol import MAX_BATCH_EVENTS, PROTOCOL_VERSION
+from common.signing import H_DIGEST, H_KEY, H_NONCE, H_SIGNATURE, H_TIME, SCHEME
+
+bp = Blueprint("openapi", __name__)
+
+Schema = dict[str, Any]
+
+HEX128: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+TIERS = ["normal", "silver", "gold", "vip"]
+ERROR_CODES = (
+    "bad_request, bad_code, unauthorized, bad_signature, stale_time, replay, revoked, conflict"
+)
+
+
+def ref(name: str) -> Schema:
+    """Return a reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    """Return an object schema with these required and optional properties."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+def _entries() -> Schema:
+    return {"type": "array", "items": ref("Entry")}
+
+
+PAYLOADS: dict[str, tuple[str, Schema]] = {
+    "member.enrolled": (
+        "MemberEnrolled",
+        obj(
+            {
+                "member_id": {"type": "string"},
+                "card_code": {"type": "string"},
+                "mobile": {"type": "string", "description": "Iranian mobile, any common form"},
+                "name": {"type": "string"},
+                "marketing_consent": {"type": "boolean"},
+            },
+            {"birthday": {"type": ["string", "null"], "description": "Jalali MM-DD"}},
+        ),
+    ),
+    "member.tier_changed": (
+        "TierChanged",
+        obj(
+            {"member_id": {"type": "string"}, "tier": {"enum": TIERS}},
+            {"previous": {"type": "string"}, "earned": {"type": "integer"}},
+        ),
+    ),
+    "sale.completed": (
+        "SaleCompleted",
+        obj(
+            {
+                "sale_id": {"type": "string"},
+                "receipt_no": {"type": "integer"},
+                "member_id": {"type": "string"},
+                "amount_rial": {"type": "integer", "minimum": 0},
+                "points_earned": {"type": "integer"},
+                "points_redeemed": {"type": "integer"},
+                "channel": {"type": "string"},
+                "entries": _entries(),
+            },
+            {"items": {"type": "array", "items": {"type": "object"}}},
+        ),
+    ),
+    "sale.refunded": (
+        "SaleRefunded",
+        obj(
+            {"sale_id": {"type": "string"}, "member_id": {"type": "string"}, "entries": _entries()}
+        ),
+    ),
+    "points.expired": (
+        "PointsExpired",
+        obj({"member_id": {"type": "string"}, "entries": _entries()}),
+    ),
+}
+
+
+def _event(kind: str, payload: str) -> Schema:
+    return obj(
+        {
+            "id": HEX128,
+            "seq": {"type": "integer", "minimum": 1},
+            "kind": {"const": kind},
+            "terminal_time": {"type": "string", "description": "informational ISO 8601"},
+            "payload": ref(payload),
+        }
+    )
+
+
+def _error(description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+
+def _ok(description: str, schema: str) -> Schema:
+    return {
+        "description": description,
+        "headers": {"X-Vafa-Server-Time": {"$ref": "#/components/headers/ServerTime"}},
+        "content": {"application/json": {"schema": ref(schema)}},
+    }
+
+
+def _json_body(schema: str) -> Schema:
+    return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        **obj(
+            {
+                "error": {"type": "string", "description": f"stable code: {ERROR_CODES}"},
+                "message": {"type": "string", "description": "English, for logs"},
+                "message_fa": {"type": "string", "description": "Persian, for people"},
+            },
+            {"field": {"type": "string", "description": "the culprit, e.g. payload.mobile"}},
+        ),
+        "additionalProperties": False,
+    },
+    "Health": obj({"status": {"const": "ok"}}),
+    "EnrollRequest": obj(
+        {
+            "code": {"type": "string", "minLength": 1, "maxLength": 100},
+            "public_key": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9+/]{43}=$",
+                "description": "raw 32-byte Ed25519 public key, base64",
+            },
+        },
+        {"hostname": {"type": "string"}},
+    ),
+    "Enrolment": obj({"terminal_id": HEX128, "store_id": HEX128, "store_name": {"type": "string"}}),
+    "Posting": obj({"account": {"type": "string"}, "amount": {"type": "integer"}}),
+    "Entry": obj(
+        {
+            "id": {"type": "string"},
+            "kind": {"type": "string"},
+            "postings": {
+                "type": "array",
+                "minItems": 1,
+                "items": ref("Posting"),
+                "description": "amounts sum to zero",
+            },
+        },
+        {"reverses": {"type": ["string", "null"]}, "memo": {"type": "string"}},
+    ),
+    **{name: schema for name, schema in PAYLOADS.values()},
+    "Event": {
+        "oneOf": [ref(f"{name}Event") for name, _ in PAYLOADS.values()],
+        "discriminator": {
+            "propertyName": "kind",
+            "mapping": {
+                kind: f"#/components/schemas/{name}Event" for kind, (name, _) in PAYLOADS.items()
+            },
+        },
+    },
+    **{f"{name}Event": _event(kind, name) for kind, (name, _) in PAYLOADS.items()},
+    "Batch": obj(
+        {"events": {"type": "array", "maxItems": MAX_BATCH_EVENTS, "items": ref("Event")}}
+    ),
+    "EventResult": obj(
+        {
+            "id": {"description": "the event's id as sent (null if it sent none)"},
+            "status": {"enum": ["applied", "duplicate", "rejected"]},
+        },
+        {
+            "field": {"type": "string", "description": "for a rejection: the culprit"},
+            "error": {"type": "string", "description": "for a rejection: why"},
+        },
+    ),
+    "BatchResult": obj(
+        {
+            "results": {"type": "array", "items": ref("EventResult")},
+            "gaps": {
+                "type": "array",
+                "description": "missing seq ranges [from, to] of this terminal",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "integer"}, {"type": "integer"}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+        }
+    ),
+    "PullRequest": {
+        "type": "object",
+        "properties": {
+            "members_cursor": {"type": "integer", "minimum": 0},
+            "rules_etag": {"type": "string"},
+        },
+    },
+    "MemberSnapshot": obj(
+        {
+            "member_id": {"type": "string"},
+            "card_code": {"type": "string"},
+            "mobile": {"type": "string"},
+            "name": {"type": "string"},
+            "birthday": {"type": ["string", "null"]},
+            "tier": {"type": "string"},
+            "marketing_consent": {"type": "boolean"},
+            "points_elsewhere": {"type": "integer"},
+        }
+    ),
+    "PullResult": obj(
+        {
+            "rules": {"type": ["object", "null"], "description": "null if rules_etag matched"},
+            "rules_etag": {"type": "string"},
+            "members": {"type": "array", "items": ref("MemberSnapshot")},
+            "members_cursor": {"type": "integer", "minimum": 0},
+            "more": {"type": "boolean"},
+        }
+    ),
+}
+
+SIGNATURE_HEADERS = {
+    "vafaKey": (H_KEY, "the terminal id"),
+    "vafaTime": (H_TIME, "unix time, seconds; within 300 s of the cloud clock"),
+    "vafaNonce": (H_NONCE, "32 hex digits, never reused"),
+    "vafaDigest": (H_DIGEST, "SHA-256 of the body, hex"),
+    "vafaSignature": (
+        H_SIGNATURE,
+        f"base64 Ed25519 signature over the lines {SCHEME}, method, path, digest, time,"
+        " nonce and key id, joined by newlines",
+    ),
+}
+
+
+def _signed(operation_id: str, summary: str, body: str, ok: Schema) -> Schema:
+    """Return a signed POST operation's description."""
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{name: [] for name in SIGNATURE_HEADERS}],
+        "requestBody": _json_body(body),
+        "responses": {
+            "200": ok,
+            "400": _error("the body is not JSON or not what this operation takes"),
+            "401": _error("unknown terminal, bad signature, stale time or replay"),
+            "403": _error("the terminal is revoked"),
+        },
+    }
+
+
+SPEC: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Vafa cloud API for terminals",
+        "version": f"{PROTOCOL_VERSION}.0",
+        "description": "Terminal enrolment and event sync. Errors are JSON with a stable code.",
+    },
+    "paths": {
+        "/api/v1/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Say the cloud is up.",
+                "responses": {"200": _ok("the cloud is up", "Health")},
+            }
+        },
+        "/api/v1/terminals/enroll": {
+            "post": {
+                "operationId": "enrollTerminal",
+                "summary": "Register a terminal's public key for a one-time enrolment code.",
+                "requestBody": _json_body("EnrollRequest"),
+                "responses": {
+                    "200": _ok("the terminal's identity", "Enrolment"),
+                    "400": _error("malformed body or public key"),
+                    "401": _error("enrolment code unknown, used or expired (bad_code)"),
+                    "409": _error("this public key is already enrolled"),
+                },
+            }
+        },
+        "/api/v1/sync/events": {
+            "post": _signed(
+                "syncEvents",
+                "Apply a signed batch of terminal events, each exactly once.",
+                "Batch",
+                _ok("per-event results and the terminal's sequence gaps", "BatchResult"),
+            )
+        },
+        "/api/v1/sync/pull": {
+            "post": _signed(
+                "syncPull",
+                "Send the rules (if changed) and the member snapshots past the cursor.",
+                "PullRequest",
+                _ok("rules and changed members", "PullResult"),
+            )
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "headers": {
+            "ServerTime": {
+                "description": "the cloud clock, unix seconds; terminals sign with it",
+                "schema": {"type": "string"},
+            }
+        },
+        "securitySchemes": {
+            name: {"type": "apiKey", "in": "header", "name": header, "description": text}
+            for name, (header, text) in SIGNATURE_HEADERS.items()
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """Serve the OpenAPI description of the terminals' API."""
+    return jsonify(SPEC)
