@@ -202,3 +202,19 @@ def test_anonymous_dashboard_redirects_to_login(store: Store, page: Page) -> Non
     assert page.url == store.base_url + "/login"
     assert page.locator("input[name=password]").is_visible()
     assert page.locator("#revenue").count() == 0
+
+
+def test_dashboard_before_any_sale(terminal, page: Page, shot: Callable[[str], Path]) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a new terminal WHEN the owner signs in THEN zeros in Persian and an empty table."""
+    from agent.web.app import create_app, set_owner_password
+
+    set_owner_password(terminal, PASSWORD)
+    with live_server(create_app(terminal)) as base_url:
+        page.set_viewport_size({"width": 800, "height": 480})
+        log_in(page, base_url)
+        for key in ("sales", "joined", "issued", "redeemed", "queue"):
+            assert page.locator(f"#{key}").inner_text() == "۰"
+        assert page.locator("#revenue").inner_text() == "۰ تومان"
+        assert page.locator("#recent tbody").inner_text().strip() == "هنوز خریدی ثبت نشده است."
+        assert page.evaluate(LAYOUT_PROBLEMS) == []
+        shot("empty-800x480")
