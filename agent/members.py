@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from agent.errors import InputError, UnknownMember
 from agent.ledger import accounts
@@ -145,3 +146,38 @@ def _from_row(vault: PiiVault, row: sqlite3.Row) -> Member:
         marketing_consent=bool(row["marketing_consent"]),
         birthday=parse_birthday(vault.decrypt(row["id"], sealed)) if sealed else None,
     )
+
+
+def apply_snapshot(
+    conn: sqlite3.Connection, vault: PiiVault, snapshot: dict[str, Any], now: str
+) -> None:
+    """Insert or refresh a member from the cloud's snapshot, inside the caller's transaction."""
+    member_id = snapshot["member_id"]
+    known = conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone()
+    if known is None:
+        enrol(
+            conn,
+            vault,
+            snapshot["mobile"],
+            snapshot["name"],
+            bool(snapshot["marketing_consent"]),
+            now,
+            member_id=member_id,
+            card_code=snapshot["card_code"],
+            birthday=snapshot.get("birthday"),
+        )
+    conn.execute(
+        "UPDATE members SET tier = ?, marketing_consent = ?, points_elsewhere = ? WHERE id = ?",
+        (
+            snapshot["tier"],
+            int(bool(snapshot["marketing_consent"])),
+            int(snapshot["points_elsewhere"]),
+            member_id,
+        ),
+    )
+
+
+def points_elsewhere(conn: sqlite3.Connection, member_id: str) -> int:
+    """Return the member's points at other stores, as of the last pull."""
+    row = conn.execute("SELECT points_elsewhere FROM members WHERE id = ?", (member_id,)).fetchone()
+    return int(row[0]) if row else 0

@@ -44,9 +44,36 @@ class EarningRules:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EarningRules:
-        """Build rules from their JSON form, keeping defaults for absent keys."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """Build rules from their JSON form, keeping defaults for absent keys; refuse bad ones."""
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in cls.__dataclass_fields__:
+                raise InputError(f"unknown earning rule {key!r}")
+            values[key] = _rule_value(key, value, getattr(defaults, key))
+        return cls(**values)
+
+
+_POSITIVE = frozenset({"rial_per_point", "point_value_rial", "tier_window_days"})  # divisors
+
+
+def _rule_value(key: str, value: Any, default: Any) -> Any:
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if key == "off_peak_hours":
+        if value is None:
+            return None
+        if isinstance(value, list) and len(value) == 2 and all(whole(h) and h <= 24 for h in value):
+            return (value[0], value[1])
+    elif isinstance(default, dict):
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and whole(v) for k, v in value.items()
+        ):
+            return dict(value)
+    elif whole(value) and (value > 0 or key not in _POSITIVE):
+        return value
+    raise InputError(f"earning rule {key!r} has a bad value {value!r}")
 
 
 def check_amount(amount_rial: int) -> int:

@@ -35,6 +35,7 @@ def start_sync(terminal: Terminal) -> SyncPoller | None:
         SyncClient(identity),
         terminal.config.sync_interval_s,
     )
+    poller.on_rules_changed = terminal.refresh_rules
     poller.start()
     return poller
 

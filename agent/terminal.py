@@ -17,8 +17,9 @@ from agent.errors import PrinterError, ProfileError
 from agent.flow import CashierFlow, SaleResult
 from agent.ledger import db
 from agent.ledger.db import write_transaction
+from agent.offline_queue.pull import load_rules
 from agent.receipt import ReceiptData, render_receipt
-from agent.rules import TIER_LABELS, EarningRules
+from agent.rules import TIER_LABELS
 from common.mobile import mask_mobile
 from common.persian import MoneyUnit, now_tehran
 from common.pii import PiiVault, load_or_create_key
@@ -40,7 +41,7 @@ class Terminal:
         self.config = config
         self.conn: sqlite3.Connection = db.connect(config.database)
         self.vault = PiiVault(load_or_create_key(config.key_file))
-        self.flow = CashierFlow(self.conn, self.vault, EarningRules())
+        self.flow = CashierFlow(self.conn, self.vault, load_rules(self.conn))
         self.store_name = store_name or "فروشگاه"
         profile = load_profile(config.printer_profile)
         if not isinstance(profile, PrinterProfile):
@@ -50,6 +51,10 @@ class Terminal:
             profile, config.printer_transport, config.printer_target, config.printer_timeout_s
         )
         self.drawer = PrinterDrawer(self.printer, profile)
+
+    def refresh_rules(self) -> None:
+        """Use the earning rules last pulled from the cloud."""
+        self.flow.rules = load_rules(self.conn)
 
     def receipt_data(self, sale: SaleResult) -> ReceiptData:
         """Collect what the receipt of a sale shows."""

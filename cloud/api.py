@@ -12,6 +12,7 @@ from cloud.context import ctx
 from cloud.errors import BadRequest, Conflict
 from cloud.fleet import enroll_terminal
 from cloud.ingest import ingest_batch
+from cloud.snapshots import pull
 from cloud.terminal_auth import authenticate
 from common.errors import SignatureError
 from common.protocol import MAX_BODY_BYTES
@@ -82,4 +83,15 @@ def sync_events() -> Response:
         # A resend raced its own first delivery; the second look sees the first's rows.
         with ctx().engine.begin() as conn:
             answer = ingest_batch(conn, ctx().vault, terminal, body)
+    return jsonify(answer)
+
+
+@bp.post("/sync/pull")
+def sync_pull() -> Response:
+    """Send a signed terminal the rules (if changed) and the member snapshots past its cursor."""
+    raw = request.get_data(cache=True)
+    body = _json_body()
+    with ctx().engine.begin() as conn:
+        terminal = authenticate(conn, dict(request.headers), "POST", request.path, raw)
+        answer = pull(conn, ctx().vault, terminal, body)
     return jsonify(answer)

@@ -18,6 +18,7 @@ from cloud.errors import CloudError
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
 from cloud.hq import ROLES, create_user
 from cloud.reports import totals
+from cloud.snapshots import get_rules, set_rules
 from cloud.storage import migrate
 
 
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--username", required=True, help="login name")
     add.add_argument("--password", required=True, help="at least 8 characters")
     add.add_argument("--role", choices=ROLES, default="admin", help="role (default admin)")
+
+    rules = sub.add_parser("rules", help="the chain's earning rules").add_subparsers(
+        dest="rules_command", required=True, metavar="ACTION"
+    )
+    rules.add_parser("show", help="print the earning rules terminals pull")
+    rules_set = rules.add_parser("set", help="replace the earning rules from a JSON file")
+    rules_set.add_argument("--file", required=True, type=Path, help="JSON object of rules")
 
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     return parser
@@ -107,10 +115,22 @@ def _run(args: argparse.Namespace) -> Any:
         if args.command == "terminal":
             revoke_terminal(conn, args.terminal_id)
             return {"revoked": args.terminal_id}
+        if args.command == "rules" and args.rules_command == "show":
+            rules, etag = get_rules(conn)
+            return {"rules": rules, "etag": etag}
+        if args.command == "rules":
+            return {"etag": set_rules(conn, _read_json(args.file))}
         if args.command == "user":
             create_user(conn, args.username, args.password, args.role)
             return {"user": args.username, "role": args.role}
         return totals(conn)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read JSON from {path}: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

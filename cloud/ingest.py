@@ -18,10 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.errors import BadRequest
+from cloud.snapshots import bump_members
 from cloud.storage import utcnow
 from cloud.tables import events, ledger_entries, ledger_postings, members, sales, terminals
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
+from common.persian import parse_birthday
 from common.pii import PiiVault
 from common.protocol import (
     MAX_BATCH_EVENTS,
@@ -67,6 +69,7 @@ class _Batch:
     rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     refunds: list[str] = field(default_factory=list)
     tiers: dict[str, str] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # members whose snapshot changed
 
 
 @dataclass
@@ -219,6 +222,9 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
     )
     batch.stored[event.id] = (batch.terminal.id, event.digest(), body)
     batch.seqs[event.seq] = event.id
+    member_id = event.payload.get("member_id")
+    if isinstance(member_id, str):
+        batch.touched.add(member_id)
     for table, row in staged.rows:
         batch.rows[table].append(row)
         if table is members:
@@ -247,6 +253,7 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
         )
     for member_id, tier in batch.tiers.items():
         conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
+    bump_members(conn, batch.touched)
 
 
 def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
@@ -257,6 +264,12 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
     except InvalidMobile as exc:
         raise EventRejected(str(exc), field="payload.mobile") from exc
     name = _field(p, "name", str)
+    birthday = p.get("birthday")
+    if birthday is not None:
+        try:
+            parse_birthday(_field(p, "birthday", str))
+        except ValueError as exc:
+            raise EventRejected(str(exc), field="payload.birthday") from exc
     digest = batch.vault.lookup_hash(mobile)
     if digest in batch.mobiles:
         raise EventRejected("mobile already belongs to another member", field="payload.mobile")
@@ -279,6 +292,7 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "home_store_id": batch.terminal.store_id,
                 "marketing_consent": _field(p, "marketing_consent", bool),
                 "enrolled_at": utcnow(),
+                "birthday_enc": batch.vault.encrypt(member_id, birthday) if birthday else None,
             },
         )
     )

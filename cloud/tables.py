@@ -78,6 +78,25 @@ members = sa.Table(
     sa.Column("tier", sa.String(20), nullable=False, server_default="normal"),
     sa.Column("marketing_consent", sa.Boolean, nullable=False),
     sa.Column("enrolled_at", Time, nullable=False),
+    sa.Column("birthday_enc", sa.LargeBinary),
+    # Bumped from the ``member_version`` counter whenever the member or their points change:
+    # terminals pull the members whose version passed their cursor.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0", index=True),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
 )
 
 sales = sa.Table(

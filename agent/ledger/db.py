@@ -195,3 +195,9 @@ ALTER TABLE sales ADD COLUMN refund_event_id TEXT;
 def m003_member_birthday(db: sqlite_utils.Database) -> None:
     """Keep the member's Jalali birthday (MM-DD), encrypted like the other personal fields."""
     db.execute("ALTER TABLE members ADD COLUMN birthday_enc BLOB")
+
+
+@migrations()
+def m004_points_elsewhere(db: sqlite_utils.Database) -> None:
+    """Remember each member's points held at other stores, as the cloud last reported."""
+    db.execute("ALTER TABLE members ADD COLUMN points_elsewhere INTEGER NOT NULL DEFAULT 0")

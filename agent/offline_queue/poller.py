@@ -8,8 +8,10 @@ import logging
 import random
 import sqlite3
 import threading
+from collections.abc import Callable
 
 from agent.errors import SyncError
+from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from common.persian import now_tehran
 from common.pii import PiiVault
@@ -26,6 +28,7 @@ class SyncPoller:
         self, conn: sqlite3.Connection, vault: PiiVault, client: SyncClient, interval: float
     ) -> None:
         self.conn = conn  # a connection of its own: sqlite3 connections are not shared
+        self.on_rules_changed: Callable[[], None] | None = None
         self.vault = vault
         self.client = client
         self.interval = interval
@@ -40,6 +43,7 @@ class SyncPoller:
         """Try one drain; return whether it succeeded."""
         try:
             self.client.drain(self.conn, self.vault)
+            pulled = pull(self.client, self.conn, self.vault)
         except SyncError as exc:
             self.failures += 1
             self.last_error = str(exc)
@@ -51,6 +55,8 @@ class SyncPoller:
             log.info("sync recovered after %d failed attempt(s)", self.failures)
         self.online, self.failures, self.last_error = True, 0, ""
         self.last_success = now_tehran()
+        if pulled.rules_changed and self.on_rules_changed is not None:
+            self.on_rules_changed()
         return True
 
     def next_delay(self) -> float:

@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from cloud.storage import make_engine, migrate
+from cloud.storage import alembic_config, make_engine, migrate
 from cloud.tables import metadata
 
 
@@ -20,7 +21,8 @@ def _check(url: str) -> None:
         migrate(engine)  # a second run finds nothing to do
         with engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0001"
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert context.get_current_revision() == head
             assert compare_metadata(context, metadata) == []
             assert "alembic_version" in sa.inspect(conn).get_table_names()
     finally:

@@ -1,0 +1,144 @@
+"""What a terminal pulls from the cloud: the earning rules and member snapshots.
+
+Members carry a ``version`` taken from a chain-wide counter and bumped whenever the
+member or their points change; a terminal asks for the members whose version passed its
+cursor, so a pull sends only what changed. Snapshots cover the terminal's own store's
+members and the members active anywhere in the chain recently, so a member who shops in
+another branch is recognised at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from cloud.errors import BadRequest
+from cloud.storage import utcnow
+from cloud.tables import counters, events, ledger_entries, ledger_postings, members, sales, settings
+from common.pii import PiiVault
+
+RULES_KEY = "earning_rules"
+RECENT = dt.timedelta(days=30)
+PAGE = 1_000
+
+
+def bump_members(conn: sa.Connection, member_ids: Iterable[str]) -> None:
+    """Give changed members a new version so terminals pull them again."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return
+    version = next_value(conn, "member_version")
+    conn.execute(sa.update(members).where(members.c.id.in_(ids)).values(version=version))
+
+
+def next_value(conn: sa.Connection, name: str) -> int:
+    """Advance a named counter and return its new value (row-locked on PostgreSQL)."""
+    updated = conn.execute(
+        sa.update(counters)
+        .where(counters.c.name == name)
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    ).scalar()
+    if updated is None:
+        conn.execute(sa.insert(counters).values(name=name, value=1))
+        return 1
+    return int(updated)
+
+
+def set_rules(conn: sa.Connection, rules: Any) -> str:
+    """Store the chain's earning rules (a JSON object); return their ETag."""
+    if not isinstance(rules, dict):
+        raise BadRequest("rules must be a JSON object", field="rules")
+    text = json.dumps(rules, ensure_ascii=False, sort_keys=True)
+    values = {"value": text, "updated_at": utcnow()}
+    done = conn.execute(sa.update(settings).where(settings.c.key == RULES_KEY).values(**values))
+    if done.rowcount == 0:
+        conn.execute(sa.insert(settings).values(key=RULES_KEY, **values))
+    return _etag(text)
+
+
+def get_rules(conn: sa.Connection) -> tuple[dict[str, Any], str]:
+    """Return the chain's earning rules and their ETag ({} and the ETag of {} if unset)."""
+    text = conn.execute(sa.select(settings.c.value).where(settings.c.key == RULES_KEY)).scalar()
+    text = text or "{}"
+    return json.loads(text), _etag(text)
+
+
+def _etag(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any) -> dict[str, Any]:
+    """Answer a terminal's pull: rules if their ETag changed, and members past its cursor."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be an object", field="body")
+    cursor = body.get("members_cursor", 0)
+    if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
+        raise BadRequest("members_cursor must be a non-negative integer", field="members_cursor")
+    rules, etag = get_rules(conn)
+    rows, more = _changed_members(conn, terminal, cursor)
+    elsewhere = _points_elsewhere(conn, terminal.id, [row.id for row in rows])
+    return {
+        "rules": rules if body.get("rules_etag") != etag else None,
+        "rules_etag": etag,
+        "members": [_snapshot(vault, row, elsewhere.get(row.id, 0)) for row in rows],
+        "members_cursor": rows[-1].version if rows else cursor,
+        "more": more,
+    }
+
+
+def _changed_members(
+    conn: sa.Connection, terminal: sa.Row[Any], cursor: int
+) -> tuple[list[Any], bool]:
+    recent_buyers = sa.select(sales.c.member_id).where(sales.c.received_at >= utcnow() - RECENT)
+    query = sa.select(members).where(
+        sa.or_(members.c.home_store_id == terminal.store_id, members.c.id.in_(recent_buyers))
+    )
+    rows = list(
+        conn.execute(
+            query.where(members.c.version > cursor).order_by(members.c.version).limit(PAGE)
+        )
+    )
+    if len(rows) < PAGE:
+        return rows, False
+    # Never cut a version in two: the cursor moves past a version only when all of it was sent.
+    last: int = rows[-1].version
+    whole = [row for row in rows if row.version < last]
+    if not whole:
+        whole = list(conn.execute(query.where(members.c.version == last)))
+    return whole, True
+
+
+def _points_elsewhere(
+    conn: sa.Connection, terminal_id: str, member_ids: list[str]
+) -> dict[str, int]:
+    """Sum each member's points moved by other terminals (this one's it knows itself)."""
+    if not member_ids:
+        return {}
+    accounts = {f"member:{member_id}:points": member_id for member_id in member_ids}
+    rows = conn.execute(
+        sa.select(ledger_postings.c.account, sa.func.sum(ledger_postings.c.amount))
+        .join(ledger_entries, ledger_entries.c.id == ledger_postings.c.entry_id)
+        .join(events, events.c.id == ledger_entries.c.event_id)
+        .where(ledger_postings.c.account.in_(accounts), events.c.terminal_id != terminal_id)
+        .group_by(ledger_postings.c.account)
+    )
+    return {accounts[account]: int(total) for account, total in rows}
+
+
+def _snapshot(vault: PiiVault, row: Any, elsewhere: int) -> dict[str, Any]:
+    return {
+        "member_id": row.id,
+        "card_code": row.card_code,
+        "mobile": vault.decrypt(row.id, row.mobile_enc),
+        "name": vault.decrypt(row.id, row.name_enc),
+        "birthday": vault.decrypt(row.id, row.birthday_enc) if row.birthday_enc else None,
+        "tier": row.tier,
+        "marketing_consent": row.marketing_consent,
+        "points_elsewhere": elsewhere,
+    }

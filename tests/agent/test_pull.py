@@ -1,0 +1,124 @@
+"""Pull: a terminal learns the chain's earning rules and the members of other stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.config import AgentConfig
+from agent.errors import InputError, UnknownMember
+from agent.identity import enroll
+from agent.members import points_elsewhere
+from agent.offline_queue.pull import CURSOR_KEY, ETAG_KEY, load_rules, pull, setting
+from agent.offline_queue.sync import SyncClient
+from agent.terminal import Terminal
+from cloud import snapshots
+from cloud.fleet import create_enrolment_code, create_store
+
+
+def _open_terminal(cloud_app, data_dir: Path, store_name: str):  # type: ignore[no-untyped-def]
+    engine = cloud_app.extensions["vafa"].engine
+    with engine.begin() as conn:
+        code = create_enrolment_code(conn, create_store(conn, store_name))
+    terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory"), store_name)
+    transport = httpx.WSGITransport(app=cloud_app)
+    identity = enroll("http://cloud.test", code, data_dir, transport=transport)
+    return terminal, SyncClient(identity, transport=transport)
+
+
+@pytest.fixture
+def two_stores(cloud_app, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """Yield ((terminal, client) of store A, (terminal, client) of store B) on one cloud."""
+    a = _open_terminal(cloud_app, tmp_path / "a", "شعبه ونک")
+    b = _open_terminal(cloud_app, tmp_path / "b", "شعبه تجریش")
+    yield a, b
+    for terminal, client in (a, b):
+        client.close()
+        terminal.close()
+
+
+def _set_rules(cloud_app, rules: object) -> str:  # type: ignore[no-untyped-def]
+    with cloud_app.extensions["vafa"].engine.begin() as conn:
+        return snapshots.set_rules(conn, rules)
+
+
+def test_a_member_enrolled_at_one_store_is_recognised_at_another(two_stores) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a member enrolled and buying at store A, synced to the cloud
+    WHEN store B pulls
+    THEN B finds the member by mobile and by card, and knows the points held at A."""
+    (a, a_client), (b, b_client) = two_stores
+    member = a.flow.enrol("09121112233", "مریم كريمی", consent=True, birthday="12-30")
+    sale = a.flow.sale(member.id, 2_500_000)
+    a_client.drain(a.conn, a.vault)
+    with pytest.raises(UnknownMember):
+        b.flow.identify("0912 111 2233")
+
+    result = pull(b_client, b.conn, b.vault)
+
+    assert result.members == 1
+    found = b.flow.identify("+98 912 111 2233")
+    assert (found.id, found.card_code, found.name) == (member.id, member.card_code, "مریم کریمی")
+    assert found.birthday == (12, 30)
+    assert b.flow.identify(member.card_code).id == member.id
+    assert points_elsewhere(b.conn, member.id) == sale.balance > 0
+    assert b.flow.balance(member.id) == 0  # B's own ledger holds nothing of A's
+    assert points_elsewhere(a.conn, member.id) == 0  # A is not told about its own points
+
+
+def test_a_second_pull_sends_nothing_new_and_new_points_arrive(two_stores) -> None:  # type: ignore[no-untyped-def]
+    (a, a_client), (b, b_client) = two_stores
+    member = a.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    a.flow.sale(member.id, 1_000_000)
+    a_client.drain(a.conn, a.vault)
+    pull(b_client, b.conn, b.vault)
+    cursor = int(setting(b.conn, CURSOR_KEY))
+    assert cursor > 0
+
+    assert pull(b_client, b.conn, b.vault).members == 0
+    assert int(setting(b.conn, CURSOR_KEY)) == cursor
+
+    second = a.flow.sale(member.id, 3_000_000)
+    a_client.drain(a.conn, a.vault)
+    assert pull(b_client, b.conn, b.vault).members == 1
+    assert points_elsewhere(b.conn, member.id) == second.balance
+    assert int(setting(b.conn, CURSOR_KEY)) > cursor
+
+
+def test_pull_pages_through_many_changed_members(two_stores, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (a, a_client), (b, b_client) = two_stores
+    monkeypatch.setattr(snapshots, "PAGE", 3)
+    ids = set()
+    for index in range(8):
+        member = a.flow.enrol(f"0912000{index:04d}", f"عضو {index}", consent=False)
+        a.flow.sale(member.id, 500_000)
+        a_client.drain(a.conn, a.vault)  # one batch per member: eight versions
+        ids.add(member.id)
+    assert pull(b_client, b.conn, b.vault).members == 8
+    known = {row[0] for row in b.conn.execute("SELECT id FROM members")}
+    assert known == ids
+
+
+def test_earning_rules_change_reaches_the_terminal_once(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    (_, _), (b, b_client) = two_stores
+    member = b.flow.enrol("09351234567", "علی رضایی", consent=True)
+    before = b.flow.sale(member.id, 1_000_000).points_earned
+    etag = _set_rules(cloud_app, {"rial_per_point": 1_000, "per_sale_cap": 100_000})
+
+    assert pull(b_client, b.conn, b.vault).rules_changed
+    assert setting(b.conn, ETAG_KEY) == etag
+    b.refresh_rules()
+    after = b.flow.sale(member.id, 1_000_000).points_earned
+    assert after == 1_000 != before
+    assert not pull(b_client, b.conn, b.vault).rules_changed  # same ETag: nothing resent
+
+
+def test_rules_the_terminal_cannot_use_are_refused_and_nothing_is_stored(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    (_, _), (b, b_client) = two_stores
+    _set_rules(cloud_app, {"rial_per_point": -5})
+    with pytest.raises(InputError, match="rial_per_point"):
+        pull(b_client, b.conn, b.vault)
+    assert setting(b.conn, ETAG_KEY) == ""
+    assert load_rules(b.conn) == b.flow.rules
