@@ -115,7 +115,7 @@ def test_earning_rules_change_reaches_the_terminal_once(two_stores, cloud_app) -
     assert not pull(b_client, b.conn, b.vault).rules_changed  # same ETag: nothing resent
 
 
-def test_rules_the_terminal_cannot_use_are_refused_and_nothing_is_stored(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+def test_rules_the_terminal_cannot_use_are_refused_unstored(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
     (_, _), (b, b_client) = two_stores
     _set_rules(cloud_app, {"rial_per_point": -5})
     with pytest.raises(InputError, match="rial_per_point"):
