@@ -412,8 +412,9 @@ def _field(obj: dict[str, Any], name: str, kind: type, where: str = "payload") -
     value = obj.get(name)
     if not isinstance(value, kind) or (kind is int and not _is_bigint(value)):
         raise EventRejected(f"{where}.{name} must be {kind.__name__}", field=f"{where}.{name}")
-    if kind is str and (len(value) > TEXT_LIMITS.get(name, len(value)) or "\x00" in value):
-        limit = TEXT_LIMITS.get(name, len(value))
+    text = str(value) if kind is str else ""
+    limit = TEXT_LIMITS.get(name, len(text))
+    if len(text) > limit or "\x00" in text:
         path = f"{where}.{name}"
         raise EventRejected(f"{path}: at most {limit} characters, no NUL", field=path)
     return value
