@@ -59,7 +59,7 @@ class _Batch:
 
     terminal: sa.Row[Any]
     vault: PiiVault
-    stored: dict[str, tuple[str, str, str]]  # event id -> (terminal id, digest, body)
+    stored: dict[str, tuple[str, str, bytes | None]]  # id -> (terminal, digest, sealed body)
     seqs: dict[int, str]  # seq -> event id, for this terminal
     members: set[str]
     mobiles: set[bytes]
@@ -118,11 +118,11 @@ def _load(
         terminal=terminal,
         vault=vault,
         stored={
-            row.id: (row.terminal_id, row.digest, row.body)
+            row.id: (row.terminal_id, row.digest, row.body_enc)
             for row in conn.execute(
-                sa.select(events.c.id, events.c.terminal_id, events.c.digest, events.c.body).where(
-                    events.c.id.in_(ids)
-                )
+                sa.select(
+                    events.c.id, events.c.terminal_id, events.c.digest, events.c.body_enc
+                ).where(events.c.id.in_(ids))
             )
         },
         seqs=dict(
@@ -196,7 +196,7 @@ def _check_seen(batch: _Batch, event: Event) -> str | None:
         if terminal_id != batch.terminal.id:
             raise EventRejected("event id belongs to another terminal", field="id")
         if digest != event.digest():
-            field_name = differing_field(json.loads(body), event.to_dict()) or "id"
+            field_name = _first_difference(batch.vault, event, body)
             raise EventRejected(
                 f"event {event.id} resent with a different {field_name}", field=field_name
             )
@@ -207,8 +207,17 @@ def _check_seen(batch: _Batch, event: Event) -> str | None:
     return None
 
 
+def _first_difference(vault: PiiVault, event: Event, sealed: bytes | None) -> str:
+    """Name the first field in which a resend differs from the stored event."""
+    if sealed is None:  # stored before bodies were kept (migration 0003 dropped clear ones)
+        return "payload"
+    return differing_field(json.loads(vault.decrypt(event.id, sealed)), event.to_dict()) or "id"
+
+
 def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
-    body = json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
+    body = batch.vault.encrypt(
+        event.id, json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
+    )
     batch.rows[events].append(
         {
             "id": event.id,
@@ -216,7 +225,7 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
             "seq": event.seq,
             "kind": event.kind,
             "digest": event.digest(),
-            "body": body,
+            "body_enc": body,
             "received_at": utcnow(),
         }
     )

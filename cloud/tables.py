@@ -61,7 +61,10 @@ events = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    # The event as received, sealed with the PII key (the event id is the associated data):
+    # enrolments carry mobile, name and birthday. Read only to name the field a changed
+    # resend differs in.
+    sa.Column("body_enc", sa.LargeBinary),
     sa.Column("received_at", Time, nullable=False),
     sa.UniqueConstraint("terminal_id", "seq", name="events_terminal_seq"),
 )

@@ -215,11 +215,6 @@ def test_no_pii_in_plain_text_on_the_terminal(synced_member) -> None:  # type: i
     assert leaks(sqlite_files(terminal.config.database), MOBILE_FORMS + NAME_FORMS) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cloud/ingest.py _accept stores each event's JSON in events.body in clear, and a "
-    "member.enrolled event carries mobile, name and birthday; see the web-security report",
-)
 def test_no_pii_in_plain_text_in_the_cloud(synced_member) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a member synced to the cloud WHEN the cloud's SQLite files are read raw
     THEN neither her mobile (in any form) nor her name is found, before or after a checkpoint."""
