@@ -102,6 +102,18 @@ settings = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
 )
 
+# A member whose chain-wide points went below zero (the same points redeemed at two offline
+# stores): what they owe now, kept until later earnings settle it (cloud/balances.py).
+member_overdrafts = sa.Table(
+    "member_overdrafts",
+    metadata,
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("settled_at", Time),
+)
+
 sales = sa.Table(
     "sales",
     metadata,
