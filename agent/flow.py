@@ -103,8 +103,14 @@ class CashierFlow:
         return member
 
     def balance(self, member_id: str) -> int:
-        """Return a member's points balance as this terminal knows it."""
-        return book.balance(self.conn, accounts.member_points(member_id))
+        """Return a member's chain-wide points as this terminal knows them.
+
+        That is this terminal's own ledger (points here, less points of other stores drawn
+        here, synced or not) plus what the cloud last reported held at other stores.
+        """
+        here = book.balance(self.conn, accounts.member_points(member_id))
+        drawn = book.balance(self.conn, accounts.member_drawn(member_id))
+        return here + drawn + members.points_elsewhere(self.conn, member_id)
 
     def sale(
         self,
@@ -201,12 +207,26 @@ class CashierFlow:
         account = accounts.member_points(member_id)
         entries = []
         if redeem:
-            available = book.balance(self.conn, account)
+            available = self.balance(member_id)
             if redeem > available:
                 raise InsufficientBalance(f"redeem {redeem} > balance {available}")
-            legs = [Posting(account, -redeem), Posting(accounts.POINTS_REDEEMED, redeem)]
+            # Points earned here go first (their lots); the rest is drawn on points the
+            # member holds at other stores, which the cloud settles chain-wide.
+            here = min(redeem, book.balance(self.conn, account))
+            drawn = accounts.member_drawn(member_id)
+            if here < redeem:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO accounts (id, kind, member_id)"
+                    " VALUES (?, 'member_drawn', ?)",
+                    (drawn, member_id),
+                )
+            legs = [
+                Posting(account, -here),
+                Posting(drawn, here - redeem),
+                Posting(accounts.POINTS_REDEEMED, redeem),
+            ]
             entry = book.post(self.conn, "redeem", legs, now, sale_id=sale_id)
-            lots.take(self.conn, entry.id, member_id, redeem)
+            lots.take(self.conn, entry.id, member_id, here)
             entries.append(entry)
         if earned:
             legs = [Posting(account, earned), Posting(accounts.POINTS_ISSUED, -earned)]
@@ -258,15 +278,20 @@ class CashierFlow:
 
     def _reverse(self, member_id: str, original: sqlite3.Row, now: str) -> book.Entry:
         account = accounts.member_points(member_id)
+        if original["kind"] == "redeem":
+            legs = [
+                Posting(row["account_id"], -row["amount"])
+                for row in self.conn.execute(
+                    "SELECT account_id, amount FROM postings WHERE entry_id = ?", (original["id"],)
+                )
+            ]
+            entry = book.post(self.conn, "redeem_reversal", legs, now, reverses=original["id"])
+            lots.put_back(self.conn, entry.id, original["id"])
+            return entry
         amount = -self.conn.execute(
             "SELECT amount FROM postings WHERE entry_id = ? AND account_id = ?",
             (original["id"], account),
         ).fetchone()[0]
-        if original["kind"] == "redeem":
-            legs = [Posting(account, amount), Posting(accounts.POINTS_REDEEMED, -amount)]
-            entry = book.post(self.conn, "redeem_reversal", legs, now, reverses=original["id"])
-            lots.put_back(self.conn, entry.id, original["id"])
-            return entry
         earned = -amount
         covered = min(earned, book.balance(self.conn, account))
         legs = [

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.balances import book_overdrafts
 from cloud.errors import BadRequest
 from cloud.snapshots import bump_members
 from cloud.storage import utcnow
@@ -263,6 +264,7 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
     for member_id, tier in batch.tiers.items():
         conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
     bump_members(conn, batch.touched)
+    book_overdrafts(conn, batch.touched)
 
 
 def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:

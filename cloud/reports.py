@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.balances import overdraft_totals
 from cloud.tables import ledger_postings, members, sales, stores, terminals
 
 
@@ -13,9 +14,13 @@ def totals(conn: sa.Connection) -> dict[str, int]:
     """Return members, sales, revenue and points figures for the whole chain."""
     points = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(ledger_postings.c.amount), 0)).where(
-            ledger_postings.c.account.like("member:%:points")
+            sa.or_(
+                ledger_postings.c.account.like("member:%:points"),
+                ledger_postings.c.account.like("member:%:drawn"),
+            )
         )
     ).scalar_one()
+    overdrawn, owed = overdraft_totals(conn)
     sale_row = conn.execute(
         sa.select(
             sa.func.count(),
@@ -33,6 +38,8 @@ def totals(conn: sa.Connection) -> dict[str, int]:
         "points_issued": int(sale_row[2]),
         "points_redeemed": int(sale_row[3]),
         "points_total": int(points),
+        "overdrawn_members": overdrawn,
+        "overdraft_points": owed,
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.balances import member_accounts
 from cloud.errors import BadRequest
 from cloud.storage import utcnow
 from cloud.tables import counters, events, ledger_entries, ledger_postings, members, sales, settings
@@ -120,7 +121,7 @@ def _points_elsewhere(
     """Sum each member's points moved by other terminals (this one's it knows itself)."""
     if not member_ids:
         return {}
-    accounts = {f"member:{member_id}:points": member_id for member_id in member_ids}
+    accounts = member_accounts(member_ids)
     rows = conn.execute(
         sa.select(ledger_postings.c.account, sa.func.sum(ledger_postings.c.amount))
         .join(ledger_entries, ledger_entries.c.id == ledger_postings.c.entry_id)
@@ -128,7 +129,10 @@ def _points_elsewhere(
         .where(ledger_postings.c.account.in_(accounts), events.c.terminal_id != terminal_id)
         .group_by(ledger_postings.c.account)
     )
-    return {accounts[account]: int(total) for account, total in rows}
+    found: dict[str, int] = {}
+    for account, total in rows:
+        found[accounts[account]] = found.get(accounts[account], 0) + int(total)
+    return found
 
 
 def _snapshot(vault: PiiVault, row: Any, elsewhere: int) -> dict[str, Any]:

@@ -15,6 +15,15 @@ def member_points(member_id: str) -> str:
     return f"member:{member_id}:points"
 
 
+def member_drawn(member_id: str) -> str:
+    """Return the account of points a member held at other stores and redeemed here.
+
+    It only ever goes down: the cloud adds these movements to the member's points held
+    elsewhere, so the chain-wide balance is every store's points plus every store's drawn.
+    """
+    return f"member:{member_id}:drawn"
+
+
 def member_credit(member_id: str) -> str:
     """Return the Rial credit (اعتبار) account of a member."""
     return f"member:{member_id}:credit"

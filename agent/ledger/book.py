@@ -94,7 +94,8 @@ def total_member_points(conn: sqlite3.Connection) -> int:
     """Return the points held by all members together (the points liability)."""
     row = conn.execute(
         "SELECT COALESCE(SUM(b.balance), 0) FROM balances b"
-        " JOIN accounts a ON a.id = b.account_id WHERE a.kind = 'member_points'"
+        " JOIN accounts a ON a.id = b.account_id"
+        " WHERE a.kind IN ('member_points', 'member_drawn')"
     ).fetchone()
     return int(row[0])
 
@@ -119,6 +120,11 @@ def verify(conn: sqlite3.Connection) -> list[str]:
         " WHERE a.kind = 'member_points' AND b.balance < 0"
     ):
         problems.append(f"account {account} is negative")
+    for (account,) in conn.execute(
+        "SELECT b.account_id FROM balances b JOIN accounts a ON a.id = b.account_id"
+        " WHERE a.kind = 'member_drawn' AND b.balance > 0"
+    ):
+        problems.append(f"account {account} drew a negative number of points")
     (books,) = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM postings").fetchone()
     if books != 0:
         problems.append(f"the books do not close: all postings sum to {books}")

@@ -201,3 +201,36 @@ def m003_member_birthday(db: sqlite_utils.Database) -> None:
 def m004_points_elsewhere(db: sqlite_utils.Database) -> None:
     """Remember each member's points held at other stores, as the cloud last reported."""
     db.execute("ALTER TABLE members ADD COLUMN points_elsewhere INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(transactional=False)  # a table rebuild needs foreign keys off, outside a transaction
+def m005_member_drawn_accounts(db: sqlite_utils.Database) -> None:
+    """Allow 'member_drawn' accounts: points held at other stores, redeemed here."""
+    conn = db.conn
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'accounts'").fetchone()
+    if "member_drawn" in sql:  # rebuilt already; only the record of it was lost
+        return
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with write_transaction(conn):
+            for statement in _ACCOUNTS_005.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise LedgerError(f"accounts rebuild broke {len(broken)} references")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+_ACCOUNTS_005 = """
+CREATE TABLE accounts_new (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL
+        CHECK (kind IN ('member_points', 'member_credit', 'member_drawn', 'system')),
+    member_id TEXT REFERENCES members(id)
+);
+INSERT INTO accounts_new (id, kind, member_id) SELECT id, kind, member_id FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_new RENAME TO accounts;
+"""

@@ -9,14 +9,18 @@ import httpx
 import pytest
 
 from agent.config import AgentConfig
-from agent.errors import InputError, UnknownMember
+from agent.errors import InputError, InsufficientBalance, UnknownMember
 from agent.identity import enroll
+from agent.ledger import accounts, book
 from agent.members import points_elsewhere
 from agent.offline_queue.pull import CURSOR_KEY, ETAG_KEY, load_rules, pull, setting
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from cloud import snapshots
+from cloud.balances import chain_balances
 from cloud.fleet import create_enrolment_code, create_store
+from cloud.reports import totals
+from cloud.tables import member_overdrafts
 
 
 def _open_terminal(cloud_app, data_dir: Path, store_name: str):  # type: ignore[no-untyped-def]
@@ -64,7 +68,8 @@ def test_a_member_enrolled_at_one_store_is_recognised_at_another(two_stores) -> 
     assert found.birthday == (12, 30)
     assert b.flow.identify(member.card_code).id == member.id
     assert points_elsewhere(b.conn, member.id) == sale.balance > 0
-    assert b.flow.balance(member.id) == 0  # B's own ledger holds nothing of A's
+    assert book.balance(b.conn, accounts.member_points(member.id)) == 0  # nothing of A's here
+    assert b.flow.balance(member.id) == sale.balance  # yet B shows the chain-wide balance
     assert points_elsewhere(a.conn, member.id) == 0  # A is not told about its own points
 
 
@@ -122,3 +127,93 @@ def test_rules_the_terminal_cannot_use_are_refused_unstored(two_stores, cloud_ap
         pull(b_client, b.conn, b.vault)
     assert setting(b.conn, ETAG_KEY) == ""
     assert load_rules(b.conn) == b.flow.rules
+
+
+def _sync(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    client.drain(terminal.conn, terminal.vault)
+    pull(client, terminal.conn, terminal.vault)
+
+
+def _cloud_view(cloud_app, member_id: str):  # type: ignore[no-untyped-def]
+    with cloud_app.extensions["vafa"].engine.connect() as conn:
+        overdraft = conn.execute(
+            member_overdrafts.select().where(member_overdrafts.c.member_id == member_id)
+        ).first()
+        return chain_balances(conn, [member_id])[member_id], overdraft, totals(conn)
+
+
+def test_points_earned_at_one_store_are_redeemed_at_another(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN 250 points earned at A and known to B WHEN B redeems 200 (its own ledger holds 0)
+    THEN the redemption draws on points held elsewhere, B's ledger verifies, and the cloud's
+    chain-wide balance is 50 with no overdraft; a refund at B puts the 200 back."""
+    (a, a_client), (b, b_client) = two_stores
+    member = a.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    assert a.flow.sale(member.id, 2_500_000).balance == 250
+    a_client.drain(a.conn, a.vault)
+    pull(b_client, b.conn, b.vault)
+
+    sale = b.flow.sale(member.id, 400_000, redeem_points=200)
+
+    assert sale.balance == 250 - 200 + sale.points_earned
+    assert book.balance(b.conn, accounts.member_drawn(member.id)) == -200
+    assert book.verify(b.conn) == []
+    b_client.drain(b.conn, b.vault)
+    balance, overdraft, figures = _cloud_view(cloud_app, member.id)
+    assert balance == sale.balance
+    assert overdraft is None and figures["overdraft_points"] == 0
+    assert figures["points_total"] == balance
+
+    refund = b.flow.refund(sale.sale_id)
+    assert book.balance(b.conn, accounts.member_drawn(member.id)) == 0
+    assert refund.balance == 250
+    assert book.verify(b.conn) == []
+
+
+def test_a_member_cannot_redeem_more_than_the_chain_wide_balance(two_stores) -> None:  # type: ignore[no-untyped-def]
+    (a, a_client), (b, b_client) = two_stores
+    member = a.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    a.flow.sale(member.id, 1_000_000)  # 100 points
+    _sync(a, a_client)
+    pull(b_client, b.conn, b.vault)
+    with pytest.raises(InsufficientBalance, match="101 > balance 100"):
+        b.flow.sale(member.id, 10_000, redeem_points=101)
+    assert book.verify(b.conn) == []
+    assert b.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 0
+
+
+def test_the_same_points_redeemed_at_two_offline_stores_book_an_overdraft(
+    two_stores, cloud_app
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN 300 points earned at A, known to B
+    WHEN both stores, offline, redeem the same 300 points
+    THEN both redemptions reach the cloud, the member owes 300, the overdraft is booked and
+    shown in the totals, both terminals then show -300, and later earnings settle it."""
+    (a, a_client), (b, b_client) = two_stores
+    member = a.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    a.flow.sale(member.id, 3_000_000)
+    _sync(a, a_client)
+    pull(b_client, b.conn, b.vault)
+
+    a_sale = a.flow.sale(member.id, 0, redeem_points=300)  # both offline
+    b_sale = b.flow.sale(member.id, 0, redeem_points=300)
+    assert a_sale.balance == b_sale.balance == 0
+    _sync(a, a_client)
+    _sync(b, b_client)
+
+    balance, overdraft, figures = _cloud_view(cloud_app, member.id)
+    assert balance == -300
+    assert overdraft is not None and overdraft.points == 300 and overdraft.settled_at is None
+    assert (figures["overdrawn_members"], figures["overdraft_points"]) == (1, 300)
+    assert figures["points_redeemed"] == 600
+    pull(a_client, a.conn, a.vault)
+    assert a.flow.balance(member.id) == b.flow.balance(member.id) == -300
+    with pytest.raises(InsufficientBalance):
+        a.flow.sale(member.id, 0, redeem_points=1)
+
+    a.flow.sale(member.id, 5_000_000)  # 500 points: 200 after the debt
+    _sync(a, a_client)
+    balance, overdraft, figures = _cloud_view(cloud_app, member.id)
+    assert balance == 200
+    assert overdraft is not None and overdraft.points == 0 and overdraft.settled_at is not None
+    assert figures["overdraft_points"] == 0
+    assert book.verify(a.conn) == book.verify(b.conn) == []
