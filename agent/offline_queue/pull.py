@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent import members
-from agent.errors import SyncError
+from agent.errors import InputError, SyncError
 from agent.ledger.db import write_transaction
 from agent.offline_queue.sync import SyncClient
 from agent.rules import EarningRules
@@ -77,15 +77,23 @@ def pull(client: SyncClient, conn: sqlite3.Connection, vault: PiiVault) -> PullR
 
 def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) -> PullResult:
     rules = answer.get("rules")
+    snapshots, cursor = answer.get("members"), answer.get("members_cursor")
+    if not isinstance(snapshots, list) or isinstance(cursor, bool) or not isinstance(cursor, int):
+        raise SyncError(f"the cloud's pull answer is malformed: {sorted(answer)}")
     if rules is not None:
-        EarningRules.from_dict(rules)  # refuse rules this terminal cannot use, before storing
+        try:  # refuse rules this terminal cannot use, before storing anything
+            EarningRules.from_dict(rules)
+        except (InputError, AttributeError) as exc:
+            raise SyncError(
+                f"the cloud sent earning rules this terminal cannot use: {exc}"
+            ) from exc
     now = now_tehran().isoformat()
     applied = 0
     with write_transaction(conn):
         if rules is not None:
             _store(conn, RULES_KEY, json.dumps(rules, ensure_ascii=False))
             _store(conn, ETAG_KEY, str(answer["rules_etag"]))
-        for snapshot in answer["members"]:
+        for snapshot in snapshots:
             conn.execute("SAVEPOINT snapshot")
             try:
                 members.apply_snapshot(conn, vault, snapshot, now)
@@ -96,5 +104,5 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
                 conn.execute("ROLLBACK TO snapshot")
                 log.warning("member snapshot %s not applied: %s", snapshot.get("member_id"), exc)
             conn.execute("RELEASE snapshot")
-        _store(conn, CURSOR_KEY, str(int(answer["members_cursor"])))
+        _store(conn, CURSOR_KEY, str(cursor))
     return PullResult(applied, rules is not None)

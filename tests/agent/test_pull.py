@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from agent.config import AgentConfig
-from agent.errors import InputError, InsufficientBalance, UnknownMember
+from agent.errors import InsufficientBalance, SyncError, UnknownMember
 from agent.identity import enroll
 from agent.ledger import accounts, book
 from agent.members import points_elsewhere
@@ -123,7 +123,7 @@ def test_earning_rules_change_reaches_the_terminal_once(two_stores, cloud_app) -
 def test_rules_the_terminal_cannot_use_are_refused_unstored(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
     (_, _), (b, b_client) = two_stores
     _set_rules(cloud_app, {"rial_per_point": -5})
-    with pytest.raises(InputError, match="rial_per_point"):
+    with pytest.raises(SyncError, match=r"rules this terminal cannot use.*rial_per_point"):
         pull(b_client, b.conn, b.vault)
     assert setting(b.conn, ETAG_KEY) == ""
     assert load_rules(b.conn) == b.flow.rules

@@ -58,3 +58,62 @@ def test_unreachable_cloud_keeps_events_queued(terminal) -> None:  # type: ignor
         client.drain(terminal.conn, terminal.vault)
     client.close()
     assert outbox.depth(terminal.conn) == 3
+
+
+def test_three_days_offline_drain_completely_once_the_cloud_returns(enrolled) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a terminal whose cloud is unreachable for three days of sales (its poller failing
+    and backing off) WHEN the cloud returns THEN one attempt drains every event, in order,
+    with no gap, and the cloud's figures equal the terminal's; the cloud stamps its own time."""
+    import datetime as dt
+
+    from agent.identity import TerminalIdentity
+    from agent.offline_queue.poller import SyncPoller
+    from agent.offline_queue.sync import SyncClient
+    from cloud.tables import sales, terminals
+    from common.persian import now_tehran
+
+    terminal, client, cloud_app = enrolled
+    start = now_tehran() - dt.timedelta(days=3)
+    ticks = iter(range(10**6))
+    terminal.flow.clock = lambda: start + dt.timedelta(minutes=10 * next(ticks))
+    dead = SyncClient(
+        TerminalIdentity(
+            client.identity.terminal_id,
+            client.identity.store_id,
+            client.identity.store_name,
+            "http://127.0.0.1:9",
+            client.identity.private_key,
+        ),
+        timeout=1.0,
+    )
+    poller = SyncPoller(terminal.conn, terminal.vault, dead, interval=5.0)
+    members = [terminal.flow.enrol(f"0912555{i:04d}", f"عضو {i}", consent=True) for i in range(20)]
+    for day in range(3):
+        for n in range(144):  # one sale every ten minutes, around the clock
+            member = members[(day * 144 + n) % len(members)]
+            terminal.flow.sale(member.id, 100_000 + 10_000 * n)
+        assert poller.run_once() is False
+    dead.close()
+    assert (poller.online, poller.failures) == (False, 3)
+    assert poller.next_delay() >= 5.0 * 2**3 / 2  # backing off, not hammering the cloud
+    backlog = outbox.depth(terminal.conn)
+    kinds = dict(terminal.conn.execute("SELECT kind, COUNT(*) FROM outbox GROUP BY kind"))
+    assert (kinds["member.enrolled"], kinds["sale.completed"]) == (20, 3 * 144)
+    assert backlog == sum(kinds.values())  # the rest are tier changes
+
+    poller.client = client
+    assert poller.run_once() is True
+
+    assert outbox.depth(terminal.conn) == 0 and poller.online and poller.last_success
+    with cloud_app.extensions["vafa"].engine.connect() as conn:
+        figures = totals(conn)
+        assert figures["sales"] == 3 * 144
+        assert figures["points_total"] == book.total_member_points(terminal.conn)
+        row = conn.execute(sa.select(terminals)).one()
+        assert row.contiguous_seq == row.highest_seq == backlog
+        received = conn.execute(sa.select(sa.func.min(sales.c.received_at))).scalar_one()
+        oldest_sale = conn.execute(sa.select(sa.func.min(sales.c.terminal_time))).scalar_one()
+    # The cloud's time is its own: the sales were made days ago but received now.
+    assert dt.datetime.fromisoformat(oldest_sale) < now_tehran() - dt.timedelta(days=2)
+    received = received if received.tzinfo else received.replace(tzinfo=dt.UTC)
+    assert abs((received - now_tehran()).total_seconds()) < 120
