@@ -10,6 +10,7 @@ gaps are reported.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from common.protocol import (
     MAX_BATCH_EVENTS,
     Event,
     Posting,
+    canonical_json,
     differing_field,
     parse_event,
     parse_postings,
@@ -70,6 +72,7 @@ class _Batch:
     rows: dict[sa.Table, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     refunds: list[str] = field(default_factory=list)
     tiers: dict[str, str] = field(default_factory=dict)
+    received_at: Any = field(default_factory=utcnow)  # the cloud's clock, once per batch
     touched: set[str] = field(default_factory=set)  # members whose snapshot changed
 
 
@@ -216,21 +219,21 @@ def _first_difference(vault: PiiVault, event: Event, sealed: bytes | None) -> st
 
 
 def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
-    body = batch.vault.encrypt(
-        event.id, json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True)
-    )
+    wire = canonical_json(event.to_dict())  # serialised once: hashed, then sealed
+    digest = hashlib.sha256(wire).hexdigest()
+    body = batch.vault.encrypt(event.id, wire.decode())
     batch.rows[events].append(
         {
             "id": event.id,
             "terminal_id": batch.terminal.id,
             "seq": event.seq,
             "kind": event.kind,
-            "digest": event.digest(),
+            "digest": digest,
             "body_enc": body,
-            "received_at": utcnow(),
+            "received_at": batch.received_at,
         }
     )
-    batch.stored[event.id] = (batch.terminal.id, event.digest(), body)
+    batch.stored[event.id] = (batch.terminal.id, digest, body)
     batch.seqs[event.seq] = event.id
     member_id = event.payload.get("member_id")
     if isinstance(member_id, str):
