@@ -12,7 +12,7 @@ from cloud.errors import Unauthorized
 from cloud.fleet import active_terminal
 from cloud.storage import utcnow
 from cloud.tables import nonces
-from common.errors import SignatureError
+from common.errors import SignatureError, StaleTime
 from common.signing import MAX_SKEW_SECONDS, load_public_key, read_key_id, verify_request
 
 
@@ -31,7 +31,7 @@ def authenticate(
             now=utcnow().timestamp(),
         )
     except SignatureError as exc:
-        code = "stale_time" if "cloud clock" in str(exc) else "bad_signature"
+        code = "stale_time" if isinstance(exc, StaleTime) else "bad_signature"
         raise Unauthorized(str(exc), fa=exc.fa, code=code) from exc
     _spend_nonce(conn, terminal.id, signed.nonce)
     return terminal

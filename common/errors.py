@@ -43,3 +43,9 @@ class SignatureError(VafaError):
     """A request whose signature, time or nonce is not acceptable."""
 
     fa = "امضای درخواست معتبر نیست"
+
+
+class StaleTime(SignatureError):
+    """A signed request whose time is too far from the cloud's clock."""
+
+    fa = "ساعت پایانه با سرور اختلاف زیادی دارد"

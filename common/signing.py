@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from common.errors import SignatureError
+from common.errors import SignatureError, StaleTime
 
 SCHEME = "VAFA-ED25519-V1"
 MAX_SKEW_SECONDS = 300
@@ -133,9 +133,8 @@ def verify_request(
         raise SignatureError("body digest does not match")
     current = time.time() if now is None else now
     if abs(current - timestamp) > max_skew:
-        raise SignatureError(
-            f"request time {timestamp} is {int(current - timestamp)} s from the cloud clock",
-            fa="ساعت پایانه با سرور اختلاف زیادی دارد",
+        raise StaleTime(
+            f"request time {timestamp} is {int(current - timestamp)} s from the cloud clock"
         )
     try:
         public_key.verify(

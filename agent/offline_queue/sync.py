@@ -62,13 +62,18 @@ class SyncClient:
         """POST a signed JSON body; retry once if the cloud says our clock is off."""
         body = canonical_json(obj)
         response = self._send(path, body)
-        if response.status_code == 401 and response.json().get("error") == "stale_time":
-            response = self._send(path, body)
+        if response.status_code == 401 and _error_code(response) == "stale_time":
+            response = self._send(path, body)  # the clock was learned from this answer
         if response.status_code != 200:
             raise SyncError(
                 f"cloud answered {response.status_code} on {path}: {response.text[:300]}"
             )
-        answer: dict[str, Any] = response.json()
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise SyncError(f"cloud answered {path} with something not JSON: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise SyncError(f"cloud answered {path} with a JSON {type(answer).__name__}")
         return answer
 
     def _send(self, path: str, body: bytes) -> httpx.Response:
@@ -122,3 +127,12 @@ class SyncClient:
             total.acked += result.acked
             total.batches += 1
             total.gaps = result.gaps
+
+
+def _error_code(response: httpx.Response) -> str:
+    """Return the cloud's error code of a JSON error answer ('' if it is not one)."""
+    try:
+        body = response.json()
+    except ValueError:  # e.g. a proxy's HTML page
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""

@@ -117,3 +117,33 @@ def test_three_days_offline_drain_completely_once_the_cloud_returns(enrolled) ->
     assert dt.datetime.fromisoformat(oldest_sale) < now_tehran() - dt.timedelta(days=2)
     received = received if received.tzinfo else received.replace(tzinfo=dt.UTC)
     assert abs((received - now_tehran()).total_seconds()) < 120
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [(401, "<html>login</html>"), (502, "<html>bad gateway</html>"), (200, "<html>hi</html>")],
+)
+def test_a_proxy_answering_html_is_a_sync_error_not_a_crash(
+    terminal, status: int, text: str
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a captive portal or proxy between terminal and cloud that answers HTML
+    WHEN the terminal syncs THEN it gets a SyncError naming the status, and keeps its queue."""
+    import httpx
+
+    from agent.errors import SyncError
+    from agent.identity import TerminalIdentity, load_or_create_key
+    from agent.offline_queue.sync import SyncClient
+
+    def portal(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response(f"{status} Whatever", [("Content-Type", "text/html")])
+        return [text.encode()]
+
+    identity = TerminalIdentity(
+        "t" * 32, "s" * 32, "x", "http://portal.test", load_or_create_key(terminal.config.data_dir)
+    )
+    client = SyncClient(identity, transport=httpx.WSGITransport(app=portal))
+    _sell(terminal, 1)
+    with pytest.raises(SyncError, match=str(status) if status != 200 else "not JSON"):
+        client.drain(terminal.conn, terminal.vault)
+    client.close()
+    assert outbox.depth(terminal.conn) == 2
