@@ -114,6 +114,26 @@ member_overdrafts = sa.Table(
     sa.Column("settled_at", Time),
 )
 
+# Points or credit the cloud gives a member (a review, a survey, a referral, a scenario, a
+# manual adjustment): handed to one terminal of the member's home store at its next pull,
+# booked there in its ledger, and marked applied when that terminal's event arrives.
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # points | credit
+    sa.Column("amount", sa.BigInteger, nullable=False),  # points, or Rials of credit
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), index=True),
+    sa.Column("assigned_at", Time),
+    sa.Column("event_id", sa.String(32)),
+    sa.Column("applied_at", Time),
+)
+
 sales = sa.Table(
     "sales",
     metadata,
@@ -126,6 +146,7 @@ sales = sa.Table(
     sa.Column("amount_rial", sa.BigInteger, nullable=False),
     sa.Column("points_earned", sa.BigInteger, nullable=False),
     sa.Column("points_redeemed", sa.BigInteger, nullable=False),
+    sa.Column("credit_redeemed_rial", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("terminal_time", sa.String(40), nullable=False),
     sa.Column("received_at", Time, nullable=False),
