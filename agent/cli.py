@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     sale.add_argument("--amount", required=True, type=int, help="purchase amount in Rials")
     sale.add_argument("--redeem", type=int, default=0, help="points to redeem (default 0)")
     sale.add_argument(
+        "--redeem-credit", type=int, default=0, help="credit to spend, in Rials (default 0)"
+    )
+    sale.add_argument(
         "--items",
         help='lines as JSON: [{"sku": "...", "category": "...", "quantity": 1, "amount_rial": N}]',
     )
@@ -149,7 +152,9 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
     if args.command == "sale":
         items = _json_arg(args.items, "--items") if args.items else None
         member = terminal.flow.identify(args.member)
-        result = terminal.flow.sale(member.id, args.amount, args.redeem, items)
+        result = terminal.flow.sale(
+            member.id, args.amount, args.redeem, items, redeem_credit_rial=args.redeem_credit
+        )
         if not args.json:
             print(
                 f"sale {result.receipt_no}: +{result.points_earned} −{result.points_redeemed}"
@@ -163,6 +168,8 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
             "points_earned": result.points_earned,
             "points_redeemed": result.points_redeemed,
             "balance": result.balance,
+            "credit_redeemed_rial": result.credit_redeemed_rial,
+            "credit_rial": result.credit_rial,
         }
     if args.command == "sync":
         from agent.identity import load_identity

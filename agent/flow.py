@@ -51,6 +51,8 @@ class SaleResult:
     entry_ids: tuple[str, ...]
     event_id: str
     moment: dt.datetime
+    credit_redeemed_rial: int = 0
+    credit_rial: int = 0  # the member's credit left after this sale
 
 
 @dataclass(frozen=True)
@@ -118,16 +120,21 @@ class CashierFlow:
         amount_rial: int,
         redeem_points: int = 0,
         items: list[dict[str, Any]] | None = None,
+        redeem_credit_rial: int = 0,
     ) -> SaleResult:
         """Record a purchase: award points, redeem if asked, queue the event, all or nothing."""
         check_amount(amount_rial)
         lines = parse_lines(items, amount_rial)
-        if (
-            isinstance(redeem_points, bool)
-            or not isinstance(redeem_points, int)
-            or redeem_points < 0
-        ):
-            raise InputError("redeem points must be a non-negative integer")
+        for value, what in ((redeem_points, "redeem points"), (redeem_credit_rial, "credit")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InputError(
+                    f"{what} must be a non-negative integer", fa="مقدار خرج را درست وارد کنید"
+                )
+        if redeem_credit_rial > amount_rial:
+            raise InputError(
+                f"credit {redeem_credit_rial} exceeds the purchase {amount_rial}",
+                fa="اعتبار خرج‌شده از مبلغ خرید بیشتر است",
+            )
         moment = self.clock()
         now = moment.isoformat()
         with write_transaction(self.conn):
@@ -148,6 +155,8 @@ class CashierFlow:
             self._check_offline_cap(member_id, redeem_points)
             sale_id = new_id()
             entries = self._post_points(member_id, sale_id, earned, redeem_points, moment)
+            if redeem_credit_rial:
+                entries.append(self._post_credit(member_id, sale_id, redeem_credit_rial, now))
             (receipt_no,) = self.conn.execute(
                 "UPDATE counters SET value = value + 1 WHERE name = 'receipt_no' RETURNING value"
             ).fetchone()
@@ -158,6 +167,7 @@ class CashierFlow:
                 "amount_rial": amount_rial,
                 "points_earned": earned,
                 "points_redeemed": redeem_points,
+                "credit_redeemed_rial": redeem_credit_rial,
                 "channel": "in_store",
                 "items": [dataclasses.asdict(line) for line in lines],
                 "entries": [entry.to_wire() for entry in entries],
@@ -165,11 +175,23 @@ class CashierFlow:
             event = outbox.enqueue(self.conn, self.vault, "sale.completed", payload, now)
             self.conn.execute(
                 "INSERT INTO sales (id, receipt_no, member_id, amount_rial, points_earned,"
-                " points_redeemed, created_at, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sale_id, receipt_no, member_id, amount_rial, earned, redeem_points, now, event.id),
+                " points_redeemed, credit_redeemed_rial, created_at, event_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sale_id,
+                    receipt_no,
+                    member_id,
+                    amount_rial,
+                    earned,
+                    redeem_points,
+                    redeem_credit_rial,
+                    now,
+                    event.id,
+                ),
             )
             self._review_tier(member_id, member.tier, moment)
             new_balance = self.balance(member_id)
+            credit_left = self.credit(member_id)
             member = members.get(self.conn, self.vault, member_id)
         return SaleResult(
             sale_id=sale_id,
@@ -182,7 +204,25 @@ class CashierFlow:
             entry_ids=tuple(entry.id for entry in entries),
             event_id=event.id,
             moment=moment,
+            credit_redeemed_rial=redeem_credit_rial,
+            credit_rial=credit_left,
         )
+
+    def credit(self, member_id: str) -> int:
+        """Return the member's credit (اعتبار) in Rials held at this terminal."""
+        return book.balance(self.conn, accounts.member_credit(member_id))
+
+    def _post_credit(self, member_id: str, sale_id: str, rial: int, now: str) -> book.Entry:
+        available = self.credit(member_id)
+        if rial > available:
+            raise InsufficientBalance(
+                f"credit {rial} > balance {available}", fa="اعتبار عضو کافی نیست"
+            )
+        legs = [
+            Posting(accounts.member_credit(member_id), -rial),
+            Posting(accounts.CREDIT_REDEEMED, rial),
+        ]
+        return book.post(self.conn, "credit_use", legs, now, sale_id=sale_id)
 
     def _check_offline_cap(self, member_id: str, redeem: int) -> None:
         if not redeem:
@@ -278,14 +318,15 @@ class CashierFlow:
 
     def _reverse(self, member_id: str, original: sqlite3.Row, now: str) -> book.Entry:
         account = accounts.member_points(member_id)
-        if original["kind"] == "redeem":
+        if original["kind"] in ("redeem", "credit_use"):
             legs = [
                 Posting(row["account_id"], -row["amount"])
                 for row in self.conn.execute(
                     "SELECT account_id, amount FROM postings WHERE entry_id = ?", (original["id"],)
                 )
             ]
-            entry = book.post(self.conn, "redeem_reversal", legs, now, reverses=original["id"])
+            kind = f"{original['kind']}_reversal"
+            entry = book.post(self.conn, kind, legs, now, reverses=original["id"])
             lots.put_back(self.conn, entry.id, original["id"])
             return entry
         amount = -self.conn.execute(

@@ -16,6 +16,7 @@ from cloud.app import create_app
 from cloud.context import CloudContext
 from cloud.errors import CloudError
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
+from cloud.grants import create_grant
 from cloud.hq import ROLES, create_user
 from cloud.reports import totals
 from cloud.snapshots import get_rules, set_rules
@@ -69,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     rules_set = rules.add_parser("set", help="replace the earning rules from a JSON file")
     rules_set.add_argument("--file", required=True, type=Path, help="JSON object of rules")
 
+    grant = sub.add_parser(
+        "grant", help="give a member points or credit (booked by their home store's terminal)"
+    )
+    grant.add_argument("--member", required=True, help="member id")
+    amount = grant.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--points", type=int, help="points to give")
+    amount.add_argument("--credit", type=int, help="credit to give, in Rials")
+    grant.add_argument("--reason", required=True, help="why, for the audit trail (1-40 chars)")
+    grant.add_argument("--note", default="", help="message for the member, e.g. a gift greeting")
+    grant.add_argument("--by", default="cli", help="who gives it (default cli)")
+
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     return parser
 
@@ -120,6 +132,19 @@ def _run(args: argparse.Namespace) -> Any:
             return {"rules": rules, "etag": etag}
         if args.command == "rules":
             return {"etag": set_rules(conn, _read_json(args.file))}
+        if args.command == "grant":
+            kind, value = (
+                ("points", args.points)
+                if args.points is not None
+                else (
+                    "credit",
+                    args.credit,
+                )
+            )
+            grant_id = create_grant(
+                conn, args.member, kind, value, args.reason, args.by, note=args.note
+            )
+            return {"grant_id": grant_id, "kind": kind, "amount": value}
         if args.command == "user":
             create_user(conn, args.username, args.password, args.role)
             return {"user": args.username, "role": args.role}

@@ -22,7 +22,15 @@ from cloud.balances import book_overdrafts
 from cloud.errors import BadRequest
 from cloud.snapshots import bump_members
 from cloud.storage import utcnow
-from cloud.tables import events, ledger_entries, ledger_postings, members, sales, terminals
+from cloud.tables import (
+    events,
+    grants,
+    ledger_entries,
+    ledger_postings,
+    members,
+    sales,
+    terminals,
+)
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
 from common.persian import parse_birthday
@@ -73,6 +81,8 @@ class _Batch:
     refunds: list[str] = field(default_factory=list)
     tiers: dict[str, str] = field(default_factory=dict)
     received_at: Any = field(default_factory=utcnow)  # the cloud's clock, once per batch
+    grants: dict[str, sa.Row[Any]] = field(default_factory=dict)  # grants this batch names
+    applied_grants: dict[str, str] = field(default_factory=dict)  # grant id -> event id
     touched: set[str] = field(default_factory=set)  # members whose snapshot changed
 
 
@@ -83,6 +93,7 @@ class _Staged:
     rows: list[tuple[sa.Table, dict[str, Any]]] = field(default_factory=list)
     refund: str | None = None
     tier: tuple[str, str] | None = None
+    grant: str | None = None
 
 
 def ingest_batch(
@@ -116,9 +127,13 @@ def _load(
         for entry in p["entries"]
         if isinstance(entry, dict) and isinstance(entry.get("id"), str)
     ]
+    grant_ids = [p["grant_id"] for p in payloads if isinstance(p.get("grant_id"), str)]
     mobiles = [_mobile_hash(vault, p.get("mobile")) for p in payloads]
     cards = [p["card_code"] for p in payloads if isinstance(p.get("card_code"), str)]
     return _Batch(
+        grants={
+            row.id: row for row in conn.execute(sa.select(grants).where(grants.c.id.in_(grant_ids)))
+        },
         terminal=terminal,
         vault=vault,
         stored={
@@ -254,6 +269,8 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
         batch.refunds.append(staged.refund)
     if staged.tier is not None:
         batch.tiers[staged.tier[0]] = staged.tier[1]
+    if staged.grant is not None:
+        batch.applied_grants[staged.grant] = event.id
 
 
 def _write(conn: sa.Connection, batch: _Batch) -> None:
@@ -263,6 +280,12 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
     if batch.refunds:
         conn.execute(
             sa.update(sales).where(sales.c.id.in_(batch.refunds)).values(refunded_at=utcnow())
+        )
+    for grant_id, event_id in batch.applied_grants.items():
+        conn.execute(
+            sa.update(grants)
+            .where(grants.c.id == grant_id)
+            .values(event_id=event_id, applied_at=batch.received_at)
         )
     for member_id, tier in batch.tiers.items():
         conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
@@ -336,6 +359,7 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "amount_rial": amount,
                 "points_earned": _field(p, "points_earned", int),
                 "points_redeemed": _field(p, "points_redeemed", int),
+                "credit_redeemed_rial": _credit_redeemed(p),
                 "channel": _field(p, "channel", str),
                 "terminal_time": event.terminal_time,
                 "received_at": utcnow(),
@@ -345,6 +369,15 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
     _stage_entries(batch, event, member_id, staged)
 
 
+def _credit_redeemed(payload: dict[str, Any]) -> int:
+    if "credit_redeemed_rial" not in payload:  # terminals older than credit redemption
+        return 0
+    value: int = _field(payload, "credit_redeemed_rial", int)
+    if value < 0:
+        raise EventRejected("negative credit redeemed", field="payload.credit_redeemed_rial")
+    return value
+
+
 def _apply_refund(batch: _Batch, event: Event, staged: _Staged) -> None:
     member_id = _known_member(batch, event.payload)
     sale_id = _field(event.payload, "sale_id", str)
@@ -352,6 +385,26 @@ def _apply_refund(batch: _Batch, event: Event, staged: _Staged) -> None:
         raise EventRejected(f"no unrefunded sale {sale_id} of this member", field="payload.sale_id")
     staged.refund = sale_id
     _stage_entries(batch, event, member_id, staged)
+
+
+def _apply_grant(batch: _Batch, event: Event, staged: _Staged) -> None:
+    p = event.payload
+    member_id = _known_member(batch, p)
+    grant_id = _field(p, "grant_id", str)
+    grant = batch.grants.get(grant_id)
+    if grant is None or grant.member_id != member_id:
+        raise EventRejected(f"no grant {grant_id} for this member", field="payload.grant_id")
+    if grant.terminal_id != batch.terminal.id:
+        raise EventRejected(
+            f"grant {grant_id} was not sent to this terminal", field="payload.grant_id"
+        )
+    if grant.applied_at is not None or grant_id in batch.applied_grants:
+        raise EventRejected(f"grant {grant_id} already applied", field="payload.grant_id")
+    for name in ("kind", "amount"):
+        if p.get(name) != getattr(grant, name):
+            raise EventRejected(f"{name} differs from the grant's", field=f"payload.{name}")
+    _stage_entries(batch, event, member_id, staged)
+    staged.grant = grant_id
 
 
 def _apply_expiry(batch: _Batch, event: Event, staged: _Staged) -> None:
@@ -481,4 +534,5 @@ APPLIERS = {
     "sale.completed": _apply_sale,
     "sale.refunded": _apply_refund,
     "points.expired": _apply_expiry,
+    "grant.applied": _apply_grant,
 }

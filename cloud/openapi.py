@@ -78,7 +78,10 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
                 "channel": {"type": "string"},
                 "entries": _entries(),
             },
-            {"items": {"type": "array", "items": {"type": "object"}}},
+            {
+                "items": {"type": "array", "items": {"type": "object"}},
+                "credit_redeemed_rial": {"type": "integer", "minimum": 0},
+            },
         ),
     ),
     "sale.refunded": (
@@ -90,6 +93,19 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
     "points.expired": (
         "PointsExpired",
         obj({"member_id": {"type": "string"}, "entries": _entries()}),
+    ),
+    "grant.applied": (
+        "GrantApplied",
+        obj(
+            {
+                "grant_id": {"type": "string"},
+                "member_id": {"type": "string"},
+                "kind": {"enum": ["points", "credit"]},
+                "amount": {"type": "integer", "minimum": 1},
+                "entries": _entries(),
+            },
+            {"reason": {"type": "string"}},
+        ),
     ),
 }
 
@@ -226,6 +242,21 @@ SCHEMAS: dict[str, Schema] = {
             "members": {"type": "array", "items": ref("MemberSnapshot")},
             "members_cursor": {"type": "integer", "minimum": 0},
             "more": {"type": "boolean"},
+            "grants": {
+                "type": "array",
+                "description": "points or credit to book now, once per grant_id (last page only)",
+                "items": ref("Grant"),
+            },
+        }
+    ),
+    "Grant": obj(
+        {
+            "grant_id": HEX128,
+            "member_id": {"type": "string"},
+            "kind": {"enum": ["points", "credit"]},
+            "amount": {"type": "integer", "minimum": 1},
+            "reason": {"type": "string"},
+            "note": {"type": "string"},
         }
     ),
 }

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from cloud.balances import member_accounts
 from cloud.errors import BadRequest
+from cloud.grants import deliver
 from cloud.storage import utcnow
 from cloud.tables import counters, events, ledger_entries, ledger_postings, members, sales, settings
 from common.pii import PiiVault
@@ -90,6 +91,8 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
         "members": [_snapshot(vault, row, elsewhere.get(row.id, 0)) for row in rows],
         "members_cursor": rows[-1].version if rows else cursor,
         "more": more,
+        # Grants only with the last page, when every member they name has been sent.
+        "grants": [] if more else deliver(conn, terminal),
     }
 
 

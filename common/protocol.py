@@ -27,7 +27,14 @@ MAX_BATCH_EVENTS = 500
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 EVENT_KINDS = frozenset(
-    {"member.enrolled", "member.tier_changed", "sale.completed", "sale.refunded", "points.expired"}
+    {
+        "member.enrolled",
+        "member.tier_changed",
+        "sale.completed",
+        "sale.refunded",
+        "points.expired",
+        "grant.applied",
+    }
 )
 _HEX128 = re.compile(r"[0-9a-f]{32}")
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 POINTS_ISSUED = "system:points_issued"
 POINTS_REDEEMED = "system:points_redeemed"
 POINTS_EXPIRED = "system:points_expired"
-CREDIT_FLOAT = "system:credit_float"
+CREDIT_FLOAT = "system:credit_float"  # credit (Rials) given to members and not yet spent
+CREDIT_REDEEMED = "system:credit_redeemed"
 OVERDRAFT = "system:overdraft_receivable"
-SYSTEM_ACCOUNTS = (POINTS_ISSUED, POINTS_REDEEMED, POINTS_EXPIRED, CREDIT_FLOAT, OVERDRAFT)
+SYSTEM_ACCOUNTS = (
+    POINTS_ISSUED,
+    POINTS_REDEEMED,
+    POINTS_EXPIRED,
+    CREDIT_FLOAT,
+    CREDIT_REDEEMED,
+    OVERDRAFT,
+)
 
 
 def member_points(member_id: str) -> str:

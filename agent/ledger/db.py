@@ -234,3 +234,27 @@ INSERT INTO accounts_new (id, kind, member_id) SELECT id, kind, member_id FROM a
 DROP TABLE accounts;
 ALTER TABLE accounts_new RENAME TO accounts;
 """
+
+
+@migrations()
+def m006_grants_and_credit(db: sqlite_utils.Database) -> None:
+    """Record grants booked from the cloud (once each) and credit redeemed by sales."""
+    db.executescript(_SCHEMA_006)
+
+
+_SCHEMA_006 = """
+CREATE TABLE grants (
+    grant_id TEXT PRIMARY KEY CHECK (length(grant_id) = 32),
+    member_id TEXT NOT NULL REFERENCES members(id),
+    kind TEXT NOT NULL CHECK (kind IN ('points', 'credit')),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    entry_id TEXT NOT NULL REFERENCES entries(id),
+    event_id TEXT NOT NULL REFERENCES outbox(event_id),
+    applied_at TEXT NOT NULL
+);
+CREATE INDEX grants_member ON grants(member_id);
+ALTER TABLE sales ADD COLUMN credit_redeemed_rial INTEGER NOT NULL DEFAULT 0
+    CHECK (credit_redeemed_rial >= 0);
+"""

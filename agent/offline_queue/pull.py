@@ -1,4 +1,4 @@
-"""Pull from the cloud what the terminal needs offline: earning rules and member snapshots.
+"""Pull from the cloud what the terminal needs offline: rules, member snapshots and grants.
 
 Everything one pull brings is applied in one transaction, with the cursor and the rules'
 ETag saved beside it, so a crash between pulls never leaves half a snapshot.
@@ -14,6 +14,7 @@ from typing import Any
 
 from agent import members
 from agent.errors import InputError, SyncError
+from agent.grants import apply_grant
 from agent.ledger.db import write_transaction
 from agent.offline_queue.sync import SyncClient
 from agent.rules import EarningRules
@@ -34,6 +35,7 @@ class PullResult:
 
     members: int = 0
     rules_changed: bool = False
+    grants: int = 0
 
 
 def setting(conn: sqlite3.Connection, key: str, default: str = "") -> str:
@@ -70,6 +72,7 @@ def pull(client: SyncClient, conn: sqlite3.Connection, vault: PiiVault) -> PullR
         page = _apply(conn, vault, answer)
         result.members += page.members
         result.rules_changed |= page.rules_changed
+        result.grants += page.grants
         if not answer.get("more"):
             return result
     raise SyncError(f"pull did not finish in {MAX_PAGES} pages")
@@ -78,7 +81,13 @@ def pull(client: SyncClient, conn: sqlite3.Connection, vault: PiiVault) -> PullR
 def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) -> PullResult:
     rules = answer.get("rules")
     snapshots, cursor = answer.get("members"), answer.get("members_cursor")
-    if not isinstance(snapshots, list) or isinstance(cursor, bool) or not isinstance(cursor, int):
+    grants = answer.get("grants", [])
+    if (
+        not isinstance(snapshots, list)
+        or not isinstance(grants, list)
+        or isinstance(cursor, bool)
+        or not isinstance(cursor, int)
+    ):
         raise SyncError(f"the cloud's pull answer is malformed: {sorted(answer)}")
     if rules is not None:
         try:  # refuse rules this terminal cannot use, before storing anything
@@ -87,8 +96,9 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
             raise SyncError(
                 f"the cloud sent earning rules this terminal cannot use: {exc}"
             ) from exc
-    now = now_tehran().isoformat()
-    applied = 0
+    moment = now_tehran()
+    now = moment.isoformat()
+    applied = booked = 0
     with write_transaction(conn):
         if rules is not None:
             _store(conn, RULES_KEY, json.dumps(rules, ensure_ascii=False))
@@ -104,5 +114,15 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
                 conn.execute("ROLLBACK TO snapshot")
                 log.warning("member snapshot %s not applied: %s", snapshot.get("member_id"), exc)
             conn.execute("RELEASE snapshot")
+        earning = load_rules(conn)
+        for grant in grants:
+            conn.execute("SAVEPOINT grant")
+            try:
+                booked += apply_grant(conn, vault, grant, earning, moment)
+            except (VafaError, sqlite3.IntegrityError, AttributeError) as exc:
+                # e.g. a member this terminal does not know yet: the cloud sends it again.
+                conn.execute("ROLLBACK TO grant")
+                log.warning("grant not booked: %s", exc)
+            conn.execute("RELEASE grant")
         _store(conn, CURSOR_KEY, str(cursor))
-    return PullResult(applied, rules is not None)
+    return PullResult(applied, rules is not None, booked)

@@ -5,21 +5,27 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-
 from agent.flow import CashierFlow
 from agent.ledger import accounts, book, db
 from agent.rules import EarningRules
 from common.pii import PiiVault
 
 
-def _open_at(path: Path, stop_before: str) -> sqlite3.Connection:
+def _as_before_m005(path: Path) -> None:
+    """Turn a current database back into one from before m005 (the old accounts CHECK)."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    db.migrations.apply(sqlite_utils.Database(conn), stop_before=stop_before)
-    return conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN")
+    conn.execute(
+        "CREATE TABLE accounts_old (id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN"
+        " ('member_points', 'member_credit', 'system')), member_id TEXT REFERENCES members(id))"
+    )
+    conn.execute("INSERT INTO accounts_old SELECT * FROM accounts")
+    conn.execute("DROP TABLE accounts")
+    conn.execute("ALTER TABLE accounts_old RENAME TO accounts")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_member_drawn_accounts'")
+    conn.execute("COMMIT")
+    conn.close()
 
 
 def test_member_drawn_accounts_arrive_without_losing_a_posting(tmp_path: Path) -> None:
@@ -29,7 +35,7 @@ def test_member_drawn_accounts_arrive_without_losing_a_posting(tmp_path: Path) -
     balance is still there, foreign keys hold, and the ledger verifies."""
     path = tmp_path / "old.sqlite3"
     vault = PiiVault(b"k" * 32)
-    old = _open_at(path, stop_before="m005_member_drawn_accounts")
+    old = db.connect(path)
     flow = CashierFlow(old, vault, EarningRules())
     member = flow.enrol("09121234567", "سارا احمدی", consent=True)
     flow.sale(member.id, 1_500_000)
@@ -39,6 +45,7 @@ def test_member_drawn_accounts_arrive_without_losing_a_posting(tmp_path: Path) -
         "postings": old.execute("SELECT * FROM postings ORDER BY entry_id, account_id").fetchall(),
     }
     old.close()
+    _as_before_m005(path)
 
     conn = db.connect(path)
 

@@ -1,0 +1,85 @@
+"""Points and credit the cloud gives a member, delivered through one terminal.
+
+The cloud's ledger is the terminals' ledgers put together, so the cloud never posts an
+entry itself. A grant (a review, a survey, a referral, a scenario's reward, HQ's manual
+adjustment) waits here until a terminal of the member's home store pulls; it is assigned
+to that terminal, which books it in its own ledger in the same transaction as the pull and
+reports it with a ``grant.applied`` event. The grant is sent again on every pull until
+that event arrives, and the terminal books each grant id once, so it lands exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from cloud.errors import BadRequest
+from cloud.storage import utcnow
+from cloud.tables import grants, members
+from common.protocol import new_id
+
+KINDS = ("points", "credit")
+MAX_GRANT = {"points": 1_000_000, "credit": 1_000_000_000}  # a slip, not a gift, beyond this
+
+
+def create_grant(
+    conn: sa.Connection,
+    member_id: str,
+    kind: str,
+    amount: int,
+    reason: str,
+    created_by: str,
+    note: str = "",
+) -> str:
+    """Queue points or Rials of credit for a member; return the grant id."""
+    if kind not in KINDS:
+        raise BadRequest(f"kind must be one of {KINDS}", field="kind")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_GRANT[kind]:
+        raise BadRequest(f"amount must be 1..{MAX_GRANT[kind]}", field="amount")
+    if not reason.strip() or len(reason) > 40:
+        raise BadRequest("reason must be 1-40 characters", field="reason")
+    if len(note) > 200:
+        raise BadRequest("note must be at most 200 characters", field="note")
+    if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
+        raise BadRequest(f"unknown member {member_id}", field="member_id")
+    grant_id = new_id()
+    conn.execute(
+        sa.insert(grants).values(
+            id=grant_id,
+            member_id=member_id,
+            kind=kind,
+            amount=amount,
+            reason=reason.strip(),
+            note=note,
+            created_by=created_by,
+            created_at=utcnow(),
+        )
+    )
+    return grant_id
+
+
+def deliver(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
+    """Assign waiting grants of this store's members to the terminal; return all it holds."""
+    home_members = sa.select(members.c.id).where(members.c.home_store_id == terminal.store_id)
+    conn.execute(
+        sa.update(grants)
+        .where(grants.c.terminal_id.is_(None), grants.c.member_id.in_(home_members))
+        .values(terminal_id=terminal.id, assigned_at=utcnow())
+    )
+    rows = conn.execute(
+        sa.select(grants)
+        .where(grants.c.terminal_id == terminal.id, grants.c.applied_at.is_(None))
+        .order_by(grants.c.created_at, grants.c.id)
+    )
+    return [
+        {
+            "grant_id": row.id,
+            "member_id": row.member_id,
+            "kind": row.kind,
+            "amount": row.amount,
+            "reason": row.reason,
+            "note": row.note,
+        }
+        for row in rows
+    ]
