@@ -134,6 +134,24 @@ grants = sa.Table(
     sa.Column("applied_at", Time),
 )
 
+# A coupon for one member: a Rial discount with an expiry, sent to terminals with the
+# member's snapshot. ``uses`` above 1 means two offline stores both honoured it.
+coupons = sa.Table(
+    "coupons",
+    metadata,
+    sa.Column("code", sa.String(20), primary_key=True),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("value_rial", sa.BigInteger, nullable=False),
+    sa.Column("min_purchase_rial", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sale_id", sa.String(32)),  # the first sale that used it
+    sa.Column("redeemed_at", Time),
+)
+
 sales = sa.Table(
     "sales",
     metadata,
@@ -147,6 +165,8 @@ sales = sa.Table(
     sa.Column("points_earned", sa.BigInteger, nullable=False),
     sa.Column("points_redeemed", sa.BigInteger, nullable=False),
     sa.Column("credit_redeemed_rial", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("coupon_code", sa.String(20)),
+    sa.Column("coupon_rial", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("terminal_time", sa.String(40), nullable=False),
     sa.Column("received_at", Time, nullable=False),
