@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sale.add_argument(
         "--redeem-credit", type=int, default=0, help="credit to spend, in Rials (default 0)"
     )
+    sale.add_argument("--coupon", help="the member's coupon code, e.g. CP-7KQ2M9XHTA")
     sale.add_argument(
         "--items",
         help='lines as JSON: [{"sku": "...", "category": "...", "quantity": 1, "amount_rial": N}]',
@@ -153,7 +154,12 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
         items = _json_arg(args.items, "--items") if args.items else None
         member = terminal.flow.identify(args.member)
         result = terminal.flow.sale(
-            member.id, args.amount, args.redeem, items, redeem_credit_rial=args.redeem_credit
+            member.id,
+            args.amount,
+            args.redeem,
+            items,
+            redeem_credit_rial=args.redeem_credit,
+            coupon=args.coupon,
         )
         if not args.json:
             print(
@@ -170,6 +176,7 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
             "balance": result.balance,
             "credit_redeemed_rial": result.credit_redeemed_rial,
             "credit_rial": result.credit_rial,
+            "coupon_rial": result.coupon_rial,
         }
     if args.command == "sync":
         from agent.identity import load_identity

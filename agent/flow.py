@@ -53,6 +53,17 @@ class SaleResult:
     moment: dt.datetime
     credit_redeemed_rial: int = 0
     credit_rial: int = 0  # the member's credit left after this sale
+    coupon_rial: int = 0  # the discount of the coupon this sale used
+
+
+@dataclass(frozen=True)
+class Coupon:
+    """A member's coupon as the cashier sees it."""
+
+    code: str
+    value_rial: int
+    min_purchase_rial: int
+    expires_at: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ class CashierFlow:
         redeem_points: int = 0,
         items: list[dict[str, Any]] | None = None,
         redeem_credit_rial: int = 0,
+        coupon: str | None = None,
     ) -> SaleResult:
         """Record a purchase: award points, redeem if asked, queue the event, all or nothing."""
         check_amount(amount_rial)
@@ -157,6 +169,7 @@ class CashierFlow:
             entries = self._post_points(member_id, sale_id, earned, redeem_points, moment)
             if redeem_credit_rial:
                 entries.append(self._post_credit(member_id, sale_id, redeem_credit_rial, now))
+            used = self._take_coupon(coupon, member_id, amount_rial, moment) if coupon else None
             (receipt_no,) = self.conn.execute(
                 "UPDATE counters SET value = value + 1 WHERE name = 'receipt_no' RETURNING value"
             ).fetchone()
@@ -168,6 +181,7 @@ class CashierFlow:
                 "points_earned": earned,
                 "points_redeemed": redeem_points,
                 "credit_redeemed_rial": redeem_credit_rial,
+                "coupon": {"code": used.code, "value_rial": used.value_rial} if used else None,
                 "channel": "in_store",
                 "items": [dataclasses.asdict(line) for line in lines],
                 "entries": [entry.to_wire() for entry in entries],
@@ -175,8 +189,8 @@ class CashierFlow:
             event = outbox.enqueue(self.conn, self.vault, "sale.completed", payload, now)
             self.conn.execute(
                 "INSERT INTO sales (id, receipt_no, member_id, amount_rial, points_earned,"
-                " points_redeemed, credit_redeemed_rial, created_at, event_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " points_redeemed, credit_redeemed_rial, coupon_code, coupon_rial, created_at,"
+                " event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sale_id,
                     receipt_no,
@@ -185,10 +199,16 @@ class CashierFlow:
                     earned,
                     redeem_points,
                     redeem_credit_rial,
+                    used.code if used else None,
+                    used.value_rial if used else 0,
                     now,
                     event.id,
                 ),
             )
+            if used:
+                self.conn.execute(
+                    "UPDATE coupons SET used_sale_id = ? WHERE code = ?", (sale_id, used.code)
+                )
             self._review_tier(member_id, member.tier, moment)
             new_balance = self.balance(member_id)
             credit_left = self.credit(member_id)
@@ -206,7 +226,43 @@ class CashierFlow:
             moment=moment,
             credit_redeemed_rial=redeem_credit_rial,
             credit_rial=credit_left,
+            coupon_rial=used.value_rial if used else 0,
         )
+
+    def coupons(self, member_id: str) -> list[Coupon]:
+        """Return the member's coupons that can still be used, soonest expiry first."""
+        now = self.clock()
+        rows = self.conn.execute(
+            "SELECT code, value_rial, min_purchase_rial, expires_at FROM coupons"
+            " WHERE member_id = ? AND used_sale_id IS NULL",
+            (member_id,),
+        )
+        found = [Coupon(*row) for row in rows]  # times carry offsets: compare them as times
+        found = [c for c in found if dt.datetime.fromisoformat(c.expires_at) > now]
+        return sorted(found, key=lambda c: (dt.datetime.fromisoformat(c.expires_at), c.code))
+
+    def _take_coupon(
+        self, code: str, member_id: str, amount_rial: int, moment: dt.datetime
+    ) -> Coupon:
+        row = self.conn.execute(
+            "SELECT code, value_rial, min_purchase_rial, expires_at, used_sale_id, member_id"
+            " FROM coupons WHERE code = ?",
+            (code.strip().upper(),),
+        ).fetchone()
+        if row is None or row["member_id"] != member_id:
+            raise InputError(
+                f"no coupon {code!r} for this member", fa="این کد تخفیف برای این عضو نیست"
+            )
+        if row["used_sale_id"] is not None:
+            raise InputError(f"coupon {code} already used", fa="این کد تخفیف قبلاً استفاده شده است")
+        if dt.datetime.fromisoformat(row["expires_at"]) <= moment:
+            raise InputError(f"coupon {code} expired", fa="مهلت این کد تخفیف تمام شده است")
+        if amount_rial < max(row["min_purchase_rial"], row["value_rial"]):
+            raise InputError(
+                f"purchase {amount_rial} below the coupon's minimum",
+                fa="مبلغ خرید برای این کد تخفیف کافی نیست",
+            )
+        return Coupon(row["code"], row["value_rial"], row["min_purchase_rial"], row["expires_at"])
 
     def credit(self, member_id: str) -> int:
         """Return the member's credit (اعتبار) in Rials held at this terminal."""

@@ -175,6 +175,24 @@ def apply_snapshot(
             member_id,
         ),
     )
+    _replace_coupons(conn, member_id, list(snapshot.get("coupons", [])))
+
+
+def _replace_coupons(conn: sqlite3.Connection, member_id: str, offers: list[Any]) -> None:
+    """Make the member's unused coupons those the cloud sent; keep the ones used here."""
+    conn.execute("DELETE FROM coupons WHERE member_id = ? AND used_sale_id IS NULL", (member_id,))
+    for offer in offers:
+        conn.execute(
+            "INSERT INTO coupons (code, member_id, value_rial, min_purchase_rial, expires_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+            (
+                str(offer["code"]),
+                member_id,
+                int(offer["value_rial"]),
+                int(offer["min_purchase_rial"]),
+                str(offer["expires_at"]),
+            ),
+        )
 
 
 def points_elsewhere(conn: sqlite3.Connection, member_id: str) -> int:

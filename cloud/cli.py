@@ -14,6 +14,7 @@ from flask import Flask
 
 from cloud.app import create_app
 from cloud.context import CloudContext
+from cloud.coupons import create_coupon
 from cloud.errors import CloudError
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
 from cloud.grants import create_grant
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--note", default="", help="message for the member, e.g. a gift greeting")
     grant.add_argument("--by", default="cli", help="who gives it (default cli)")
 
+    coupon = sub.add_parser("coupon", help="issue a member a coupon (a Rial discount)")
+    coupon.add_argument("--member", required=True, help="member id")
+    coupon.add_argument("--value", required=True, type=int, help="discount in Rials")
+    coupon.add_argument("--days", type=int, default=30, help="valid for this many days (30)")
+    coupon.add_argument("--min-purchase", type=int, default=0, help="least purchase, Rials")
+    coupon.add_argument("--reason", required=True, help="why, for the audit trail (1-40 chars)")
+    coupon.add_argument("--by", default="cli", help="who issues it (default cli)")
+
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     return parser
 
@@ -145,6 +154,17 @@ def _run(args: argparse.Namespace) -> Any:
                 conn, args.member, kind, value, args.reason, args.by, note=args.note
             )
             return {"grant_id": grant_id, "kind": kind, "amount": value}
+        if args.command == "coupon":
+            code = create_coupon(
+                conn,
+                args.member,
+                args.value,
+                args.days,
+                args.reason,
+                args.by,
+                min_purchase_rial=args.min_purchase,
+            )
+            return {"code": code, "value_rial": args.value}
         if args.command == "user":
             create_user(conn, args.username, args.password, args.role)
             return {"user": args.username, "role": args.role}

@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.balances import book_overdrafts
+from cloud.coupons import record_uses
 from cloud.errors import BadRequest
-from cloud.snapshots import bump_members
 from cloud.storage import utcnow
 from cloud.tables import (
+    coupons,
     events,
     grants,
     ledger_entries,
@@ -31,6 +32,7 @@ from cloud.tables import (
     sales,
     terminals,
 )
+from cloud.versions import bump_members
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
 from common.persian import parse_birthday
@@ -82,6 +84,8 @@ class _Batch:
     tiers: dict[str, str] = field(default_factory=dict)
     received_at: Any = field(default_factory=utcnow)  # the cloud's clock, once per batch
     grants: dict[str, sa.Row[Any]] = field(default_factory=dict)  # grants this batch names
+    coupons: dict[str, sa.Row[Any]] = field(default_factory=dict)  # coupons this batch names
+    coupon_uses: list[tuple[str, str]] = field(default_factory=list)  # (code, sale id)
     applied_grants: dict[str, str] = field(default_factory=dict)  # grant id -> event id
     touched: set[str] = field(default_factory=set)  # members whose snapshot changed
 
@@ -94,6 +98,7 @@ class _Staged:
     refund: str | None = None
     tier: tuple[str, str] | None = None
     grant: str | None = None
+    coupon: tuple[str, str] | None = None  # (code, sale id)
 
 
 def ingest_batch(
@@ -128,9 +133,18 @@ def _load(
         if isinstance(entry, dict) and isinstance(entry.get("id"), str)
     ]
     grant_ids = [p["grant_id"] for p in payloads if isinstance(p.get("grant_id"), str)]
+    coupon_codes = [
+        p["coupon"]["code"]
+        for p in payloads
+        if isinstance(p.get("coupon"), dict) and isinstance(p["coupon"].get("code"), str)
+    ]
     mobiles = [_mobile_hash(vault, p.get("mobile")) for p in payloads]
     cards = [p["card_code"] for p in payloads if isinstance(p.get("card_code"), str)]
     return _Batch(
+        coupons={
+            row.code: row
+            for row in conn.execute(sa.select(coupons).where(coupons.c.code.in_(coupon_codes)))
+        },
         grants={
             row.id: row for row in conn.execute(sa.select(grants).where(grants.c.id.in_(grant_ids)))
         },
@@ -271,6 +285,8 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
         batch.tiers[staged.tier[0]] = staged.tier[1]
     if staged.grant is not None:
         batch.applied_grants[staged.grant] = event.id
+    if staged.coupon is not None:
+        batch.coupon_uses.append(staged.coupon)
 
 
 def _write(conn: sa.Connection, batch: _Batch) -> None:
@@ -281,6 +297,7 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
         conn.execute(
             sa.update(sales).where(sales.c.id.in_(batch.refunds)).values(refunded_at=utcnow())
         )
+    record_uses(conn, batch.coupon_uses, batch.received_at)
     for grant_id, event_id in batch.applied_grants.items():
         conn.execute(
             sa.update(grants)
@@ -346,6 +363,9 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
         raise EventRejected("terminal_time: at most 40 characters, no NUL", field="terminal_time")
     if sale_id in batch.sales:
         raise EventRejected(f"sale {sale_id} already recorded", field="payload.sale_id")
+    coupon = _coupon_used(batch, p, member_id)
+    if coupon:
+        staged.coupon = (coupon[0], sale_id)
     staged.rows.append(
         (
             sales,
@@ -360,6 +380,8 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "points_earned": _field(p, "points_earned", int),
                 "points_redeemed": _field(p, "points_redeemed", int),
                 "credit_redeemed_rial": _credit_redeemed(p),
+                "coupon_code": coupon[0] if coupon else None,
+                "coupon_rial": coupon[1] if coupon else 0,
                 "channel": _field(p, "channel", str),
                 "terminal_time": event.terminal_time,
                 "received_at": utcnow(),
@@ -367,6 +389,22 @@ def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:
         )
     )
     _stage_entries(batch, event, member_id, staged)
+
+
+def _coupon_used(batch: _Batch, payload: dict[str, Any], member_id: str) -> tuple[str, int] | None:
+    """Return (code, value) of the member's coupon the sale used; a second use still counts."""
+    used = payload.get("coupon")
+    if used is None:
+        return None
+    if not isinstance(used, dict):
+        raise EventRejected("coupon must be an object or null", field="payload.coupon")
+    code = _field(used, "code", str, "payload.coupon")
+    coupon = batch.coupons.get(code)
+    if coupon is None or coupon.member_id != member_id:
+        raise EventRejected(f"no coupon {code} for this member", field="payload.coupon.code")
+    if used.get("value_rial") != coupon.value_rial:
+        raise EventRejected("value differs from the coupon's", field="payload.coupon.value_rial")
+    return code, int(coupon.value_rial)
 
 
 def _credit_redeemed(payload: dict[str, Any]) -> int:

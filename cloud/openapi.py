@@ -81,6 +81,10 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
             {
                 "items": {"type": "array", "items": {"type": "object"}},
                 "credit_redeemed_rial": {"type": "integer", "minimum": 0},
+                "coupon": {
+                    "oneOf": [{"type": "null"}, ref("CouponUse")],
+                    "description": "the member's coupon this sale used",
+                },
             },
         ),
     ),
@@ -233,8 +237,18 @@ SCHEMAS: dict[str, Schema] = {
             "tier": {"type": "string"},
             "marketing_consent": {"type": "boolean"},
             "points_elsewhere": {"type": "integer"},
+            "coupons": {"type": "array", "items": ref("Coupon")},
         }
     ),
+    "Coupon": obj(
+        {
+            "code": {"type": "string", "pattern": "^CP-[A-Z0-9]{6,16}$"},
+            "value_rial": {"type": "integer", "minimum": 1},
+            "min_purchase_rial": {"type": "integer", "minimum": 0},
+            "expires_at": {"type": "string", "description": "ISO 8601, the cloud's clock"},
+        }
+    ),
+    "CouponUse": obj({"code": {"type": "string"}, "value_rial": {"type": "integer"}}),
     "PullResult": obj(
         {
             "rules": {"type": ["object", "null"], "description": "null if rules_etag matched"},

@@ -12,44 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from cloud.balances import member_accounts
+from cloud.coupons import open_coupons
 from cloud.errors import BadRequest
 from cloud.grants import deliver
 from cloud.storage import utcnow
-from cloud.tables import counters, events, ledger_entries, ledger_postings, members, sales, settings
+from cloud.tables import events, ledger_entries, ledger_postings, members, sales, settings
 from common.pii import PiiVault
 
 RULES_KEY = "earning_rules"
 RECENT = dt.timedelta(days=30)
 PAGE = 1_000
-
-
-def bump_members(conn: sa.Connection, member_ids: Iterable[str]) -> None:
-    """Give changed members a new version so terminals pull them again."""
-    ids = sorted(set(member_ids))
-    if not ids:
-        return
-    version = next_value(conn, "member_version")
-    conn.execute(sa.update(members).where(members.c.id.in_(ids)).values(version=version))
-
-
-def next_value(conn: sa.Connection, name: str) -> int:
-    """Advance a named counter and return its new value (row-locked on PostgreSQL)."""
-    updated = conn.execute(
-        sa.update(counters)
-        .where(counters.c.name == name)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    ).scalar()
-    if updated is None:
-        conn.execute(sa.insert(counters).values(name=name, value=1))
-        return 1
-    return int(updated)
 
 
 def set_rules(conn: sa.Connection, rules: Any) -> str:
@@ -85,10 +62,13 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
     rules, etag = get_rules(conn)
     rows, more = _changed_members(conn, terminal, cursor)
     elsewhere = _points_elsewhere(conn, terminal.id, [row.id for row in rows])
+    offers = open_coupons(conn, [row.id for row in rows])
     return {
         "rules": rules if body.get("rules_etag") != etag else None,
         "rules_etag": etag,
-        "members": [_snapshot(vault, row, elsewhere.get(row.id, 0)) for row in rows],
+        "members": [
+            _snapshot(vault, row, elsewhere.get(row.id, 0), offers[row.id]) for row in rows
+        ],
         "members_cursor": rows[-1].version if rows else cursor,
         "more": more,
         # Grants only with the last page, when every member they name has been sent.
@@ -138,7 +118,9 @@ def _points_elsewhere(
     return found
 
 
-def _snapshot(vault: PiiVault, row: Any, elsewhere: int) -> dict[str, Any]:
+def _snapshot(
+    vault: PiiVault, row: Any, elsewhere: int, offers: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "member_id": row.id,
         "card_code": row.card_code,
@@ -148,4 +130,5 @@ def _snapshot(vault: PiiVault, row: Any, elsewhere: int) -> dict[str, Any]:
         "tier": row.tier,
         "marketing_consent": row.marketing_consent,
         "points_elsewhere": elsewhere,
+        "coupons": offers,
     }

@@ -258,3 +258,24 @@ CREATE INDEX grants_member ON grants(member_id);
 ALTER TABLE sales ADD COLUMN credit_redeemed_rial INTEGER NOT NULL DEFAULT 0
     CHECK (credit_redeemed_rial >= 0);
 """
+
+
+@migrations()
+def m007_coupons(db: sqlite_utils.Database) -> None:
+    """Keep the members' coupons pulled from the cloud, and which sale used each."""
+    db.executescript(_SCHEMA_007)
+
+
+_SCHEMA_007 = """
+CREATE TABLE coupons (
+    code TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL REFERENCES members(id),
+    value_rial INTEGER NOT NULL CHECK (value_rial > 0),
+    min_purchase_rial INTEGER NOT NULL DEFAULT 0,
+    expires_at TEXT NOT NULL,
+    used_sale_id TEXT REFERENCES sales(id)
+);
+CREATE INDEX coupons_member ON coupons(member_id);
+ALTER TABLE sales ADD COLUMN coupon_code TEXT;
+ALTER TABLE sales ADD COLUMN coupon_rial INTEGER NOT NULL DEFAULT 0;
+"""
