@@ -201,3 +201,15 @@ users = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", Time, nullable=False),
 )
+
+# Bearer tokens for HQ's JSON API (scripts, the POS of a chain, other systems). Only the
+# SHA-256 of a token is kept; the token itself is shown once, when it is made.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("last_used_at", Time),
+    sa.Column("revoked_at", Time),
+)
