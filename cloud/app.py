@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cloud import api, hq, openapi
+from cloud import api, hq, hq_api, openapi
 from cloud.context import CloudContext
 from cloud.errors import CloudError
 from cloud.storage import make_engine, migrate, utcnow
@@ -51,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     vault = PiiVault(load_or_create_key(Path(app.config["PII_KEY_FILE"])))
     app.extensions["vafa"] = CloudContext(engine, vault, LoginLimiter())
     app.register_blueprint(api.bp)
+    app.register_blueprint(hq_api.bp)
     app.register_blueprint(hq.bp)
     app.register_blueprint(openapi.bp)
     app.register_error_handler(CloudError, _cloud_error)

@@ -19,6 +19,7 @@ from cloud.errors import CloudError
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
 from cloud.grants import create_grant
 from cloud.hq import ROLES, create_user
+from cloud.hq_api import create_token
 from cloud.reports import totals
 from cloud.snapshots import get_rules, set_rules
 from cloud.storage import migrate
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--username", required=True, help="login name")
     add.add_argument("--password", required=True, help="at least 8 characters")
     add.add_argument("--role", choices=ROLES, default="admin", help="role (default admin)")
+    token = user.add_parser("token", help="make an API token for an HQ user (shown once)")
+    token.add_argument("--username", required=True, help="the HQ user the token acts as")
 
     rules = sub.add_parser("rules", help="the chain's earning rules").add_subparsers(
         dest="rules_command", required=True, metavar="ACTION"
@@ -165,6 +168,8 @@ def _run(args: argparse.Namespace) -> Any:
                 min_purchase_rial=args.min_purchase,
             )
             return {"code": code, "value_rial": args.value}
+        if args.command == "user" and args.user_command == "token":
+            return {"user": args.username, "token": create_token(conn, args.username)}
         if args.command == "user":
             create_user(conn, args.username, args.password, args.role)
             return {"user": args.username, "role": args.role}

@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.errors import BadRequest
+from cloud.errors import BadRequest, NotFound
+from cloud.fleet import readable
 from cloud.storage import utcnow
 from cloud.tables import coupons, members
 from cloud.versions import bump_members
@@ -46,10 +47,10 @@ def create_coupon(
         low = 0 if name == "min_purchase_rial" else 1
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise BadRequest(f"{name} must be {low}..{high}", field=name)
-    if not reason.strip() or len(reason) > 40:
-        raise BadRequest("reason must be 1-40 characters", field="reason")
+    if not reason.strip() or len(reason) > 40 or not readable(reason):
+        raise BadRequest("reason must be 1-40 characters, no control ones", field="reason")
     if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
-        raise BadRequest(f"unknown member {member_id}", field="member_id")
+        raise NotFound(f"unknown member {member_id}", fa="این عضو پیدا نشد", field="member_id")
     code, now = new_code(), utcnow()
     conn.execute(
         sa.insert(coupons).values(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import unicodedata
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,11 +23,16 @@ CODE_TTL = dt.timedelta(hours=24)
 def create_store(conn: sa.Connection, name: str) -> str:
     """Create a store and return its id."""
     name = name.strip()
-    if not name or len(name) > 200 or not name.isprintable():
-        raise BadRequest("store name must be 1–200 printable characters", field="name")
+    if not name or len(name) > 200 or not readable(name):
+        raise BadRequest("store name must be 1–200 characters, no control characters", field="name")
     store_id = new_id()
     conn.execute(sa.insert(stores).values(id=store_id, name=name, created_at=utcnow()))
     return store_id
+
+
+def readable(text: str) -> bool:
+    """Say whether text holds no control characters and no lone surrogates."""
+    return not any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
 
 
 def _hash_code(code: str) -> str:

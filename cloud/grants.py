@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.errors import BadRequest
+from cloud.errors import BadRequest, NotFound
+from cloud.fleet import readable
 from cloud.storage import utcnow
 from cloud.tables import grants, members
 from common.protocol import new_id
@@ -37,12 +38,12 @@ def create_grant(
         raise BadRequest(f"kind must be one of {KINDS}", field="kind")
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_GRANT[kind]:
         raise BadRequest(f"amount must be 1..{MAX_GRANT[kind]}", field="amount")
-    if not reason.strip() or len(reason) > 40:
-        raise BadRequest("reason must be 1-40 characters", field="reason")
-    if len(note) > 200:
-        raise BadRequest("note must be at most 200 characters", field="note")
+    if not reason.strip() or len(reason) > 40 or not readable(reason):
+        raise BadRequest("reason must be 1-40 characters, no control ones", field="reason")
+    if len(note) > 200 or not readable(note):
+        raise BadRequest("note must be at most 200 characters, no control ones", field="note")
     if conn.execute(sa.select(members.c.id).where(members.c.id == member_id)).first() is None:
-        raise BadRequest(f"unknown member {member_id}", field="member_id")
+        raise NotFound(f"unknown member {member_id}", fa="این عضو پیدا نشد", field="member_id")
     grant_id = new_id()
     conn.execute(
         sa.insert(grants).values(

@@ -114,6 +114,16 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
 }
 
 
+def text(limit: int) -> Schema:
+    """Describe person-readable text: 1..limit characters, not blank, no control characters."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limit,
+        "pattern": "^(?=.*\\S)[^\\x00-\\x1f\\x7f-\\x9f]+$",
+    }
+
+
 def _event(kind: str, payload: str) -> Schema:
     return obj(
         {
@@ -273,6 +283,45 @@ SCHEMAS: dict[str, Schema] = {
             "note": {"type": "string"},
         }
     ),
+    "NewStore": obj({"name": text(200)}),
+    "StoreCreated": obj(
+        {"store_id": HEX128, "name": {"type": "string"}, "code": {"type": "string"}}
+    ),
+    "StoreCode": obj({"store_id": HEX128, "code": {"type": "string"}}),
+    "Terminals": obj({"terminals": {"type": "array", "items": {"type": "object"}}}),
+    "Revoked": obj({"revoked": {"type": "string"}}),
+    "NewGrant": {
+        **obj(
+            {
+                "member_id": HEX128,
+                "kind": {"enum": ["points", "credit"]},
+                "amount": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000},
+                "reason": text(40),
+            },
+            {
+                "note": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+                }
+            },
+        ),
+        "if": {"properties": {"kind": {"const": "points"}}},
+        "then": {"properties": {"amount": {"maximum": 1_000_000}}},
+    },
+    "GrantCreated": obj({"grant_id": HEX128}),
+    "NewCoupon": obj(
+        {
+            "member_id": HEX128,
+            "value_rial": {"type": "integer", "minimum": 1, "maximum": 1_000_000_000},
+            "reason": text(40),
+        },
+        {
+            "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+            "min_purchase_rial": {"type": "integer", "minimum": 0, "maximum": 10**11},
+        },
+    ),
+    "CouponCreated": obj({"code": {"type": "string"}}),
 }
 
 SIGNATURE_HEADERS = {
@@ -304,12 +353,96 @@ def _signed(operation_id: str, summary: str, body: str, ok: Schema) -> Schema:
     }
 
 
+def _hq(
+    operation_id: str, summary: str, ok: Schema, body: str | None = None, path_id: str = ""
+) -> Schema:
+    """Return an HQ operation's description (bearer token of an HQ user)."""
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"hqToken": []}],
+        "responses": {
+            **ok,
+            "400": _error("the body is not what this operation takes (field names it)"),
+            "401": _error("no bearer token, or an unknown or revoked one"),
+            "403": _error("the token's user has no role for this"),
+            "404": _error("no such store, terminal or member"),
+        },
+    }
+    if body:
+        operation["requestBody"] = _json_body(body)
+    if path_id:
+        operation["parameters"] = [
+            {"name": path_id, "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+    return operation
+
+
+def _created(description: str, schema: str) -> Schema:
+    return {"201": _ok(description, schema)}
+
+
+def _done(description: str, schema: str) -> Schema:
+    return {"200": _ok(description, schema)}
+
+
+HQ_PATHS: Schema = {
+    "/api/v1/hq/stores": {
+        "post": _hq(
+            "createStore",
+            "Create a store and its first enrolment code (admin).",
+            _created("the store and a one-time terminal code", "StoreCreated"),
+            "NewStore",
+        )
+    },
+    "/api/v1/hq/stores/{store_id}/codes": {
+        "post": _hq(
+            "createEnrolmentCode",
+            "Issue another one-time terminal enrolment code (admin).",
+            _created("a one-time code", "StoreCode"),
+            path_id="store_id",
+        ),
+    },
+    "/api/v1/hq/terminals": {
+        "get": _hq(
+            "listTerminals",
+            "List terminals with store, last contact and sequence watermark (admin).",
+            _done("every terminal", "Terminals"),
+        )
+    },
+    "/api/v1/hq/terminals/{terminal_id}/revoke": {
+        "post": _hq(
+            "revokeTerminal",
+            "Revoke a terminal: its signed requests are refused (admin).",
+            _done("the terminal is revoked", "Revoked"),
+            path_id="terminal_id",
+        ),
+    },
+    "/api/v1/hq/grants": {
+        "post": _hq(
+            "createGrant",
+            "Give a member points or credit, booked by their home store (admin, marketer).",
+            _created("the grant waits for the member's home store", "GrantCreated"),
+            "NewGrant",
+        )
+    },
+    "/api/v1/hq/coupons": {
+        "post": _hq(
+            "createCoupon",
+            "Issue a member a coupon, a Rial discount with an expiry (admin, marketer).",
+            _created("the coupon's code", "CouponCreated"),
+            "NewCoupon",
+        )
+    },
+}
+
 SPEC: Schema = {
     "openapi": "3.1.0",
     "info": {
-        "title": "Vafa cloud API for terminals",
+        "title": "Vafa cloud API",
         "version": f"{PROTOCOL_VERSION}.0",
-        "description": "Terminal enrolment and event sync. Errors are JSON with a stable code.",
+        "description": "Terminal enrolment and sync (signed by the terminal's key) and HQ's"
+        " operations (bearer token). Errors are JSON with a stable code.",
     },
     "paths": {
         "/api/v1/health": {
@@ -348,6 +481,7 @@ SPEC: Schema = {
                 _ok("rules and changed members", "PullResult"),
             )
         },
+        **HQ_PATHS,
     },
     "components": {
         "schemas": SCHEMAS,
@@ -358,8 +492,15 @@ SPEC: Schema = {
             }
         },
         "securitySchemes": {
-            name: {"type": "apiKey", "in": "header", "name": header, "description": text}
-            for name, (header, text) in SIGNATURE_HEADERS.items()
+            **{
+                name: {"type": "apiKey", "in": "header", "name": header, "description": text}
+                for name, (header, text) in SIGNATURE_HEADERS.items()
+            },
+            "hqToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "an HQ user's API token (vafa-cloud user token)",
+            },
         },
     },
 }

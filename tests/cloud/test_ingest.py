@@ -25,26 +25,6 @@ from common.protocol import canonical_json, new_id
 from common.signing import public_key_b64, sign_request
 
 PATH = "/api/v1/sync/events"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def cloud_app_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """Yield the cloud app on a fresh SQLite file or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    else:
-        url = request.getfixturevalue("postgres_engine_url")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "PII_KEY_FILE": str(tmp_path / "cloud-keys" / "pii.key"),
-            "SECRET_KEY": "test",
-            "TESTING": True,
-        }
-    )
-    yield app
-    app.extensions["vafa"].engine.dispose()
 
 
 class Till:

@@ -5,8 +5,6 @@ JSON error and stores nothing; a terminal whose clock is days off still syncs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +15,6 @@ from flask import Flask
 
 from agent.ledger import book
 from agent.offline_queue import outbox
-from cloud.app import create_app
 from cloud.fleet import create_enrolment_code, create_store
 from cloud.reports import totals
 from cloud.tables import events, members, nonces
@@ -25,26 +22,6 @@ from common.protocol import MAX_BATCH_EVENTS, MAX_BODY_BYTES, canonical_json, ne
 from common.signing import H_NONCE, H_SIGNATURE, public_key_b64, sign_request
 
 PATH = "/api/v1/sync/events"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def cloud_app_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """Yield the cloud app on a fresh SQLite file or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.db'}"
-    else:
-        url = request.getfixturevalue("postgres_engine_url")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "PII_KEY_FILE": str(tmp_path / "cloud-keys" / "pii.key"),
-            "SECRET_KEY": "test",
-            "TESTING": True,
-        }
-    )
-    yield app
-    app.extensions["vafa"].engine.dispose()
 
 
 class Signer:
