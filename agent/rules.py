@@ -22,6 +22,7 @@ class EarningRules:
     """How a purchase turns into points."""
 
     rial_per_point: int = 10_000  # one point per 1,000 Toman
+    rounding: str = "down"  # a purchase's Rials to points: "down", "nearest" (half up) or "up"
     min_purchase_rial: int = 0
     tier_multiplier_pct: dict[str, int] = field(
         default_factory=lambda: {"normal": 100, "silver": 125, "gold": 150, "vip": 200}
@@ -54,6 +55,7 @@ class EarningRules:
         return cls(**values)
 
 
+ROUNDINGS = ("down", "nearest", "up")
 _POSITIVE = frozenset({"rial_per_point", "point_value_rial", "tier_window_days"})  # divisors
 
 
@@ -61,7 +63,10 @@ def _rule_value(key: str, value: Any, default: Any) -> Any:
     def whole(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
-    if key == "off_peak_hours":
+    if key == "rounding":
+        if value in ROUNDINGS:
+            return value
+    elif key == "off_peak_hours":
         if value is None:
             return None
         if isinstance(value, list) and len(value) == 2 and all(whole(h) and h <= 24 for h in value):
@@ -147,14 +152,25 @@ def _parse_line(index: int, item: Any) -> SaleLine:
     return SaleLine(sku, category, quantity, check_amount(amount))
 
 
+def to_points(amount_rial: int, rules: EarningRules) -> int:
+    """Turn Rials into whole points by the rules' rate and rounding rule."""
+    whole, rest = divmod(amount_rial, rules.rial_per_point)
+    if rest and (
+        rules.rounding == "up" or (rules.rounding == "nearest" and 2 * rest >= rules.rial_per_point)
+    ):
+        whole += 1
+    return whole
+
+
 def points_for_sale(rules: EarningRules, sale: SaleContext) -> int:
-    """Return the points a purchase earns: whole points, rounded down, within the caps."""
+    """Return the points a purchase earns: base points by the rounding rule; bonuses and
+    multipliers on whole points, rounded down; then the per-sale and per-day caps."""
     if sale.amount_rial < rules.min_purchase_rial:
         return 0
-    points = sale.amount_rial // rules.rial_per_point
+    points = to_points(sale.amount_rial, rules)
     for line in sale.lines:
         bonus_pct = rules.category_bonus_pct.get(line.category, 0)
-        points += line.amount_rial // rules.rial_per_point * bonus_pct // 100
+        points += to_points(line.amount_rial, rules) * bonus_pct // 100
         points += rules.product_bonus_points.get(line.sku, 0) * line.quantity
     points = points * rules.tier_multiplier_pct.get(sale.tier, 100) // 100
     if _off_peak(rules, sale.moment):

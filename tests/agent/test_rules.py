@@ -22,6 +22,24 @@ def test_base_rate_rounds_down() -> None:
     assert _points(EarningRules(), 1_259_999) == 125
 
 
+@pytest.mark.parametrize(
+    ("rounding", "amounts", "points"),
+    [
+        ("down", (1_254_999, 1_255_000, 1_259_999, 1_260_000), (125, 125, 125, 126)),
+        ("nearest", (1_254_999, 1_255_000, 1_259_999, 1_260_000), (125, 126, 126, 126)),
+        ("up", (1_250_000, 1_250_001, 1_259_999, 1_260_000), (125, 126, 126, 126)),
+    ],
+)
+def test_rounding_rule(rounding: str, amounts: tuple[int, ...], points: tuple[int, ...]) -> None:
+    rules = EarningRules.from_dict({"rounding": rounding})
+    assert tuple(_points(rules, amount) for amount in amounts) == points
+
+
+def test_an_unknown_rounding_rule_is_refused() -> None:
+    with pytest.raises(InputError, match="rounding"):
+        EarningRules.from_dict({"rounding": "banker"})
+
+
 def test_minimum_purchase() -> None:
     assert _points(EarningRules(min_purchase_rial=500_000), 499_999) == 0
     assert _points(EarningRules(min_purchase_rial=500_000), 500_000) == 50
