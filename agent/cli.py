@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ledger.add_parser("verify", help="replay the ledger and check every invariant")
 
+    take = sub.add_parser("backup", help="copy the ledger (online) to a folder and check the copy")
+    take.add_argument("--output", required=True, type=Path, help="folder for the backup file")
+    back = sub.add_parser(
+        "restore", help="replace the ledger with a checked backup (stop the agent first)"
+    )
+    back.add_argument("--input", required=True, type=Path, help="backup file to restore")
+    back.add_argument(
+        "--force", action="store_true", help="even over a healthy ledger newer than the backup"
+    )
+
     owner = sub.add_parser("owner-password", help="set the store owner's web login password")
     owner.add_argument("--password", required=True, help="at least 8 characters")
 
@@ -90,6 +100,8 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "print-test":
         return _print_test(args.profile, args.output)
     config = _config(args)
+    if args.command in ("backup", "restore"):
+        return _backup_command(args, config)
     if args.command == "enroll":
         from agent.identity import enroll
 
@@ -102,6 +114,22 @@ def _run(args: argparse.Namespace) -> Any:
         return _terminal_command(args, terminal)
     finally:
         terminal.close()
+
+
+def _backup_command(args: argparse.Namespace, config: AgentConfig) -> dict[str, Any]:
+    from agent import backup
+    from common.persian import now_tehran
+
+    if args.command == "backup":
+        info = backup.backup(config.database, args.output, now_tehran())
+    else:
+        info = backup.restore(args.input, config.database, force=args.force)
+    return {
+        args.command: str(info.path),
+        "sales": info.sales,
+        "entries": info.entries,
+        "outbox_seq": info.outbox_seq,
+    }
 
 
 def _json_arg(text: str, option: str) -> Any:

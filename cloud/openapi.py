@@ -266,6 +266,11 @@ SCHEMAS: dict[str, Schema] = {
             "members": {"type": "array", "items": ref("MemberSnapshot")},
             "members_cursor": {"type": "integer", "minimum": 0},
             "more": {"type": "boolean"},
+            "highest_seq": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "the highest seq the cloud has from this terminal",
+            },
             "grants": {
                 "type": "array",
                 "description": "points or credit to book now, once per grant_id (last page only)",

@@ -71,6 +71,7 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
         ],
         "members_cursor": rows[-1].version if rows else cursor,
         "more": more,
+        "highest_seq": terminal.highest_seq,  # a terminal restored from a backup skips past it
         # Grants only with the last page, when every member they name has been sent.
         "grants": [] if more else deliver(conn, terminal),
     }

@@ -125,4 +125,21 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
                 log.warning("grant not booked: %s", exc)
             conn.execute("RELEASE grant")
         _store(conn, CURSOR_KEY, str(cursor))
+        _skip_used_seqs(conn, answer.get("highest_seq"))
     return PullResult(applied, rules is not None, booked)
+
+
+def _skip_used_seqs(conn: sqlite3.Connection, highest: Any) -> None:
+    """Move the outbox sequence past what the cloud has seen from this terminal.
+
+    Only a ledger restored from a backup is ever behind: without this its next events
+    would reuse seqs the cloud holds for other events, and be refused for ever.
+    """
+    if isinstance(highest, bool) or not isinstance(highest, int):
+        return
+    behind = conn.execute(
+        "UPDATE counters SET value = ? WHERE name = 'outbox_seq' AND value < ? RETURNING value",
+        (highest, highest),
+    ).fetchone()
+    if behind is not None:
+        log.warning("outbox sequence moved to %d, past what the cloud has seen", highest)

@@ -78,3 +78,23 @@ def test_print_test_refuses_a_scanner_profile(
         capsys, "print-test", "--profile", "zebra-ds2208", "--output", str(tmp_path / "x")
     )
     assert code != 0 and "not a printer" in err
+
+
+def test_backup_then_restore_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path / "t")]
+    _run(capsys, *data, "member", "add", "--mobile", "09123456789", "--name", "علی")
+    _run(capsys, *data, "sale", "--member", "09123456789", "--amount", "500000", "--json")
+    code, out, _ = _run(capsys, *data, "backup", "--output", str(tmp_path / "b"))
+    assert code == 0
+    taken = json.loads(out)
+    assert (taken["sales"], taken["outbox_seq"]) == (1, 2)
+    _run(capsys, *data, "sale", "--member", "09123456789", "--amount", "500000", "--json")
+
+    code, _, err = _run(capsys, *data, "restore", "--input", taken["backup"])
+    assert code != 0 and "newer than" in err and "خطا:" in err
+    code, out, _ = _run(capsys, *data, "restore", "--input", taken["backup"], "--force")
+    assert code == 0 and json.loads(out)["sales"] == 1
+    code, out, _ = _run(capsys, *data, "ledger", "verify")
+    assert json.loads(out) == {"ok": True, "points_total": 50}
