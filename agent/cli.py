@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ledger.add_parser("verify", help="replay the ledger and check every invariant")
 
+    doctor = sub.add_parser(
+        "doctor", help="check folders, keys, ledger, disk, font, devices, cloud and clock"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     take = sub.add_parser("backup", help="copy the ledger (online) to a folder and check the copy")
     take.add_argument("--output", required=True, type=Path, help="folder for the backup file")
     back = sub.add_parser(
@@ -102,6 +107,8 @@ def _run(args: argparse.Namespace) -> Any:
     config = _config(args)
     if args.command in ("backup", "restore"):
         return _backup_command(args, config)
+    if args.command == "doctor":
+        return _doctor(config, args.json)
     if args.command == "enroll":
         from agent.identity import enroll
 
@@ -114,6 +121,27 @@ def _run(args: argparse.Namespace) -> Any:
         return _terminal_command(args, terminal)
     finally:
         terminal.close()
+
+
+def _doctor(config: AgentConfig, as_json: bool) -> Any:
+    from agent.doctor import run_checks
+
+    findings = run_checks(config)
+    failed = [f for f in findings if f.level == "fail"]
+    if as_json:
+        print(json.dumps([f.to_dict() for f in findings], ensure_ascii=False, indent=2))
+    else:
+        marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+        for f in findings:
+            print(f"{marks[f.level]} {f.check}: {f.message} — {f.fa}")
+            if f.fix and f.level != "ok":
+                print(f"    fix: {f.fix}")
+    if failed:
+        raise IntegrityFailure(
+            f"doctor found {len(failed)} problem(s): {', '.join(f.check for f in failed)}",
+            fa="پایانه آماده کار نیست",
+        )
+    return None
 
 
 def _backup_command(args: argparse.Namespace, config: AgentConfig) -> dict[str, Any]:

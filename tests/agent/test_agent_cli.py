@@ -98,3 +98,18 @@ def test_backup_then_restore_from_the_command_line(
     assert code == 0 and json.loads(out)["sales"] == 1
     code, out, _ = _run(capsys, *data, "ledger", "verify")
     assert json.loads(out) == {"ok": True, "points_total": 50}
+
+
+def test_doctor_exits_non_zero_naming_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path / "t")]
+    _run(capsys, *data, "member", "add", "--mobile", "09123456789", "--name", "علی")
+    (tmp_path / "t").chmod(0o700)
+    code, out, err = _run(capsys, *data, "doctor", "--json")
+    assert code == 2
+    findings = {f["check"]: f for f in json.loads(out)}
+    assert findings["ledger"]["level"] == "ok" and findings["enrolment"]["level"] == "fail"
+    assert "enrolment" in err and "پایانه آماده کار نیست" in err
+    code, out, _ = _run(capsys, *data, "doctor")
+    assert "✗ enrolment" in out and "fix: vafa-agent enroll" in out
