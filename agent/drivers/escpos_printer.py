@@ -7,6 +7,7 @@ transport: python-escpos's File, Network, Serial or Usb backend, each with a tim
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from typing import Any
 
@@ -72,10 +73,14 @@ class EscposTransportPrinter(Printer):
 
 
 class MemoryPrinter(Printer):
-    """Keep what was printed in memory: the simulator's and the tests' printer."""
+    """Keep the last prints in memory: the simulator's and the tests' printer.
 
-    def __init__(self) -> None:
-        self.jobs: list[bytes] = []
+    Only the last ``keep`` jobs stay: a terminal left on the simulated printer for a day
+    would otherwise hold every receipt (tens of KB each) until it ran out of memory.
+    """
+
+    def __init__(self, keep: int = 100) -> None:
+        self.jobs: collections.deque[bytes] = collections.deque(maxlen=keep)
 
     def send(self, data: bytes) -> None:
         """Remember the bytes of one print."""

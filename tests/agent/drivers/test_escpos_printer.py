@@ -68,3 +68,13 @@ def test_receipt_text_is_drawn_right_to_left() -> None:
     assert top_band.getbbox() is not None
     bbox = ImageChops.invert(label_row).getbbox()
     assert bbox is not None and bbox[2] > 500  # ink reaches the right margin
+
+
+def test_the_memory_printer_keeps_only_the_last_jobs() -> None:
+    """A terminal left on the simulated printer must not hold every receipt it ever printed."""
+    from agent.drivers.escpos_printer import MemoryPrinter
+
+    printer = MemoryPrinter(keep=3)
+    for n in range(10):
+        printer.send(bytes([n]) * 1000)
+    assert [job[0] for job in printer.jobs] == [7, 8, 9]
