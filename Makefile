@@ -31,6 +31,9 @@ test: $(STAMP) system-test
 bench: $(STAMP) system-runtime
 	$(BIN)/python -m bench
 
+reliability: $(STAMP) system-test
+	$(BIN)/python -m bench.reliability
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
