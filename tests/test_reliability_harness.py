@@ -10,7 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.reliability import chaos, crash, soak
+import pytest
+
+from bench.reliability import chaos, crash, load, soak
 
 
 def test_the_crash_scenario_kills_syncs_and_compares_with_the_cloud() -> None:
@@ -33,3 +35,11 @@ def test_the_soak_scenario_samples_memory_every_thousand_sales() -> None:
         report = soak.run(Path(tmp), sales=1000)
     assert [n for n, _ in report.samples] == [0, 1000]
     assert 20 < report.start_mb < report.end_mb < 200
+
+
+@pytest.mark.postgres
+def test_the_load_scenario_runs_gunicorn_workers_on_postgresql() -> None:
+    report = load.run(terminals=6, workers=2, sales_each=4)
+    assert (report.terminals, report.events, report.errors) == (6, 30, 0)
+    assert report.requests == 6 * 2  # one batch each, then one pull each
+    assert 0 < report.p50_ms <= report.p99_ms <= report.max_ms

@@ -65,6 +65,7 @@ class TimedClient(SyncClient):
 
 
 def _gunicorn(url: str, folder: Path, workers: int, port: int) -> subprocess.Popen[bytes]:
+    """Start gunicorn on the cloud app; its output goes to gunicorn.log in ``folder``."""
     env = dict(
         os.environ,
         VAFA_CLOUD_DATABASE_URL=url,
@@ -72,24 +73,24 @@ def _gunicorn(url: str, folder: Path, workers: int, port: int) -> subprocess.Pop
         VAFA_CLOUD_SECRET_KEY="load-test-secret",
         VAFA_CLOUD_AUTO_MIGRATE="false",
     )
-    log = (folder / "gunicorn.log").open("w")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "120",
-            "cloud.app:create_app()",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (folder / "gunicorn.log").open("w") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "cloud.app:create_app()",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def run(terminals: int, workers: int, sales_each: int) -> LoadReport:
@@ -183,7 +184,7 @@ def _storm(fleet: list[tuple[Terminal, TimedClient]], workers: int) -> LoadRepor
     seconds = time.perf_counter() - start
     assert not errors, errors[:3]
     latencies = sorted(ms * 1000 for _, c in fleet for ms in c.latencies)
-    cuts = statistics.quantiles(latencies, n=100)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")  # within the samples
     return LoadReport(
         terminals=len(fleet),
         workers=workers,
