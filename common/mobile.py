@@ -23,16 +23,24 @@ def normalize_mobile(raw: str) -> str:
     elif text.startswith("9") and len(text) == 10:
         text = "0" + text
     if not re.fullmatch(r"\+?\d{10,13}", text):
-        raise InvalidMobile(f"not a phone number: {raw!r}")
+        raise InvalidMobile(f"not a phone number: {_redacted(raw)}")
     try:
         number = phonenumbers.parse(text, "IR")
     except phonenumbers.NumberParseException as exc:
-        raise InvalidMobile(f"unparseable mobile {raw!r}: {exc}") from exc
+        raise InvalidMobile(f"unparseable mobile {_redacted(raw)}") from exc
     if number.country_code != 98 or not phonenumbers.is_valid_number(number):
-        raise InvalidMobile(f"not a valid Iranian number: {raw!r}")
+        raise InvalidMobile(f"not a valid Iranian number: {_redacted(raw)}")
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
-        raise InvalidMobile(f"not a mobile number: {raw!r}", fa="این شماره موبایل نیست")
+        raise InvalidMobile(f"not a mobile number: {_redacted(raw)}", fa="این شماره موبایل نیست")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _redacted(raw: str) -> str:
+    """Describe a rejected number for a log without writing the number down."""
+    text = _SEPARATORS.sub("", to_ascii_digits(raw))
+    if len(text) <= 6:
+        return f"({len(text)} characters)"
+    return f"{text[:4]}…{text[-2:]} ({len(text)} characters)"
 
 
 def looks_like_mobile(raw: str) -> bool:
