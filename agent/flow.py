@@ -147,6 +147,15 @@ class CashierFlow:
                 f"credit {redeem_credit_rial} exceeds the purchase {amount_rial}",
                 fa="اعتبار خرج‌شده از مبلغ خرید بیشتر است",
             )
+        # A redemption at a purchase takes off at most the purchase; one without a purchase
+        # (amount 0) is for a gift from the catalogue, and only the balance limits it.
+        points_rial = redeem_points * self.rules.point_value_rial
+        if amount_rial and points_rial + redeem_credit_rial > amount_rial:
+            raise InputError(
+                f"points worth {points_rial} and credit {redeem_credit_rial} exceed the"
+                f" purchase {amount_rial}",
+                fa="تخفیف امتیاز و اعتبار از مبلغ خرید بیشتر است",
+            )
         moment = self.clock()
         now = moment.isoformat()
         with write_transaction(self.conn):

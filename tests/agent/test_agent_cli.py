@@ -42,7 +42,8 @@ def test_member_add_then_sale_prints_json(
         (["--member", "0912345", "--amount", "1000"], "no member"),
         (["--member", "09123456789", "--amount", "-5"], "negative"),
         (["--member", "09123456789", "--amount", "999999999999999"], "absurd"),
-        (["--member", "09123456789", "--amount", "1000", "--redeem", "10"], "balance"),
+        (["--member", "09123456789", "--amount", "100000", "--redeem", "10"], "balance"),
+        (["--member", "09123456789", "--amount", "5000", "--redeem", "10"], "exceed the purchase"),
     ],
 )
 def test_bad_sales_exit_non_zero_and_write_nothing(

@@ -90,7 +90,7 @@ def test_sequence_stays_gap_free_after_a_refused_sale(terminal: Terminal) -> Non
     member = terminal.flow.enrol("09123456789", "زهرا", consent=True)
     terminal.flow.sale(member.id, 100_000)
     with pytest.raises(InsufficientBalance):
-        terminal.flow.sale(member.id, 100_000, redeem_points=999)
+        terminal.flow.sale(member.id, 10_000_000, redeem_points=999)
     terminal.flow.sale(member.id, 100_000)
     seqs = [e.seq for e in outbox.pending(terminal.conn, terminal.vault, 10)]
     assert seqs == [1, 2, 3]

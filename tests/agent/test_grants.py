@@ -67,7 +67,7 @@ def test_a_points_grant_lands_once_at_the_home_store(stores, cloud_app) -> None:
     with cloud_app.extensions["vafa"].engine.connect() as conn:
         assert chain_balances(conn, [member.id])[member.id] == 500
         assert totals(conn)["points_total"] == book.total_member_points(a.conn) == 500
-    assert a.flow.sale(member.id, 100_000, redeem_points=300).balance == 500 - 300 + 10
+    assert a.flow.sale(member.id, 400_000, redeem_points=300).balance == 500 - 300 + 40
 
 
 def test_a_lost_pull_answer_is_resent_and_still_booked_once(stores, cloud_app) -> None:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from agent.config import AgentConfig
-from agent.errors import InsufficientBalance
+from agent.errors import InputError, InsufficientBalance
 from agent.flow import CashierFlow
 from agent.ledger import book
 from agent.ledger.db import write_transaction
@@ -71,6 +71,9 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             result = self.flow.sale(member, amount, redeem)
         except InsufficientBalance:
+            return
+        except InputError:  # points worth more than the purchase: refused, nothing written
+            assert 0 < amount < redeem * RULES.point_value_rial
             return
         assert result.balance == self.balances[member] - redeem + result.points_earned
         self.balances[member] = result.balance

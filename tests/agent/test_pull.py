@@ -176,7 +176,7 @@ def test_a_member_cannot_redeem_more_than_the_chain_wide_balance(two_stores) -> 
     _sync(a, a_client)
     pull(b_client, b.conn, b.vault)
     with pytest.raises(InsufficientBalance, match="101 > balance 100"):
-        b.flow.sale(member.id, 10_000, redeem_points=101)
+        b.flow.sale(member.id, 200_000, redeem_points=101)
     assert book.verify(b.conn) == []
     assert b.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0] == 0
 
