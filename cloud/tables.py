@@ -102,6 +102,16 @@ settings = sa.Table(
     sa.Column("updated_at", Time, nullable=False),
 )
 
+# Each member's points as moved by each terminal (its points and drawn postings summed),
+# kept up to date by ingest: chain-wide balances and "points elsewhere" are key look-ups.
+member_terminal_points = sa.Table(
+    "member_terminal_points",
+    metadata,
+    sa.Column("member_id", sa.String(32), primary_key=True),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), primary_key=True),
+    sa.Column("points", sa.BigInteger, nullable=False),
+)
+
 # A member whose chain-wide points went below zero (the same points redeemed at two offline
 # stores): what they owe now, kept until later earnings settle it (cloud/balances.py).
 member_overdrafts = sa.Table(
