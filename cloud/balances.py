@@ -14,31 +14,65 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.storage import utcnow
-from cloud.tables import ledger_postings, member_overdrafts
+from cloud.tables import (
+    events,
+    ledger_entries,
+    ledger_postings,
+    member_overdrafts,
+    member_terminal_points,
+)
 
 KINDS = ("points", "drawn")
 
 
-def member_accounts(member_ids: Iterable[str]) -> dict[str, str]:
-    """Map every account that holds a member's points to the member."""
-    return {f"member:{member_id}:{kind}": member_id for member_id in member_ids for kind in KINDS}
+def points_moved(postings: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Sum posting rows on members' points and drawn accounts, per member."""
+    moved: dict[str, int] = {}
+    for posting in postings:
+        parts = str(posting["account"]).split(":")
+        if len(parts) == 3 and parts[0] == "member" and parts[2] in KINDS:
+            moved[parts[1]] = moved.get(parts[1], 0) + int(posting["amount"])
+    return moved
 
 
-def chain_balances(conn: sa.Connection, member_ids: Iterable[str]) -> dict[str, int]:
-    """Return each member's points across the whole chain (0 for a member who never moved)."""
+def add_points(conn: sa.Connection, terminal_id: str, moved: dict[str, int]) -> None:
+    """Add a batch's points movements to the running totals of this terminal's members."""
+    if not moved:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {"member_id": member_id, "terminal_id": terminal_id, "points": points}
+        for member_id, points in sorted(moved.items())
+    ]
+    statement = insert(member_terminal_points).values(rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["member_id", "terminal_id"],
+            set_={"points": member_terminal_points.c.points + statement.excluded.points},
+        )
+    )
+
+
+def chain_balances(
+    conn: sa.Connection, member_ids: Iterable[str], except_terminal: str | None = None
+) -> dict[str, int]:
+    """Return each member's points across the chain (or all but one terminal's share)."""
     ids = sorted(set(member_ids))
     found = dict.fromkeys(ids, 0)
+    totals = member_terminal_points
     for chunk in (ids[i : i + 400] for i in range(0, len(ids), 400)):
-        accounts = member_accounts(chunk)
-        rows = conn.execute(
-            sa.select(ledger_postings.c.account, sa.func.sum(ledger_postings.c.amount))
-            .where(ledger_postings.c.account.in_(accounts))
-            .group_by(ledger_postings.c.account)
+        query = (
+            sa.select(totals.c.member_id, sa.func.sum(totals.c.points))
+            .where(totals.c.member_id.in_(chunk))
+            .group_by(totals.c.member_id)
         )
-        for account, total in rows:
-            found[accounts[account]] += int(total)
+        if except_terminal is not None:
+            query = query.where(totals.c.terminal_id != except_terminal)
+        for member_id, points in conn.execute(query):
+            found[member_id] = int(points)
     return found
 
 
@@ -84,3 +118,34 @@ def overdraft_totals(conn: sa.Connection) -> tuple[int, int]:
         ).where(member_overdrafts.c.points > 0)
     ).one()
     return int(count), int(points)
+
+
+def running_total_problems(conn: sa.Connection) -> list[str]:
+    """Compare the running totals with a fresh sum of the postings; describe each mismatch."""
+    member = sa.func.substr(
+        sa.func.replace(sa.func.replace(ledger_postings.c.account, ":points", ""), ":drawn", ""), 8
+    )
+    replayed = {
+        (m, t): int(total)
+        for m, t, total in conn.execute(
+            sa.select(member, events.c.terminal_id, sa.func.sum(ledger_postings.c.amount))
+            .join(ledger_entries, ledger_entries.c.id == ledger_postings.c.entry_id)
+            .join(events, events.c.id == ledger_entries.c.event_id)
+            .where(
+                sa.or_(
+                    ledger_postings.c.account.like("member:%:points"),
+                    ledger_postings.c.account.like("member:%:drawn"),
+                )
+            )
+            .group_by(member, events.c.terminal_id)
+        )
+    }
+    kept = {
+        (row.member_id, row.terminal_id): int(row.points)
+        for row in conn.execute(sa.select(member_terminal_points))
+    }
+    return [
+        f"member {m} at terminal {t}: running total {kept.get((m, t), 0)} != postings {v}"
+        for (m, t), v in sorted({**dict.fromkeys(kept, 0), **replayed}.items())
+        if kept.get((m, t), 0) != v
+    ]

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.balances import book_overdrafts
+from cloud.balances import add_points, book_overdrafts, points_moved
 from cloud.coupons import record_uses
 from cloud.errors import BadRequest
 from cloud.storage import utcnow
@@ -306,6 +306,7 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
         )
     for member_id, tier in batch.tiers.items():
         conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
+    add_points(conn, batch.terminal.id, points_moved(batch.rows[ledger_postings]))
     bump_members(conn, batch.touched)
     book_overdrafts(conn, batch.touched)
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.balances import member_accounts
+from cloud.balances import chain_balances
 from cloud.coupons import open_coupons
 from cloud.errors import BadRequest
 from cloud.grants import deliver
 from cloud.storage import utcnow
-from cloud.tables import events, ledger_entries, ledger_postings, members, sales, settings
+from cloud.tables import members, sales, settings
 from common.pii import PiiVault
 
 RULES_KEY = "earning_rules"
@@ -61,7 +61,7 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
         raise BadRequest("members_cursor must be a non-negative integer", field="members_cursor")
     rules, etag = get_rules(conn)
     rows, more = _changed_members(conn, terminal, cursor)
-    elsewhere = _points_elsewhere(conn, terminal.id, [row.id for row in rows])
+    elsewhere = chain_balances(conn, [row.id for row in rows], except_terminal=terminal.id)
     offers = open_coupons(conn, [row.id for row in rows])
     return {
         "rules": rules if body.get("rules_etag") != etag else None,
@@ -97,26 +97,6 @@ def _changed_members(
     if not whole:
         whole = list(conn.execute(query.where(members.c.version == last)))
     return whole, True
-
-
-def _points_elsewhere(
-    conn: sa.Connection, terminal_id: str, member_ids: list[str]
-) -> dict[str, int]:
-    """Sum each member's points moved by other terminals (this one's it knows itself)."""
-    if not member_ids:
-        return {}
-    accounts = member_accounts(member_ids)
-    rows = conn.execute(
-        sa.select(ledger_postings.c.account, sa.func.sum(ledger_postings.c.amount))
-        .join(ledger_entries, ledger_entries.c.id == ledger_postings.c.entry_id)
-        .join(events, events.c.id == ledger_entries.c.event_id)
-        .where(ledger_postings.c.account.in_(accounts), events.c.terminal_id != terminal_id)
-        .group_by(ledger_postings.c.account)
-    )
-    found: dict[str, int] = {}
-    for account, total in rows:
-        found[accounts[account]] = found.get(accounts[account], 0) + int(total)
-    return found
 
 
 def _snapshot(

@@ -24,6 +24,7 @@ from agent.offline_queue import outbox
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from cloud.app import create_app
+from cloud.balances import running_total_problems
 from cloud.fleet import create_enrolment_code, create_store
 from cloud.reports import totals
 from cloud.tables import events, terminals
@@ -94,6 +95,7 @@ def test_terminals_sync_exactly_through_network_faults(
         with engine.connect() as conn:
             cloud = totals(conn)
             cloud_events = conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+            drift = running_total_problems(conn)
             watermarks = conn.execute(
                 sa.select(terminals.c.contiguous_seq, terminals.c.highest_seq)
             ).all()
@@ -107,6 +109,7 @@ def test_terminals_sync_exactly_through_network_faults(
         assert cloud["points_total"] == local_points > 0
         assert cloud["sales"] == local_sales == TERMINALS * SALES_PER_TERMINAL
         assert cloud_events == local_events
+        assert drift == []
         assert all(contiguous == highest for contiguous, highest in watermarks)
         assert failures > 0
         assert all(proxy.counts[fault] > 0 for fault in FAULTS), proxy.counts

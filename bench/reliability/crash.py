@@ -29,6 +29,7 @@ from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from bench.reliability.cloud_process import cloud_command, running_cloud
+from cloud.balances import running_total_problems
 from cloud.reports import totals
 
 MOBILES = [f"0912300{n:04d}" for n in range(8)]
@@ -165,6 +166,7 @@ def _compare_with_cloud(
                 )
             ).all()
             cloud_points = totals(conn)["points_total"]
+            drift = running_total_problems(conn)
             (events, contiguous, highest) = conn.execute(
                 sa.text(
                     "SELECT (SELECT COUNT(*) FROM events), contiguous_seq, highest_seq"
@@ -179,6 +181,7 @@ def _compare_with_cloud(
     assert set(confirmed) <= set(cloud_sales), "a confirmed sale never reached the cloud"
     assert all(cloud_sales[sale] for sale in refunded), "a refund never reached the cloud"
     assert not unbalanced, f"unbalanced entries at the cloud: {unbalanced[:3]}"
+    assert not drift, f"running totals differ from the postings: {drift[:3]}"
     assert cloud_points == book.total_member_points(terminal.conn), "points differ"
     assert events == outbox_rows == contiguous == highest, "events lost or doubled"
     (redemptions,) = terminal.conn.execute(

@@ -18,8 +18,6 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-MEMBER_OF_ACCOUNT = "substr(replace(replace(p.account, ':points', ''), ':drawn', ''), 8)"
-
 
 def upgrade() -> None:
     """Apply this revision."""
@@ -31,15 +29,30 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["terminal_id"], ["terminals.id"]),
         sa.PrimaryKeyConstraint("member_id", "terminal_id"),
     )
-    op.execute(
-        "INSERT INTO member_terminal_points (member_id, terminal_id, points)"
-        f" SELECT {MEMBER_OF_ACCOUNT}, e.terminal_id, SUM(p.amount)"
-        " FROM ledger_postings p"
-        " JOIN ledger_entries le ON le.id = p.entry_id"
-        " JOIN events e ON e.id = le.event_id"
-        " WHERE p.account LIKE 'member:%:points' OR p.account LIKE 'member:%:drawn'"
-        f" GROUP BY {MEMBER_OF_ACCOUNT}, e.terminal_id"
+    # Built as expressions, not SQL text: a ':points' in text would read as a parameter.
+    postings = sa.table(
+        "ledger_postings", sa.column("entry_id"), sa.column("account"), sa.column("amount")
     )
+    entries = sa.table("ledger_entries", sa.column("id"), sa.column("event_id"))
+    events = sa.table("events", sa.column("id"), sa.column("terminal_id"))
+    totals = sa.table(
+        "member_terminal_points",
+        sa.column("member_id"),
+        sa.column("terminal_id"),
+        sa.column("points"),
+    )
+    account = postings.c.account
+    member = sa.func.substr(
+        sa.func.replace(sa.func.replace(account, ":points", ""), ":drawn", ""), 8
+    )
+    per_terminal = (
+        sa.select(member, events.c.terminal_id, sa.func.sum(postings.c.amount))
+        .join(entries, entries.c.id == postings.c.entry_id)
+        .join(events, events.c.id == entries.c.event_id)
+        .where(sa.or_(account.like("member:%:points"), account.like("member:%:drawn")))
+        .group_by(member, events.c.terminal_id)
+    )
+    op.execute(totals.insert().from_select(["member_id", "terminal_id", "points"], per_terminal))
 
 
 def downgrade() -> None:
