@@ -12,6 +12,7 @@ from cloud.context import ctx
 from cloud.errors import BadRequest, Conflict
 from cloud.fleet import enroll_terminal
 from cloud.ingest import ingest_batch
+from cloud.metrics import count_events
 from cloud.snapshots import pull
 from cloud.terminal_auth import authenticate
 from common.errors import SignatureError
@@ -83,6 +84,8 @@ def sync_events() -> Response:
         # A resend raced its own first delivery; the second look sees the first's rows.
         with ctx().engine.begin() as conn:
             answer = ingest_batch(conn, ctx().vault, terminal, body)
+    kinds = {e.get("id"): str(e.get("kind")) for e in body["events"] if isinstance(e, dict)}
+    count_events(answer["results"], kinds)
     return jsonify(answer)
 
 

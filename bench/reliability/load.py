@@ -72,7 +72,9 @@ def _gunicorn(url: str, folder: Path, workers: int, port: int) -> subprocess.Pop
         VAFA_CLOUD_PII_KEY_FILE=str(folder / "pii.key"),
         VAFA_CLOUD_SECRET_KEY="load-test-secret",
         VAFA_CLOUD_AUTO_MIGRATE="false",
+        PROMETHEUS_MULTIPROC_DIR=str(folder / "prometheus"),  # workers' samples, added up
     )
+    (folder / "prometheus").mkdir(exist_ok=True)
     with (folder / "gunicorn.log").open("w") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
             [
@@ -122,6 +124,7 @@ def run(terminals: int, workers: int, sales_each: int) -> LoadReport:
         )
         assert events == expected == report.events, (events, expected, report.events)
         assert all(outbox.depth(t.conn) == 0 for t, _ in fleet), "an outbox did not drain"
+        assert _applied_per_metrics(base) == events, "the workers' metrics lost events"
         for terminal, client in fleet:
             client.close()
             terminal.close()
@@ -134,6 +137,21 @@ def run(terminals: int, workers: int, sales_each: int) -> LoadReport:
         stop()
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+def _applied_per_metrics(base: str) -> int:
+    """Add up the applied events all gunicorn workers counted, as /metrics reports them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "vafa_cloud_events_total" and sample.labels["status"] == "applied"
+        )
+    )
 
 
 def _wait_healthy(base: str, folder: Path) -> None:
