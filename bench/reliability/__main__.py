@@ -205,10 +205,10 @@ and includes the wait for a free worker.
 | latency p99 / max | {r.p99_ms:,.0f} / {r.max_ms:,.0f} ms |
 | result | **passed**: no error, every event at the cloud exactly once |
 
-The pulls cost most: without them the same storm drains in about 11 s. A first pull sends
-each terminal the snapshot of every recent buyer in the chain with their points held
-elsewhere (a join over the postings); a per-member, per-terminal running total kept at
-ingest would make it a key lookup (not done yet).
+Everything shares two cores: the {r.terminals} terminals' threads, the workers and
+PostgreSQL. A first pull is a terminal's largest: the snapshot of every recent buyer in
+the chain, with their points held elsewhere (read from per-terminal running totals kept
+at ingest; before those, a join over the postings doubled the p99).
 
 Reproduce: `VAFA_LOAD_TERMINALS={r.terminals} VAFA_LOAD_WORKERS={r.workers} make reliability`
 """
