@@ -32,6 +32,7 @@ class AgentConfig:
     web_port: int = 8300
     sync_interval_s: float = 10.0
     feedback_base_url: str = ""
+    metrics_port: int = 0  # Prometheus metrics on web_host:metrics_port; 0 turns them off
 
     @property
     def database(self) -> Path:

@@ -13,6 +13,7 @@ from waitress import serve as waitress_serve
 from agent.errors import NotEnrolled
 from agent.identity import load_identity
 from agent.ledger import db
+from agent.metrics import start_metrics
 from agent.offline_queue.poller import SyncPoller
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
@@ -44,9 +45,12 @@ def serve(terminal: Terminal) -> None:
     """Run the web page and background sync until interrupted."""
     poller = start_sync(terminal)
     config = terminal.config
+    metrics = start_metrics(config.web_host, config.metrics_port, config.database, poller)
     log.info("owner page on http://%s:%d/", config.web_host, config.web_port)
     try:
         waitress_serve(create_app(terminal), host=config.web_host, port=config.web_port, threads=4)
     finally:
         if poller is not None:
             poller.stop()
+        if metrics is not None:
+            metrics.shutdown()
