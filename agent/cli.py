@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from agent.config import AgentConfig, load_config
 from agent.errors import AgentError, InputError, IntegrityFailure
 from agent.ledger import book
 from common.errors import VafaError
+from common.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,10 +264,7 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; print its result as JSON; exit non-zero with a clear message on error."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         result = _run(args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from cloud.hq_api import create_token
 from cloud.reports import totals
 from cloud.snapshots import get_rules, set_rules
 from cloud.storage import migrate
+from common.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,9 +121,7 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "serve":
         from waitress import serve
 
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging()
         print(f"vafa-cloud serving on http://{args.host}:{args.port}/hq/", flush=True)
         serve(app, host=args.host, port=args.port, threads=args.threads, ident="vafa-cloud")
         return None
