@@ -223,3 +223,21 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", Time),
     sa.Column("revoked_at", Time),
 )
+
+# Every SMS the cloud sent: to whom, why, through which provider, and what became of it.
+# The text is sealed like other PII (it may name the member); the message id is its AAD.
+sms_messages = sa.Table(
+    "sms_messages",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(40), nullable=False),  # e.g. birthday, win-back, otp
+    sa.Column("marketing", sa.Boolean, nullable=False),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("provider_id", sa.String(64), index=True),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("body_enc", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # queued sent delivered undelivered …
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("status_at", Time),
+)
