@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from cloud.app import create_app
 from cloud.context import CloudContext
 from cloud.coupons import create_coupon
-from cloud.errors import CloudError
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
 from cloud.grants import create_grant
 from cloud.hq import ROLES, create_user
@@ -22,6 +22,7 @@ from cloud.hq_api import create_token
 from cloud.reports import totals
 from cloud.snapshots import get_rules, set_rules
 from cloud.storage import migrate
+from common.errors import VafaError
 from common.logs import configure_logging
 
 
@@ -93,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     coupon.add_argument("--reason", required=True, help="why, for the audit trail (1-40 chars)")
     coupon.add_argument("--by", default="cli", help="who issues it (default cli)")
 
+    sms = sub.add_parser(
+        "sms", help="text members (provider from VAFA_CLOUD_SMS_*)"
+    ).add_subparsers(dest="sms_command", required=True, metavar="ACTION")
+    text = sms.add_parser("send", help="send one text to a member under the sending rules")
+    text.add_argument("--member", required=True, help="member id")
+    text.add_argument("--text", required=True, help="the message (Persian welcome)")
+    text.add_argument("--purpose", default="manual", help="why, for the SMS log (default manual)")
+    text.add_argument(
+        "--service",
+        action="store_true",
+        help="a service text (a code, a receipt): no consent, window or opt-out line needed",
+    )
+    sms.add_parser("poll", help="fetch delivery reports and opt-out/opt-in replies")
+
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     return parser
 
@@ -112,6 +127,7 @@ def _instance_config(folder: str) -> dict[str, Any]:
     return {
         "PII_KEY_FILE": f"{folder}/pii.key",
         "DATABASE_URL": f"sqlite:///{folder}/vafa-cloud.db",
+        "SMS_FILE": f"{folder}/sms-outbox.jsonl",
     }
 
 
@@ -155,6 +171,8 @@ def _run(args: argparse.Namespace) -> Any:
                 conn, args.member, kind, value, args.reason, args.by, note=args.note
             )
             return {"grant_id": grant_id, "kind": kind, "amount": value}
+        if args.command == "sms":
+            return _sms(args, app, conn)
         if args.command == "coupon":
             code = create_coupon(
                 conn,
@@ -174,6 +192,29 @@ def _run(args: argparse.Namespace) -> Any:
         return totals(conn)
 
 
+def _sms(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> dict[str, Any]:
+    from cloud.sms.providers import provider_from_config
+    from cloud.sms.sending import handle_replies, poll_deliveries, send_to_member
+    from common.persian import now_tehran
+
+    provider = provider_from_config(dict(app.config), Path(app.instance_path))
+    vault = app.extensions["vafa"].vault
+    if args.sms_command == "poll":
+        changed = poll_deliveries(conn, provider)
+        return {"delivery_updates": changed, "replies": handle_replies(conn, vault, provider)}
+    sent = send_to_member(
+        conn,
+        vault,
+        provider,
+        args.member,
+        args.text,
+        args.purpose,
+        not args.service,
+        now_tehran(),
+    )
+    return {"message_id": sent.message_id, "provider_id": sent.provider_id, "parts": sent.parts}
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -186,8 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = _run(args)
-    except (CloudError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (VafaError, ValueError) as exc:  # CloudError, NotSent, SmsError, InvalidMobile …
+        fa = getattr(exc, "fa", "")
+        print(f"error: {exc}" + (f"\nخطا: {fa}" if fa else ""), file=sys.stderr)
         return 1
     if result is not None:
         print(json.dumps(result, ensure_ascii=False))

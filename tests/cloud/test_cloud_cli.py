@@ -270,3 +270,57 @@ def test_bad_usage_exits_non_zero_with_a_message(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "usage: vafa-cloud" in err and "error:" in err
+
+
+def test_sms_send_and_poll_through_the_file_provider(
+    capsys: pytest.CaptureFixture[str], instance: str
+) -> None:
+    from cloud.tables import members
+
+    code, made, _ = run(capsys, "--instance", instance, "store", "create", "--name", "ونک")
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{instance}/vafa-cloud.db",
+            "PII_KEY_FILE": f"{instance}/pii.key",
+        }
+    )
+    vault, member_id = app.extensions["vafa"].vault, "a" * 32
+    with app.extensions["vafa"].engine.begin() as conn:
+        conn.execute(
+            sa.insert(members).values(
+                id=member_id,
+                card_code="2911",
+                mobile_hmac=vault.lookup_hash("+989121112233"),
+                mobile_enc=vault.encrypt(member_id, "+989121112233"),
+                name_enc=vault.encrypt(member_id, "مریم"),
+                home_store_id=made["store_id"],
+                marketing_consent=False,
+                enrolled_at=sa.func.now(),
+            )
+        )
+    app.extensions["vafa"].engine.dispose()
+    base = ["--instance", instance, "sms"]
+
+    code, _, err = run(capsys, *base, "send", "--member", member_id, "--text", "تخفیف ویژه")
+    assert code == 1 and "not consented" in err and "خطا:" in err  # consent is checked first
+    code, sent, _ = run(
+        capsys,
+        *base,
+        "send",
+        "--member",
+        member_id,
+        "--text",
+        "کد: ۱۲۳۴",
+        "--service",
+        "--purpose",
+        "otp",
+    )
+    assert code == 0 and sent["parts"] == 1
+    outbox = Path(instance, "sms-outbox.jsonl").read_text().splitlines()
+    assert json.loads(outbox[0])["to"] == "+989121112233"
+    Path(instance, "sms-outbox.replies").write_text("09121112233 ۱۲\n")
+    code, polled, _ = run(capsys, *base, "poll")
+    assert polled == {"delivery_updates": 1, "replies": {"opt_out": 0, "opt_in": 1, "ignored": 0}}
+    code, sent, err = run(capsys, *base, "send", "--member", member_id, "--text", "تخفیف ویژه")
+    # Consented now by replying 12; only the sending window (the wall clock) may hold it back.
+    assert code == 0 or ("sending window" in err and "consented" not in err)
