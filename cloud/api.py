@@ -84,7 +84,11 @@ def sync_events() -> Response:
         # A resend raced its own first delivery; the second look sees the first's rows.
         with ctx().engine.begin() as conn:
             answer = ingest_batch(conn, ctx().vault, terminal, body)
-    kinds = {e.get("id"): str(e.get("kind")) for e in body["events"] if isinstance(e, dict)}
+    kinds = {
+        e["id"]: str(e.get("kind"))
+        for e in body["events"]
+        if isinstance(e, dict) and isinstance(e.get("id"), str)  # a hostile id may be a list
+    }
     count_events(answer["results"], kinds)
     return jsonify(answer)
 
