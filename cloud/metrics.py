@@ -112,7 +112,8 @@ def metrics() -> CloudMetrics:
 def count_events(results: list[dict[str, Any]], kinds: dict[Any, str]) -> None:
     """Count a batch's events by kind and outcome (applied, duplicate, rejected)."""
     for result in results:
-        kind = kinds.get(result.get("id"), "unknown")
+        event_id = result.get("id")
+        kind = kinds.get(event_id, "unknown") if isinstance(event_id, str) else "unknown"
         kind = kind if kind in EVENT_KINDS else "unknown"  # labels must not grow with input
         metrics().events.labels(kind=kind, status=result["status"]).inc()
 
