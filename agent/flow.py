@@ -28,7 +28,7 @@ from agent.rules import (
     points_for_sale,
     tier_for,
 )
-from common.persian import TEHRAN, in_birthday_week, now_tehran
+from common.persian import TEHRAN, in_birthday_week, now_tehran, to_ascii_digits
 from common.pii import PiiVault
 from common.protocol import Posting, new_id
 
@@ -256,7 +256,7 @@ class CashierFlow:
         row = self.conn.execute(
             "SELECT code, value_rial, min_purchase_rial, expires_at, used_sale_id, member_id"
             " FROM coupons WHERE code = ?",
-            (code.strip().upper(),),
+            (to_ascii_digits(code).strip().upper(),),  # typed from an SMS: any digits
         ).fetchone()
         if row is None or row["member_id"] != member_id:
             raise InputError(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sms.add_parser("poll", help="fetch delivery reports and opt-out/opt-in replies")
 
+    plays = sub.add_parser("scenarios", help="retention scenarios").add_subparsers(
+        dest="scenarios_command", required=True, metavar="ACTION"
+    )
+    plays.add_parser("list", help="list the scenarios and whether each is on")
+    plays.add_parser("install-library", help="store the built-in scenarios (kept if present)")
+    for verb in ("enable", "disable"):
+        flip = plays.add_parser(verb, help=f"{verb} a scenario for the brand")
+        flip.add_argument("scenario", help="scenario id, e.g. birthday")
+    put = plays.add_parser("set", help="store a scenario from a JSON file")
+    put.add_argument("scenario", help="scenario id")
+    put.add_argument("--file", required=True, type=Path, help="the scenario as JSON")
+    look = plays.add_parser("preview", help="who would receive what on a date (sends nothing)")
+    look.add_argument("--date", required=True, help="Gregorian date YYYY-MM-DD")
+    look.add_argument("--time", default="10:00", help="Tehran time of the run (default 10:00)")
+    look.add_argument("--json", action="store_true", help="print the decisions as JSON")
+    go = plays.add_parser("run", help="run every enabled scenario now")
+    go.add_argument("--date", help="Gregorian date YYYY-MM-DD to run as (default today)")
+    go.add_argument("--time", default="10:00", help="Tehran time with --date (default 10:00)")
+    sub.add_parser("scheduler", help="run scenarios daily at 10:00 Tehran and poll SMS reports")
+
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     return parser
 
@@ -141,6 +163,15 @@ def _run(args: argparse.Namespace) -> Any:
         print(f"vafa-cloud serving on http://{args.host}:{args.port}/hq/", flush=True)
         serve(app, host=args.host, port=args.port, threads=args.threads, ident="vafa-cloud")
         return None
+    if args.command == "scheduler":
+        _scheduler(app)
+        return None
+    if args.command == "scenarios" and args.scenarios_command == "run":
+        from cloud.scenarios.store import run_day
+        from cloud.sms.providers import provider_from_config
+
+        provider = provider_from_config(dict(app.config), Path(app.instance_path))
+        return run_day(context.engine, context.vault, provider, _moment(args.date, args.time))
     if args.command == "migrate":
         migrate(context.engine)
         return {"migrated": True}
@@ -171,6 +202,8 @@ def _run(args: argparse.Namespace) -> Any:
                 conn, args.member, kind, value, args.reason, args.by, note=args.note
             )
             return {"grant_id": grant_id, "kind": kind, "amount": value}
+        if args.command == "scenarios":
+            return _scenarios(args, app, conn)
         if args.command == "sms":
             return _sms(args, app, conn)
         if args.command == "coupon":
@@ -213,6 +246,65 @@ def _sms(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> dict[str,
         now_tehran(),
     )
     return {"message_id": sent.message_id, "provider_id": sent.provider_id, "parts": sent.parts}
+
+
+def _moment(date: str | None, time_of_day: str) -> dt.datetime:
+    from common.persian import TEHRAN, now_tehran
+
+    if not date:
+        return now_tehran()
+    try:
+        day = dt.date.fromisoformat(date)
+        clock = dt.time.fromisoformat(time_of_day)
+    except ValueError as exc:
+        raise ValueError(f"--date must be YYYY-MM-DD and --time HH:MM: {exc}") from exc
+    return dt.datetime.combine(day, clock, TEHRAN)
+
+
+def _scenarios(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> Any:
+    from cloud.scenarios import store
+    from cloud.scenarios.library import LIBRARY
+
+    command = args.scenarios_command
+    if command == "list":
+        return [
+            {"id": s.id, "name_fa": s.name_fa, "trigger": s.trigger["type"], "enabled": s.enabled}
+            for s in store.load(conn, only_enabled=False)
+        ]
+    if command == "install-library":
+        have = {s.id for s in store.load(conn, only_enabled=False)}
+        added = [sid for sid in LIBRARY if sid not in have]
+        for scenario_id in added:
+            store.save(conn, scenario_id, LIBRARY[scenario_id])
+        return {"installed": added}
+    if command in ("enable", "disable"):
+        store.switch(conn, args.scenario, command == "enable")
+        return {args.scenario: command == "enable"}
+    if command == "set":
+        store.save(conn, args.scenario, _read_json(args.file))
+        return {"saved": args.scenario}
+    decisions = store.preview(conn, app.extensions["vafa"].vault, _moment(args.date, args.time))
+    if args.json:
+        return decisions
+    for d in decisions:
+        print(
+            f"{d['scenario_id']}\t{d['member_id']}\t{d['arm']}\t{d['outcome']}\t"
+            f"{' '.join(d['actions'])}"
+        )
+    return None
+
+
+def _scheduler(app: Flask) -> None:
+    from cloud.scenarios.scheduler import build, is_leader
+    from cloud.sms.providers import provider_from_config
+
+    context: CloudContext = app.extensions["vafa"]
+    configure_logging()
+    with context.engine.connect() as leader:  # held for the life of the scheduler
+        while not is_leader(leader):
+            time.sleep(30)  # another machine leads; take over when it stops
+        provider = provider_from_config(dict(app.config), Path(app.instance_path))
+        build(context.engine, context.vault, provider).start()
 
 
 def _read_json(path: Path) -> Any:

@@ -35,7 +35,7 @@ from cloud.tables import (
 from cloud.versions import bump_members
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
-from common.persian import parse_birthday
+from common.persian import birthday_lookup, parse_birthday
 from common.pii import PiiVault
 from common.protocol import (
     MAX_BATCH_EVENTS,
@@ -348,6 +348,7 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "marketing_consent": _field(p, "marketing_consent", bool),
                 "enrolled_at": utcnow(),
                 "birthday_enc": batch.vault.encrypt(member_id, birthday) if birthday else None,
+                "birthday_hmac": birthday_lookup(batch.vault, birthday) if birthday else None,
             },
         )
     )

@@ -82,6 +82,8 @@ members = sa.Table(
     sa.Column("marketing_consent", sa.Boolean, nullable=False),
     sa.Column("enrolled_at", Time, nullable=False),
     sa.Column("birthday_enc", sa.LargeBinary),
+    # Keyed HMAC of the Jalali "MM-DD": today's birthdays are found without opening them.
+    sa.Column("birthday_hmac", sa.LargeBinary(32), index=True),
     # Bumped from the ``member_version`` counter whenever the member or their points change:
     # terminals pull the members whose version passed their cursor.
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0", index=True),
@@ -240,4 +242,29 @@ sms_messages = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),  # queued sent delivered undelivered …
     sa.Column("created_at", Time, nullable=False),
     sa.Column("status_at", Time),
+)
+
+# Retention scenarios as data (cloud/scenarios/): trigger, conditions, actions, guardrails.
+scenarios = sa.Table(
+    "scenarios",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON, checked by scenarios.model
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+)
+
+# One row per member per scenario per period: a rerun finds it and sends nothing twice.
+scenario_entries = sa.Table(
+    "scenario_entries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("scenario_id", sa.String(40), sa.ForeignKey("scenarios.id"), nullable=False),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("period", sa.String(20), nullable=False),
+    sa.Column("arm", sa.String(10), nullable=False),  # control, A, B
+    sa.Column("outcome", sa.String(40), nullable=False),  # acted, control, skipped:<why>
+    sa.Column("cost_rial", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", Time, nullable=False),
+    sa.UniqueConstraint("scenario_id", "member_id", "period", name="scenario_entry_once"),
 )

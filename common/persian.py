@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -106,3 +106,10 @@ def in_birthday_week(month: int, day: int, moment: dt.datetime, spread_days: int
         if abs(gap) <= spread_days:
             return True
     return False
+
+
+def birthday_lookup(vault: Any, birthday: str) -> bytes:
+    """Return the keyed hash that finds members by Jalali birthday ("MM-DD") unopened."""
+    month, day = parse_birthday(birthday)
+    digest: bytes = vault.lookup_hash(f"birthday:{month:02d}-{day:02d}")
+    return digest

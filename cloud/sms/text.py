@@ -29,7 +29,7 @@ class TemplateError(ValueError):
 
 
 def render(template: str, values: Mapping[str, object]) -> str:
-    """Fill {name} placeholders (Persian names welcome); numbers in Persian digits."""
+    """Fill {name} placeholders (Persian names welcome); whole numbers in Persian digits."""
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1).strip()
@@ -38,7 +38,7 @@ def render(template: str, values: Mapping[str, object]) -> str:
         value = values[name]
         if isinstance(value, int) and not isinstance(value, bool):
             return to_persian_digits(f"{value:,}".replace(",", "٬"))
-        return to_persian_digits(str(value)) if isinstance(value, str) else str(value)
+        return str(value)  # text as given: a coupon code's digits must stay typeable
 
     return _PLACEHOLDER.sub(fill, template)
 

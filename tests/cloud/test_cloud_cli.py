@@ -324,3 +324,21 @@ def test_sms_send_and_poll_through_the_file_provider(
     code, sent, err = run(capsys, *base, "send", "--member", member_id, "--text", "تخفیف ویژه")
     # Consented now by replying 12; only the sending window (the wall clock) may hold it back.
     assert code == 0 or ("sending window" in err and "consented" not in err)
+
+
+def test_scenarios_install_list_preview_and_switch(
+    capsys: pytest.CaptureFixture[str], instance: str
+) -> None:
+    base = ["--instance", instance, "scenarios"]
+    code, installed, _ = run(capsys, *base, "install-library")
+    assert code == 0 and set(installed["installed"]) >= {"birthday", "win-back", "vip-thanks"}
+    assert run(capsys, *base, "install-library")[1] == {"installed": []}
+    code, listed, _ = run(capsys, *base, "list")
+    assert {s["id"]: s["enabled"] for s in listed}["birthday"] is True
+    code, decisions, _ = run(capsys, *base, "preview", "--date", "2026-11-22", "--json")
+    assert code == 0 and decisions == []  # no members yet
+    code, _, err = run(capsys, *base, "preview", "--date", "22/11/2026", "--json")
+    assert code == 1 and "YYYY-MM-DD" in err
+    assert run(capsys, *base, "disable", "birthday")[1] == {"birthday": False}
+    code, _, err = run(capsys, *base, "enable", "no-such")
+    assert code == 1 and "no scenario" in err

@@ -1,0 +1,1 @@
+"""Retention scenarios: trigger → conditions → actions, under guardrails, with a control group."""

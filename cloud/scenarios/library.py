@@ -1,0 +1,61 @@
+"""The built-in scenario library (BRIEF §2), each switchable per brand.
+
+Texts use placeholders the engine fills: {نام} the member's first name, {امتیاز} the points
+given, {کد} a coupon's code. Marketing texts get «لغو ۱۱» appended when sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LIBRARY: dict[str, dict[str, Any]] = {
+    "birthday": {
+        "name_fa": "تبریک تولد با هدیه",
+        "trigger": {"type": "birthday"},
+        "actions": [
+            {"type": "points", "amount": 200, "note": "هدیه تولد"},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، تولدتان مبارک! {امتیاز} امتیاز هدیه به حسابتان نشست.",
+                    "{نام} جان، زادروزتان خجسته! {امتیاز} امتیاز هدیه منتظر شماست.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "year", "sms_per_week": 2},
+        "control_pct": 10,
+    },
+    "win-back": {
+        "name_fa": "بازگرداندن مشتری غایب",
+        "trigger": {"type": "inactive", "days": 60},
+        "actions": [
+            {"type": "coupon", "value_rial": 500_000, "days": 14},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، دلمان برایتان تنگ شده."
+                    " با کد {کد} تا دو هفته ۵۰ هزار تومان تخفیف دارید.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "quarter", "budget_rial": 500_000_000, "sms_per_week": 1},
+        "control_pct": 20,
+    },
+    "vip-thanks": {
+        "name_fa": "سپاس از اعضای ویژه",
+        "trigger": {"type": "tier", "tiers": ["vip"]},
+        "actions": [
+            {
+                "type": "gift",
+                "amount": 500,
+                "note": "با سپاس از همراهی شما؛ هدیه‌ای در فروشگاه منتظر شماست",
+            },
+            {
+                "type": "sms",
+                "variants": ["{نام} عزیز، سپاس از همراهی‌تان. در خرید بعدی هدیه‌ای منتظر شماست."],
+            },
+        ],
+        "guardrails": {"period": "quarter", "sms_per_week": 1},
+        "control_pct": 10,
+    },
+}

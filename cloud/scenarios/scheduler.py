@@ -1,0 +1,55 @@
+"""Run scenarios every day at a fixed Tehran time, and poll SMS reports, with APScheduler.
+
+Several cloud machines may run ``vafa-cloud scheduler``; on PostgreSQL only the one that
+holds an advisory lock acts (the others wait to take over), so nothing runs twice. A rerun
+of a day is harmless anyway: entries are unique per member, scenario and period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from cloud.scenarios.store import run_day
+from cloud.sms.providers import SmsProvider
+from cloud.sms.sending import handle_replies, poll_deliveries
+from common.persian import TEHRAN
+from common.pii import PiiVault
+
+log = logging.getLogger(__name__)
+LEADER_LOCK = 0x7AFA_5CE0  # the advisory lock id of the scheduler leader
+
+
+def is_leader(conn: sa.Connection) -> bool:
+    """Take the leader lock (PostgreSQL) for the life of ``conn``; SQLite has one process."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK))).scalar())
+
+
+def build(
+    engine: sa.Engine,
+    vault: PiiVault,
+    provider: SmsProvider,
+    at: dt.time = dt.time(10, 0),
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(TEHRAN),
+) -> BlockingScheduler:
+    """Return a scheduler with the daily scenario run and the SMS polling."""
+    scheduler = BlockingScheduler(timezone=TEHRAN)
+
+    def daily() -> None:
+        log.info("scenarios run: %s", run_day(engine, vault, provider, now()))
+
+    def reports() -> None:
+        with engine.begin() as conn:
+            changed = poll_deliveries(conn, provider)
+            replies = handle_replies(conn, vault, provider)
+        log.info("sms reports: %d updated; replies %s", changed, replies)
+
+    scheduler.add_job(daily, "cron", hour=at.hour, minute=at.minute, id="scenarios")
+    scheduler.add_job(reports, "interval", minutes=10, id="sms-reports")
+    return scheduler

@@ -1,0 +1,275 @@
+"""Scenarios on a real cloud database, with time travel: who gets what, once, by the rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from cloud.errors import BadRequest
+from cloud.fleet import create_store
+from cloud.scenarios import store
+from cloud.scenarios.engine import arm_of
+from cloud.scenarios.library import LIBRARY
+from cloud.scenarios.model import parse
+from cloud.sms.providers import FileProvider
+from cloud.tables import (
+    coupons,
+    grants,
+    members,
+    sales,
+    scenario_entries,
+    sms_messages,
+    terminals,
+)
+from common.persian import TEHRAN, birthday_lookup
+
+AT_TEN = dt.time(10, 0)
+
+
+def _at(day: str, clock: dt.time = AT_TEN) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), clock, TEHRAN)
+
+
+class Chain:
+    """A cloud with members put straight into its tables, and a file SMS provider."""
+
+    def __init__(self, app: Flask, folder: Path) -> None:
+        self.engine = app.extensions["vafa"].engine
+        self.vault = app.extensions["vafa"].vault
+        self.sms = FileProvider(folder / "sms.jsonl")
+        with self.engine.begin() as conn:
+            self.store_id = create_store(conn, "ونک")
+            conn.execute(
+                sa.insert(terminals).values(
+                    id="t" * 32,
+                    store_id=self.store_id,
+                    public_key="k",
+                    created_at=_at("2025-01-01"),
+                )
+            )
+        self.count = 0
+
+    def member(
+        self,
+        birthday: str | None = None,
+        consent: bool = True,
+        tier: str = "normal",
+        last_purchase: dt.datetime | None = None,
+    ) -> str:
+        self.count += 1
+        member_id = f"{self.count:032x}"
+        mobile = f"+98912{self.count:07d}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(members).values(
+                    id=member_id,
+                    card_code=f"29{self.count:011d}",
+                    mobile_hmac=self.vault.lookup_hash(mobile),
+                    mobile_enc=self.vault.encrypt(member_id, mobile),
+                    name_enc=self.vault.encrypt(member_id, f"سارا {self.count}"),
+                    home_store_id=self.store_id,
+                    marketing_consent=consent,
+                    tier=tier,
+                    enrolled_at=_at("2025-01-01"),
+                    birthday_hmac=birthday_lookup(self.vault, birthday) if birthday else None,
+                )
+            )
+            if last_purchase is not None:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO events (id, terminal_id, seq, kind, digest, received_at)"
+                        " SELECT :e, id, :n, 'sale.completed', 'd', :t FROM terminals LIMIT 1"
+                    ),
+                    {"e": f"e{self.count}", "n": self.count, "t": last_purchase},
+                )
+                conn.execute(
+                    sa.insert(sales).values(
+                        id=f"s{self.count}",
+                        event_id=f"e{self.count}",
+                        member_id=member_id,
+                        store_id=self.store_id,
+                        terminal_id="t" * 32,
+                        receipt_no=self.count,
+                        amount_rial=500_000,
+                        points_earned=50,
+                        points_redeemed=0,
+                        channel="in_store",
+                        terminal_time="",
+                        received_at=last_purchase,
+                    )
+                )
+        return member_id
+
+    def add(self, scenario_id: str, definition: dict) -> None:  # type: ignore[type-arg]
+        with self.engine.begin() as conn:
+            store.save(conn, scenario_id, definition)
+
+    def run(self, moment: dt.datetime) -> dict:  # type: ignore[type-arg]
+        return store.run_day(self.engine, self.vault, self.sms, moment)
+
+    def preview(self, moment: dt.datetime) -> list[dict]:  # type: ignore[type-arg]
+        with self.engine.connect() as conn:
+            return store.preview(conn, self.vault, moment)
+
+    def count_rows(self, table: sa.Table) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def texts(self) -> list[dict]:  # type: ignore[type-arg]
+        path = self.sms.path
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def chain(cloud_app: Flask, tmp_path: Path) -> Chain:
+    return Chain(cloud_app, tmp_path)
+
+
+def _birthday(control_pct: int = 0) -> dict:  # type: ignore[type-arg]
+    return dict(LIBRARY["birthday"], control_pct=control_pct)
+
+
+def test_the_30_esfand_rule_in_leap_and_common_years(chain: Chain) -> None:
+    """1403 is a leap year (Esfand has 30 days), 1404 is not: a 30 Esfand birthday is greeted
+    on 30 Esfand 1403 (2025-03-20) and on 29 Esfand 1404 (2026-03-20), never twice."""
+    esfand_30, esfand_29 = chain.member("12-30"), chain.member("12-29")
+    chain.add("birthday", _birthday())
+    named = lambda day: {d["member_id"] for d in chain.preview(_at(day))}  # noqa: E731
+    assert named("2025-03-19") == {esfand_29}  # 29 Esfand 1403: only the 29th
+    assert named("2025-03-20") == {esfand_30}  # 30 Esfand 1403 exists
+    assert named("2026-03-20") == {esfand_29, esfand_30}  # 29 Esfand 1404, the last day
+
+
+def test_a_rerun_of_the_same_day_sends_nothing_twice(chain: Chain) -> None:
+    member = chain.member("09-01")
+    chain.add("birthday", _birthday())
+    first = chain.run(_at("2026-11-22"))  # 1 Azar 1405
+    assert first == {"birthday": {"acted": 1}}
+    assert chain.run(_at("2026-11-22", dt.time(15, 0))) == {"birthday": {}}
+    texts = chain.texts()
+    assert (
+        (len(texts) == 1
+        and texts[0]["text"].startswith("سارا عزیز"))
+        or texts[0]["text"].startswith("سارا جان")
+    )
+    assert "۲۰۰ امتیاز" in texts[0]["text"] and texts[0]["text"].endswith("لغو ۱۱")
+    with chain.engine.connect() as conn:
+        grant = conn.execute(sa.select(grants)).one()
+    assert (grant.member_id, grant.amount, grant.reason) == (member, 200, "scenario:birthday")
+
+
+def test_a_member_who_opted_out_gets_the_gift_but_no_text(chain: Chain) -> None:
+    chain.member("09-01", consent=False)
+    chain.add("birthday", _birthday())
+    assert chain.run(_at("2026-11-22")) == {"birthday": {"acted": 1}}
+    assert chain.texts() == []
+    assert chain.count_rows(grants) == 1
+    with chain.engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(scenario_entries.c.outcome)).scalar_one() == "acted:sms_skipped"
+        )
+
+
+def test_the_control_group_is_never_messaged_and_is_stable(chain: Chain) -> None:
+    ids = [chain.member("09-01") for _ in range(40)]
+    chain.add("birthday", _birthday(control_pct=30))
+    scenario = parse("birthday", _birthday(control_pct=30))
+    control = {m for m in ids if arm_of(scenario, m, 2) == "control"}
+    assert 3 <= len(control) <= 25  # about 30 % of 40
+    chain.run(_at("2026-11-22"))
+    texted = {t["to"] for t in chain.texts()}
+    with chain.engine.connect() as conn:
+        given = set(conn.execute(sa.select(grants.c.member_id)).scalars())
+        arms = dict(
+            conn.execute(sa.select(scenario_entries.c.member_id, scenario_entries.c.arm)).all()
+        )
+    assert given == set(ids) - control and len(texted) == len(given)
+    assert {m for m, arm in arms.items() if arm == "control"} == control
+    assert {arms[m] for m in given} == {"A", "B"}  # both text variants were tried
+
+
+@pytest.mark.parametrize(
+    ("clock", "outcome"), [(dt.time(20, 59), "acted"), (dt.time(21, 0), "deferred")]
+)
+def test_quiet_hours_defer_the_text_and_write_nothing(
+    chain: Chain, clock: dt.time, outcome: str
+) -> None:
+    chain.member("09-01")
+    chain.add("birthday", _birthday())
+    assert chain.run(_at("2026-11-22", clock)) == {"birthday": {outcome: 1}}
+    written = 0 if outcome == "deferred" else 1
+    assert chain.count_rows(scenario_entries) == chain.count_rows(sms_messages) == written
+    assert chain.count_rows(grants) == written  # the gift waits with the text
+
+
+def test_the_budget_cap_stops_the_run_midway(chain: Chain) -> None:
+    for _ in range(5):
+        chain.member("09-01")
+    # 200 points at 1,000 Rial each plus one text part (1,500 Rial): 201,500 Rial a member.
+    chain.add("birthday", dict(_birthday(), guardrails={"period": "year", "budget_rial": 450_000}))
+    assert chain.run(_at("2026-11-22")) == {"birthday": {"acted": 2, "skipped:budget": 3}}
+    assert len(chain.texts()) == chain.count_rows(grants) == 2
+    assert chain.run(_at("2026-11-23")) == {"birthday": {}}  # the year's entries stand
+
+
+def test_win_back_sends_a_coupon_code_to_the_members_gone_quiet(chain: Chain) -> None:
+    gone = chain.member(last_purchase=_at("2026-08-01"))
+    chain.member(last_purchase=_at("2026-11-01"))  # came last month: not gone
+    chain.member()  # never bought: not a win-back case
+    chain.add("win-back", dict(LIBRARY["win-back"], control_pct=0))
+    assert chain.run(_at("2026-11-22")) == {"win-back": {"acted": 1}}
+    with chain.engine.connect() as conn:
+        code = conn.execute(
+            sa.select(coupons.c.code).where(coupons.c.member_id == gone)
+        ).scalar_one()
+    assert code in chain.texts()[0]["text"]
+
+
+def test_preview_lists_decisions_and_writes_nothing(chain: Chain) -> None:
+    chain.member("09-01")
+    chain.member("09-01", consent=False)
+    chain.add("birthday", _birthday())
+    decisions = chain.preview(_at("2026-11-22"))
+    assert sorted(d["actions"][-1] for d in decisions) == [
+        "sms:A",
+        "sms:skipped:no_consent",
+    ] or sorted(d["actions"][-1] for d in decisions) == ["sms:B", "sms:skipped:no_consent"]
+    assert chain.count_rows(scenario_entries) == chain.count_rows(grants) == 0
+    assert chain.texts() == []
+
+
+def test_a_switched_off_scenario_does_nothing(chain: Chain) -> None:
+    chain.member("09-01")
+    chain.add("birthday", _birthday())
+    with chain.engine.begin() as conn:
+        store.switch(conn, "birthday", False)
+    assert chain.run(_at("2026-11-22")) == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"trigger": {"type": "moon"}}, "trigger.type"),
+        ({"actions": []}, "actions"),
+        ({"actions": [{"type": "sms", "variants": ["a", "b", "c"]}]}, "actions[0].variants"),
+        ({"actions": [{"type": "points", "amount": 0}]}, "actions[0].amount"),
+        ({"control_pct": 95}, "control_pct"),
+        ({"guardrails": {"period": "decade"}}, "guardrails.period"),
+    ],
+)
+def test_a_malformed_scenario_is_refused_naming_the_field(
+    chain: Chain, change: dict, field: str
+) -> None:  # type: ignore[type-arg]
+    with pytest.raises(BadRequest) as refused:
+        chain.add("bad", dict(_birthday(), **change))
+    assert refused.value.field == field
+
+
+def test_every_library_scenario_parses() -> None:
+    for scenario_id, definition in LIBRARY.items():
+        assert parse(scenario_id, definition).actions
