@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     go = plays.add_parser("run", help="run every enabled scenario now")
     go.add_argument("--date", help="Gregorian date YYYY-MM-DD to run as (default today)")
     go.add_argument("--time", default="10:00", help="Tehran time with --date (default 10:00)")
+    lift = plays.add_parser("uplift", help="treated against control: return rate and revenue")
+    lift.add_argument("scenario", help="scenario id")
+    lift.add_argument("--period", required=True, help="period key, e.g. 1405 or 1405-Q3")
+    lift.add_argument("--days", type=int, default=30, help="days after entry counted (30)")
     sub.add_parser("scheduler", help="run scenarios daily at 10:00 Tehran and poll SMS reports")
 
     sub.add_parser("totals", help="print chain-wide totals as JSON")
@@ -280,6 +284,10 @@ def _scenarios(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> Any
     if command in ("enable", "disable"):
         store.switch(conn, args.scenario, command == "enable")
         return {args.scenario: command == "enable"}
+    if command == "uplift":
+        from cloud.scenarios.uplift import as_dict, report
+
+        return as_dict(report(conn, args.scenario, args.period, args.days))
     if command == "set":
         store.save(conn, args.scenario, _read_json(args.file))
         return {"saved": args.scenario}

@@ -339,6 +339,8 @@ def test_scenarios_install_list_preview_and_switch(
     assert code == 0 and decisions == []  # no members yet
     code, _, err = run(capsys, *base, "preview", "--date", "22/11/2026", "--json")
     assert code == 1 and "YYYY-MM-DD" in err
+    code, lift, _ = run(capsys, *base, "uplift", "birthday", "--period", "1405")
+    assert code == 0 and lift["treated"]["members"] == lift["control"]["members"] == 0
     assert run(capsys, *base, "disable", "birthday")[1] == {"birthday": False}
     code, _, err = run(capsys, *base, "enable", "no-such")
     assert code == 1 and "no scenario" in err

@@ -152,11 +152,9 @@ def test_a_rerun_of_the_same_day_sends_nothing_twice(chain: Chain) -> None:
     assert first == {"birthday": {"acted": 1}}
     assert chain.run(_at("2026-11-22", dt.time(15, 0))) == {"birthday": {}}
     texts = chain.texts()
-    assert (
-        (len(texts) == 1
-        and texts[0]["text"].startswith("سارا عزیز"))
-        or texts[0]["text"].startswith("سارا جان")
-    )
+    assert (len(texts) == 1 and texts[0]["text"].startswith("سارا عزیز")) or texts[0][
+        "text"
+    ].startswith("سارا جان")
     assert "۲۰۰ امتیاز" in texts[0]["text"] and texts[0]["text"].endswith("لغو ۱۱")
     with chain.engine.connect() as conn:
         grant = conn.execute(sa.select(grants)).one()
@@ -273,3 +271,67 @@ def test_a_malformed_scenario_is_refused_naming_the_field(
 def test_every_library_scenario_parses() -> None:
     for scenario_id, definition in LIBRARY.items():
         assert parse(scenario_id, definition).actions
+
+
+def test_uplift_compares_treated_with_control_on_hand_checked_numbers(chain: Chain) -> None:
+    """4 treated members (3 return, spending 100k, 200k, 300k Rials) against 4 in control (1
+    returns with 100k): return rate 0.75 vs 0.25, revenue per member 150k vs 25k."""
+    from cloud.scenarios.uplift import report
+
+    chain.add("birthday", _birthday())
+    entered = _at("2026-11-01")
+    spending = {"A": [100_000, 200_000, 300_000, 0], "control": [100_000, 0, 0, 0]}
+    people = {arm: [chain.member() for _ in amounts] for arm, amounts in spending.items()}
+    with chain.engine.begin() as conn:
+        for arm, amounts in spending.items():
+            for member_id, amount in zip(people[arm], amounts, strict=True):
+                conn.execute(
+                    sa.insert(scenario_entries).values(
+                        id=f"x{member_id[-8:]}",
+                        scenario_id="birthday",
+                        member_id=member_id,
+                        period="1405",
+                        arm=arm,
+                        outcome="acted" if arm == "A" else "control",
+                        cost_rial=0,
+                        created_at=entered,
+                    )
+                )
+                purchases = [(amount, entered + dt.timedelta(days=3))] if amount else []
+                purchases += [
+                    (999_000, entered - dt.timedelta(days=1)),  # before: not counted
+                    (999_000, entered + dt.timedelta(days=45)),
+                ]  # after 30 days
+                for n, (rial, at) in enumerate(purchases):
+                    sale_id = f"{member_id[-12:]}{n}"
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO events (id, terminal_id, seq, kind, digest, received_at)"
+                            " VALUES (:e, :t, :s, 'sale.completed', 'd', :at)"
+                        ),
+                        {"e": sale_id, "t": "t" * 32, "s": int(member_id, 16) * 10 + n, "at": at},
+                    )
+                    conn.execute(
+                        sa.insert(sales).values(
+                            id=sale_id,
+                            event_id=sale_id,
+                            member_id=member_id,
+                            store_id=chain.store_id,
+                            terminal_id="t" * 32,
+                            receipt_no=n,
+                            amount_rial=rial,
+                            points_earned=0,
+                            points_redeemed=0,
+                            channel="in_store",
+                            terminal_time="",
+                            received_at=at,
+                        )
+                    )
+    with chain.engine.connect() as conn:
+        result = report(conn, "birthday", "1405", days=30)
+    assert (result.treated.members, result.treated.returned) == (4, 3)
+    assert (result.control.members, result.control.returned) == (4, 1)
+    assert result.return_rate_diff == pytest.approx(0.5)
+    assert result.return_rate_ci == pytest.approx((0.5 - 0.600114, 0.5 + 0.600114), abs=1e-5)
+    assert result.revenue_diff == pytest.approx(125_000)
+    assert result.revenue_ci == pytest.approx((125_000 - 135_670, 125_000 + 135_670), abs=10)
