@@ -268,3 +268,18 @@ scenario_entries = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.UniqueConstraint("scenario_id", "member_id", "period", name="scenario_entry_once"),
 )
+
+# A member's answer behind their receipt's QR: one per sale. The comment is sealed (people
+# write names and numbers in comments); the feedback id is its associated data.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("sale_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("member_id", sa.String(32), index=True),  # known once the sale has synced
+    sa.Column("nps", sa.Integer, nullable=False),
+    sa.Column("comment_enc", sa.LargeBinary),
+    sa.Column("created_at", Time, nullable=False, index=True),
+)
