@@ -159,7 +159,9 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
     setup = _cloud(out / "cloud", "store", "create", "--name", STORE_NAME)
     _cloud(out / "cloud", "user", "create", "--username", HQ_USER, "--password", HQ_PASSWORD)
     with _cloud_server(out / "cloud", _free_port()) as cloud_url:
-        config = AgentConfig(data_dir=out / "terminal", cloud_url=cloud_url)
+        config = AgentConfig(
+            data_dir=out / "terminal", cloud_url=cloud_url, feedback_base_url=cloud_url
+        )
         enroll(cloud_url, setup["enrolment_code"], config.data_dir)
         terminal = Terminal(config, store_name=STORE_NAME)
         from agent.web.app import set_owner_password

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from agent.config import AgentConfig
 from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
 from agent.drivers.profiles import PrinterProfile, load_profile
-from agent.errors import PrinterError, ProfileError
+from agent.errors import NotEnrolled, PrinterError, ProfileError
 from agent.flow import CashierFlow, SaleResult
+from agent.identity import load_identity
 from agent.ledger import db
 from agent.ledger.db import write_transaction
 from agent.offline_queue.pull import load_rules
@@ -23,6 +24,7 @@ from agent.rules import TIER_LABELS
 from common.mobile import mask_mobile
 from common.persian import MoneyUnit, now_tehran
 from common.pii import PiiVault, load_or_create_key
+from common.tokens import feedback_link
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,26 @@ class Terminal:
         """Use the earning rules last pulled from the cloud."""
         self.flow.rules = load_rules(self.conn)
 
+    def _feedback_url(self, sale: SaleResult) -> str:
+        """Return the receipt QR's signed link to the feedback page ('' if not enrolled)."""
+        if not self.config.feedback_base_url:
+            return ""
+        try:
+            identity = load_identity(self.config.data_dir)
+        except NotEnrolled:
+            return ""
+        return feedback_link(
+            self.config.feedback_base_url,
+            identity.private_key,
+            identity.terminal_id,
+            sale.sale_id,
+            sale.moment,
+        )
+
     def receipt_data(self, sale: SaleResult) -> ReceiptData:
         """Collect what the receipt of a sale shows."""
         unit: MoneyUnit = "rial" if self.config.money_unit == "rial" else "toman"
-        feedback = (
-            f"{self.config.feedback_base_url.rstrip('/')}/{sale.sale_id}"
-            if self.config.feedback_base_url
-            else ""
-        )
+        feedback = self._feedback_url(sale)
         return ReceiptData(
             store_name=self.store_name,
             receipt_no=sale.receipt_no,

@@ -70,3 +70,15 @@ def verify(
     if claims["exp"] <= now.timestamp():
         raise SignatureError(f"{prefix} token: expired", fa=expired_fa)
     return claims
+
+
+FEEDBACK_PREFIX = "VF1"
+FEEDBACK_VALID_FOR_S = 30 * 86_400
+
+
+def feedback_link(
+    base_url: str, private_key: Ed25519PrivateKey, terminal_id: str, sale_id: str, now: datetime
+) -> str:
+    """Return a receipt's feedback URL, signed by the terminal that printed it."""
+    claims = {"exp": int(now.timestamp()) + FEEDBACK_VALID_FOR_S, "s": sale_id, "t": terminal_id}
+    return f"{base_url.rstrip('/')}/f/{sign(FEEDBACK_PREFIX, private_key, claims)}"

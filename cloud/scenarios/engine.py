@@ -26,7 +26,7 @@ from cloud.sms.sending import WINDOW, in_window, send_to_member
 from cloud.sms.text import parts, render, with_opt_out
 from cloud.snapshots import get_rules
 from cloud.storage import utcnow
-from cloud.tables import members, sales, scenario_entries, sms_messages
+from cloud.tables import feedback, members, sales, scenario_entries, sms_messages
 from common.persian import TEHRAN, birthday_lookup
 from common.pii import PiiVault
 from common.protocol import new_id
@@ -91,6 +91,12 @@ def candidates(conn: sa.Connection, vault: PiiVault, scenario: Scenario, day: dt
             .having(sa.func.max(sales.c.received_at) < cutoff)
         )
         query = query.where(members.c.id.in_(last))
+    elif trigger["type"] == "feedback":
+        since = dt.datetime.combine(day, dt.time(), TEHRAN) - dt.timedelta(days=1)
+        unhappy = sa.select(feedback.c.member_id).where(
+            feedback.c.nps <= int(trigger["max_nps"]), feedback.c.created_at >= since
+        )
+        query = query.where(members.c.id.in_(unhappy))
     else:
         query = query.where(members.c.tier.in_(trigger["tiers"]))
     conditions = scenario.conditions
@@ -114,6 +120,7 @@ def decide(
     scenario: Scenario,
     moment: dt.datetime,
     window: tuple[dt.time, dt.time] = WINDOW,
+    only_member: str | None = None,
 ) -> list[Decision]:
     """Compute the day's decisions of one scenario without acting on them."""
     day = moment.astimezone(TEHRAN).date()
@@ -136,7 +143,7 @@ def decide(
     sms = next((a for a in scenario.actions if a["type"] == "sms"), None)
     decisions = []
     for member_id in candidates(conn, vault, scenario, day):
-        if member_id in entered:
+        if member_id in entered or (only_member is not None and member_id != only_member):
             continue
         arm = arm_of(scenario, member_id, len(sms["variants"]) if sms else 1)
         decision = Decision(scenario.id, member_id, arm, "control" if arm == "control" else "acted")

@@ -41,6 +41,22 @@ LIBRARY: dict[str, dict[str, Any]] = {
         "guardrails": {"period": "quarter", "budget_rial": 500_000_000, "sms_per_week": 1},
         "control_pct": 20,
     },
+    "apology": {
+        "name_fa": "پوزش پس از نظر ناخشنود",
+        "trigger": {"type": "feedback", "max_nps": 6},
+        "actions": [
+            {"type": "coupon", "value_rial": 300_000, "days": 30},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، از اینکه راضی نبودید متأسفیم."
+                    " با کد {کد} خرید بعدی را جبران می‌کنیم.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "month", "sms_per_week": 2},
+        "control_pct": 0,
+    },
     "vip-thanks": {
         "name_fa": "سپاس از اعضای ویژه",
         "trigger": {"type": "tier", "tiers": ["vip"]},

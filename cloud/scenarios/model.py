@@ -10,8 +10,9 @@
 
 Triggers: ``birthday`` (the member's Jalali birthday, with the 30 Esfand rule),
 ``inactive`` (``days`` since the last purchase, entered once per ``period``), ``tier``
-(members of ``tiers``, once per period: VIP thanks). Periods: day, week, month, quarter,
-year (Jalali months and years), or ``once``.
+(members of ``tiers``, once per period: VIP thanks), ``feedback`` (an NPS of ``max_nps``
+or less in the last day; run at once when the answer arrives: the apology). Periods: day,
+week, month, quarter, year (Jalali months and years), or ``once``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from cloud.errors import BadRequest
 
-TRIGGERS = ("birthday", "inactive", "tier")
+TRIGGERS = ("birthday", "inactive", "tier", "feedback")
 ACTIONS = ("sms", "points", "credit", "coupon", "gift")
 PERIODS = ("day", "week", "month", "quarter", "year", "once")
 TIERS = ("normal", "silver", "gold", "vip")
@@ -54,6 +55,10 @@ def parse(scenario_id: str, data: Any, enabled: bool = True) -> Scenario:
         _whole(trigger, "days", "trigger.days", low=1)
     if trigger["type"] == "tier":
         _tiers(trigger.get("tiers"), "trigger.tiers")
+    if trigger["type"] == "feedback":
+        score = trigger.get("max_nps")
+        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+            raise BadRequest("trigger.max_nps must be 0..10", field="trigger.max_nps")
     actions = data.get("actions")
     if not isinstance(actions, list) or not actions:
         raise BadRequest("actions must be a non-empty list", field="actions")

@@ -74,3 +74,23 @@ def run_day(
             counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
         summary[scenario.id] = counts
     return summary
+
+
+def run_triggered(
+    engine: sa.Engine,
+    vault: PiiVault,
+    provider: SmsProvider,
+    moment: dt.datetime,
+    trigger: str,
+    member_id: str,
+) -> dict[str, str]:
+    """Run at once, for one member, the enabled scenarios an event triggers."""
+    with engine.connect() as conn:
+        chosen = [s for s in load(conn) if s.trigger["type"] == trigger]
+    done = {}
+    for scenario in chosen:
+        with engine.begin() as conn:
+            for decision in decide(conn, vault, scenario, moment, only_member=member_id):
+                act(conn, vault, provider, scenario, decision, moment)
+                done[scenario.id] = decision.outcome
+    return done
