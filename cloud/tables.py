@@ -82,6 +82,9 @@ members = sa.Table(
     sa.Column("marketing_consent", sa.Boolean, nullable=False),
     sa.Column("enrolled_at", Time, nullable=False),
     sa.Column("birthday_enc", sa.LargeBinary),
+    # The member's own referral code (common.referral), and the code they enrolled with.
+    sa.Column("referral_code", sa.String(12), unique=True),
+    sa.Column("referred_by", sa.String(32)),  # the referrer's member id
     # Keyed HMAC of the Jalali "MM-DD": today's birthdays are found without opening them.
     sa.Column("birthday_hmac", sa.LargeBinary(32), index=True),
     # Bumped from the ``member_version`` counter whenever the member or their points change:
@@ -282,4 +285,16 @@ feedback = sa.Table(
     sa.Column("nps", sa.Integer, nullable=False),
     sa.Column("comment_enc", sa.LargeBinary),
     sa.Column("created_at", Time, nullable=False, index=True),
+)
+
+# A referral rewarded: both members got their points when the referred one first bought.
+referral_rewards = sa.Table(
+    "referral_rewards",
+    metadata,
+    sa.Column("referred_id", sa.String(32), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("referrer_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),  # Jalali YYYY-MM, for the monthly cap
+    sa.Column("outcome", sa.String(20), nullable=False),  # rewarded, capped
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("referral_rewards_referrer_month", "referrer_id", "month"),
 )
