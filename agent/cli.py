@@ -14,6 +14,7 @@ from agent.errors import AgentError, InputError, IntegrityFailure
 from agent.ledger import book
 from common.errors import VafaError
 from common.logs import configure_logging
+from common.referral import referral_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True, help="full name")
     add.add_argument("--consent", action="store_true", help="the member agreed to marketing SMS")
     add.add_argument("--birthday", help="Jalali birthday as MM-DD, e.g. 09-03")
+    add.add_argument("--referral", help="a friend's referral code, e.g. R-7KQ2M9XH")
 
     sale = sub.add_parser("sale", help="record a sale for a member (for scripts and POS software)")
     sale.add_argument("--member", required=True, help="member card code or mobile")
@@ -204,8 +206,14 @@ def _print_test(profile_name: str, output: Path) -> dict[str, Any]:
 
 def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
     if args.command == "member":
-        member = terminal.flow.enrol(args.mobile, args.name, args.consent, args.birthday)
-        return {"member_id": member.id, "card_code": member.card_code}
+        member = terminal.flow.enrol(
+            args.mobile, args.name, args.consent, args.birthday, referred_by=args.referral
+        )
+        return {
+            "member_id": member.id,
+            "card_code": member.card_code,
+            "referral_code": referral_code(member.id),
+        }
     if args.command == "sale":
         items = _json_arg(args.items, "--items") if args.items else None
         member = terminal.flow.identify(args.member)

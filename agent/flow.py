@@ -31,6 +31,7 @@ from agent.rules import (
 from common.persian import TEHRAN, in_birthday_week, now_tehran, to_ascii_digits
 from common.pii import PiiVault
 from common.protocol import Posting, new_id
+from common.referral import normalise_code
 
 
 def _tehran_midnight(moment: dt.datetime) -> dt.datetime:
@@ -97,8 +98,22 @@ class CashierFlow:
         """Find the member behind a scan or a typed mobile."""
         return members.identify(self.conn, self.vault, raw)
 
-    def enrol(self, mobile: str, name: str, consent: bool, birthday: str | None = None) -> Member:
-        """Enrol a new member and queue the enrolment for the cloud."""
+    def enrol(
+        self,
+        mobile: str,
+        name: str,
+        consent: bool,
+        birthday: str | None = None,
+        referred_by: str | None = None,
+    ) -> Member:
+        """Enrol a new member (with a friend's referral code, if any) and queue it for the cloud."""
+        code = None
+        if referred_by:
+            code = normalise_code(referred_by)
+            if code is None:
+                raise InputError(
+                    f"not a referral code: {referred_by[:20]!r}", fa="کد معرف درست نیست"
+                )
         now = self.clock().isoformat()
         with write_transaction(self.conn):
             member = members.enrol(
@@ -111,6 +126,7 @@ class CashierFlow:
                 "name": member.name,
                 "marketing_consent": member.marketing_consent,
                 "birthday": member.birthday_text(),
+                "referred_by": code,
             }
             outbox.enqueue(self.conn, self.vault, "member.enrolled", payload, now)
         return member

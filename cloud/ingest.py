@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cloud.balances import add_points, book_overdrafts, points_moved
 from cloud.coupons import record_uses
 from cloud.errors import BadRequest
+from cloud.referrals import link_referrer, reward_first_purchases
 from cloud.storage import utcnow
 from cloud.tables import (
     coupons,
@@ -46,6 +47,7 @@ from common.protocol import (
     parse_event,
     parse_postings,
 )
+from common.referral import referral_code
 
 TIERS = ("normal", "silver", "gold", "vip")
 INSERT_ORDER = (events, members, sales, ledger_entries, ledger_postings)
@@ -86,6 +88,7 @@ class _Batch:
     grants: dict[str, sa.Row[Any]] = field(default_factory=dict)  # grants this batch names
     coupons: dict[str, sa.Row[Any]] = field(default_factory=dict)  # coupons this batch names
     coupon_uses: list[tuple[str, str]] = field(default_factory=list)  # (code, sale id)
+    referrals: list[tuple[str, Any]] = field(default_factory=list)  # (new member, code)
     applied_grants: dict[str, str] = field(default_factory=dict)  # grant id -> event id
     touched: set[str] = field(default_factory=set)  # members whose snapshot changed
 
@@ -99,6 +102,7 @@ class _Staged:
     tier: tuple[str, str] | None = None
     grant: str | None = None
     coupon: tuple[str, str] | None = None  # (code, sale id)
+    referral: tuple[str, Any] | None = None  # (new member, the code they gave)
 
 
 def ingest_batch(
@@ -287,6 +291,8 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
         batch.applied_grants[staged.grant] = event.id
     if staged.coupon is not None:
         batch.coupon_uses.append(staged.coupon)
+    if staged.referral is not None:
+        batch.referrals.append(staged.referral)
 
 
 def _write(conn: sa.Connection, batch: _Batch) -> None:
@@ -298,6 +304,10 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
             sa.update(sales).where(sales.c.id.in_(batch.refunds)).values(refunded_at=utcnow())
         )
     record_uses(conn, batch.coupon_uses, batch.received_at)
+    for member_id, code in batch.referrals:
+        link_referrer(conn, member_id, code)
+    buyers = {row["member_id"] for row in batch.rows[sales]}
+    reward_first_purchases(conn, buyers)
     for grant_id, event_id in batch.applied_grants.items():
         conn.execute(
             sa.update(grants)
@@ -349,9 +359,12 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "enrolled_at": utcnow(),
                 "birthday_enc": batch.vault.encrypt(member_id, birthday) if birthday else None,
                 "birthday_hmac": birthday_lookup(batch.vault, birthday) if birthday else None,
+                "referral_code": referral_code(member_id),
             },
         )
     )
+    if p.get("referred_by") is not None:
+        staged.referral = (member_id, p["referred_by"])
 
 
 def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:

@@ -55,7 +55,13 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
                 "name": {"type": "string"},
                 "marketing_consent": {"type": "boolean"},
             },
-            {"birthday": {"type": ["string", "null"], "description": "Jalali MM-DD"}},
+            {
+                "birthday": {"type": ["string", "null"], "description": "Jalali MM-DD"},
+                "referred_by": {
+                    "type": ["string", "null"],
+                    "description": "the referral code the member gave (R- and 8 characters)",
+                },
+            },
         ),
     ),
     "member.tier_changed": (

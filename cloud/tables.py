@@ -83,7 +83,7 @@ members = sa.Table(
     sa.Column("enrolled_at", Time, nullable=False),
     sa.Column("birthday_enc", sa.LargeBinary),
     # The member's own referral code (common.referral), and the code they enrolled with.
-    sa.Column("referral_code", sa.String(12), unique=True),
+    sa.Column("referral_code", sa.String(12), index=True),
     sa.Column("referred_by", sa.String(32)),  # the referrer's member id
     # Keyed HMAC of the Jalali "MM-DD": today's birthdays are found without opening them.
     sa.Column("birthday_hmac", sa.LargeBinary(32), index=True),

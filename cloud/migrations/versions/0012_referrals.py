@@ -20,7 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.add_column(sa.Column("referral_code", sa.String(length=12), nullable=True))
         batch_op.add_column(sa.Column("referred_by", sa.String(length=32), nullable=True))
-        batch_op.create_unique_constraint("uq_members_referral_code", ["referral_code"])
+        batch_op.create_index(batch_op.f("ix_members_referral_code"), ["referral_code"])
     op.create_table(
         "referral_rewards",
         sa.Column("referred_id", sa.String(length=32), nullable=False),
@@ -40,6 +40,6 @@ def downgrade() -> None:
     """Undo this revision."""
     op.drop_table("referral_rewards")
     with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_members_referral_code", type_="unique")
+        batch_op.drop_index(batch_op.f("ix_members_referral_code"))
         batch_op.drop_column("referred_by")
         batch_op.drop_column("referral_code")
