@@ -298,3 +298,12 @@ referral_rewards = sa.Table(
     sa.Column("created_at", Time, nullable=False),
     sa.Index("referral_rewards_referrer_month", "referrer_id", "month"),
 )
+
+# Occasions by Jalali date, per year (lunar ones move): Nowruz, Yalda, Ramadan's end …
+occasions = sa.Table(
+    "occasions",
+    metadata,
+    sa.Column("jalali_date", sa.String(10), primary_key=True),  # YYYY-MM-DD
+    sa.Column("key", sa.String(40), primary_key=True),  # nowruz, yalda, fitr …
+    sa.Column("name_fa", sa.String(80), nullable=False),
+)
