@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     go = plays.add_parser("run", help="run every enabled scenario now")
     go.add_argument("--date", help="Gregorian date YYYY-MM-DD to run as (default today)")
     go.add_argument("--time", default="10:00", help="Tehran time with --date (default 10:00)")
+    dates = plays.add_parser("occasions", help="add occasions from a JSON file")
+    dates.add_argument(
+        "--file",
+        required=True,
+        type=Path,
+        help='[{"jalali_date": "1405-09-30", "key": "yalda", "name_fa": "شب یلدا"}, …]',
+    )
     lift = plays.add_parser("uplift", help="treated against control: return rate and revenue")
     lift.add_argument("scenario", help="scenario id")
     lift.add_argument("--period", required=True, help="period key, e.g. 1405 or 1405-Q3")
@@ -267,7 +274,7 @@ def _moment(date: str | None, time_of_day: str) -> dt.datetime:
 
 def _scenarios(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> Any:
     from cloud.scenarios import store
-    from cloud.scenarios.library import LIBRARY
+    from cloud.scenarios.library import LIBRARY, OCCASIONS
 
     command = args.scenarios_command
     if command == "list":
@@ -280,7 +287,9 @@ def _scenarios(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> Any
         added = [sid for sid in LIBRARY if sid not in have]
         for scenario_id in added:
             store.save(conn, scenario_id, LIBRARY[scenario_id])
-        return {"installed": added}
+        return {"installed": added, "occasions": store.set_occasions(conn, OCCASIONS)}
+    if command == "occasions":
+        return {"occasions": store.set_occasions(conn, _read_json(args.file))}
     if command in ("enable", "disable"):
         store.switch(conn, args.scenario, command == "enable")
         return {args.scenario: command == "enable"}

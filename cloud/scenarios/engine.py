@@ -26,7 +26,7 @@ from cloud.sms.sending import WINDOW, in_window, send_to_member
 from cloud.sms.text import parts, render, with_opt_out
 from cloud.snapshots import get_rules
 from cloud.storage import utcnow
-from cloud.tables import feedback, members, sales, scenario_entries, sms_messages
+from cloud.tables import feedback, members, occasions, sales, scenario_entries, sms_messages
 from common.persian import TEHRAN, birthday_lookup
 from common.pii import PiiVault
 from common.protocol import new_id
@@ -91,6 +91,17 @@ def candidates(conn: sa.Connection, vault: PiiVault, scenario: Scenario, day: dt
             .having(sa.func.max(sales.c.received_at) < cutoff)
         )
         query = query.where(members.c.id.in_(last))
+    elif trigger["type"] == "anniversary":
+        query = query.where(members.c.id.in_(_first_bought_on_this_day(conn, day)))
+    elif trigger["type"] == "occasion":
+        today = jdatetime.date.fromgregorian(date=day).strftime("%Y-%m-%d")
+        found = conn.execute(
+            sa.select(occasions.c.key).where(
+                occasions.c.jalali_date == today, occasions.c.key == trigger["occasion"]
+            )
+        ).first()
+        if found is None:
+            return []
     elif trigger["type"] == "feedback":
         since = dt.datetime.combine(day, dt.time(), TEHRAN) - dt.timedelta(days=1)
         unhappy = sa.select(feedback.c.member_id).where(
@@ -112,6 +123,24 @@ def candidates(conn: sa.Connection, vault: PiiVault, scenario: Scenario, day: dt
         )
         query = query.where(members.c.id.in_(spenders))
     return list(conn.execute(query.order_by(members.c.id)).scalars())
+
+
+def _first_bought_on_this_day(conn: sa.Connection, day: dt.date) -> list[str]:
+    """Return members whose first purchase fell on this Jalali month and day, years ago."""
+    today = jdatetime.date.fromgregorian(date=day)
+    year_ago = dt.datetime.combine(day, dt.time(), TEHRAN) - dt.timedelta(days=360)
+    firsts = conn.execute(
+        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at))
+        .group_by(sales.c.member_id)
+        .having(sa.func.min(sales.c.received_at) < year_ago)
+    )
+    found = []
+    for member_id, first in firsts:
+        moment = first if first.tzinfo else first.replace(tzinfo=dt.UTC)
+        jalali = jdatetime.date.fromgregorian(date=moment.astimezone(TEHRAN).date())
+        if (jalali.month, jalali.day) == (today.month, today.day) and jalali.year < today.year:
+            found.append(member_id)
+    return found
 
 
 def decide(

@@ -57,6 +57,42 @@ LIBRARY: dict[str, dict[str, Any]] = {
         "guardrails": {"period": "month", "sms_per_week": 2},
         "control_pct": 0,
     },
+    "first-order-anniversary": {
+        "name_fa": "سالگرد نخستین خرید",
+        "trigger": {"type": "anniversary"},
+        "actions": [
+            {"type": "points", "amount": 150, "note": "سالگرد همراهی"},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، یک سال پیش نخستین خریدتان را از ما کردید."
+                    " {امتیاز} امتیاز هدیه شما.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "year", "sms_per_week": 2},
+        "control_pct": 10,
+    },
+    "yalda": {
+        "name_fa": "شب یلدا",
+        "trigger": {"type": "occasion", "occasion": "yalda"},
+        "actions": [
+            {"type": "coupon", "value_rial": 200_000, "days": 7},
+            {"type": "sms", "variants": ["{نام} عزیز، یلدایتان بلند و شاد. کد هدیه شما: {کد}"]},
+        ],
+        "guardrails": {"period": "year", "budget_rial": 300_000_000, "sms_per_week": 2},
+        "control_pct": 10,
+    },
+    "nowruz": {
+        "name_fa": "نوروز",
+        "trigger": {"type": "occasion", "occasion": "nowruz"},
+        "actions": [
+            {"type": "points", "amount": 300, "note": "عیدی نوروز"},
+            {"type": "sms", "variants": ["{نام} عزیز، نوروزتان پیروز! {امتیاز} امتیاز عیدی شما."]},
+        ],
+        "guardrails": {"period": "year", "sms_per_week": 2},
+        "control_pct": 10,
+    },
     "vip-thanks": {
         "name_fa": "سپاس از اعضای ویژه",
         "trigger": {"type": "tier", "tiers": ["vip"]},
@@ -75,3 +111,12 @@ LIBRARY: dict[str, dict[str, Any]] = {
         "control_pct": 10,
     },
 }
+
+# Solar occasions fall on fixed Jalali dates; lunar ones (Fitr, Ghadir …) move a little
+# every year: HQ adds them with `vafa-cloud scenarios occasions --file`.
+OCCASIONS: list[dict[str, str]] = [
+    {"jalali_date": "1405-01-01", "key": "nowruz", "name_fa": "نوروز ۱۴۰۵"},
+    {"jalali_date": "1406-01-01", "key": "nowruz", "name_fa": "نوروز ۱۴۰۶"},
+    {"jalali_date": "1404-09-30", "key": "yalda", "name_fa": "شب یلدا ۱۴۰۴"},
+    {"jalali_date": "1405-09-30", "key": "yalda", "name_fa": "شب یلدا ۱۴۰۵"},
+]

@@ -11,7 +11,9 @@
 Triggers: ``birthday`` (the member's Jalali birthday, with the 30 Esfand rule),
 ``inactive`` (``days`` since the last purchase, entered once per ``period``), ``tier``
 (members of ``tiers``, once per period: VIP thanks), ``feedback`` (an NPS of ``max_nps``
-or less in the last day; run at once when the answer arrives: the apology). Periods: day,
+or less in the last day; run at once when the answer arrives: the apology), ``anniversary``
+(the Jalali day of the member's first purchase, a year or more ago), ``occasion`` (every
+member on the dates the occasions table gives the ``occasion`` key that year). Periods: day,
 week, month, quarter, year (Jalali months and years), or ``once``.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from cloud.errors import BadRequest
 
-TRIGGERS = ("birthday", "inactive", "tier", "feedback")
+TRIGGERS = ("birthday", "inactive", "tier", "feedback", "anniversary", "occasion")
 ACTIONS = ("sms", "points", "credit", "coupon", "gift")
 PERIODS = ("day", "week", "month", "quarter", "year", "once")
 TIERS = ("normal", "silver", "gold", "vip")
@@ -55,6 +57,10 @@ def parse(scenario_id: str, data: Any, enabled: bool = True) -> Scenario:
         _whole(trigger, "days", "trigger.days", low=1)
     if trigger["type"] == "tier":
         _tiers(trigger.get("tiers"), "trigger.tiers")
+    if trigger["type"] == "occasion":
+        key = trigger.get("occasion")
+        if not isinstance(key, str) or not key.strip():
+            raise BadRequest("trigger.occasion names an occasion key", field="trigger.occasion")
     if trigger["type"] == "feedback":
         score = trigger.get("max_nps")
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:

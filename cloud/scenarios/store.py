@@ -7,14 +7,15 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+import jdatetime
 import sqlalchemy as sa
 
-from cloud.errors import NotFound
+from cloud.errors import BadRequest, NotFound
 from cloud.scenarios.engine import act, decide
 from cloud.scenarios.model import Scenario, parse
 from cloud.sms.providers import SmsProvider
 from cloud.storage import utcnow
-from cloud.tables import scenarios
+from cloud.tables import occasions, scenarios
 from common.pii import PiiVault
 
 
@@ -94,3 +95,31 @@ def run_triggered(
                 act(conn, vault, provider, scenario, decision, moment)
                 done[scenario.id] = decision.outcome
     return done
+
+
+def set_occasions(conn: sa.Connection, rows: Any) -> int:
+    """Add or rename occasions (a list of {jalali_date, key, name_fa}); return how many."""
+    if not isinstance(rows, list):
+        raise BadRequest("occasions are a JSON list", field="occasions")
+    for index, row in enumerate(rows):
+        where = f"occasions[{index}]"
+        if not isinstance(row, dict) or not all(
+            isinstance(row.get(k), str) and row[k].strip()
+            for k in ("jalali_date", "key", "name_fa")
+        ):
+            raise BadRequest("each occasion has jalali_date, key and name_fa", field=where)
+        try:
+            jdatetime.date(*(int(part) for part in row["jalali_date"].split("-")))
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(f"no such Jalali date {row['jalali_date']!r}", field=where) from exc
+        conn.execute(
+            sa.delete(occasions).where(
+                occasions.c.jalali_date == row["jalali_date"], occasions.c.key == row["key"]
+            )
+        )
+        conn.execute(
+            sa.insert(occasions).values(
+                jalali_date=row["jalali_date"], key=row["key"], name_fa=row["name_fa"]
+            )
+        )
+    return len(rows)

@@ -332,7 +332,8 @@ def test_scenarios_install_list_preview_and_switch(
     base = ["--instance", instance, "scenarios"]
     code, installed, _ = run(capsys, *base, "install-library")
     assert code == 0 and set(installed["installed"]) >= {"birthday", "win-back", "vip-thanks"}
-    assert run(capsys, *base, "install-library")[1] == {"installed": []}
+    assert installed["occasions"] >= 4
+    assert run(capsys, *base, "install-library")[1]["installed"] == []
     code, listed, _ = run(capsys, *base, "list")
     assert {s["id"]: s["enabled"] for s in listed}["birthday"] is True
     code, decisions, _ = run(capsys, *base, "preview", "--date", "2026-11-22", "--json")

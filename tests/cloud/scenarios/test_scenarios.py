@@ -335,3 +335,26 @@ def test_uplift_compares_treated_with_control_on_hand_checked_numbers(chain: Cha
     assert result.return_rate_ci == pytest.approx((0.5 - 0.600114, 0.5 + 0.600114), abs=1e-5)
     assert result.revenue_diff == pytest.approx(125_000)
     assert result.revenue_ci == pytest.approx((125_000 - 135_670, 125_000 + 135_670), abs=10)
+
+
+def test_first_order_anniversary_on_the_jalali_day_a_year_later(chain: Chain) -> None:
+    # 1404-09-01 = 2025-11-22; a year later, 1405-09-01 = 2026-11-22.
+    veteran = chain.member(last_purchase=_at("2025-11-22", dt.time(12, 0)))
+    chain.member(last_purchase=_at("2025-11-23", dt.time(12, 0)))  # a day off
+    chain.member(last_purchase=_at("2026-11-22", dt.time(9, 0)))  # today: no anniversary
+    chain.add("anniversary", dict(LIBRARY["first-order-anniversary"], control_pct=0))
+    assert {d["member_id"] for d in chain.preview(_at("2026-11-22"))} == {veteran}
+
+
+def test_occasions_come_from_the_editable_table(chain: Chain) -> None:
+    from cloud.scenarios.library import OCCASIONS
+
+    members_now = {chain.member(), chain.member()}
+    chain.add("yalda", dict(LIBRARY["yalda"], control_pct=0))
+    assert chain.preview(_at("2026-12-21")) == []  # 30 Azar 1405: not in the table yet
+    with chain.engine.begin() as conn:
+        store.set_occasions(conn, OCCASIONS)
+        with pytest.raises(BadRequest, match="no such Jalali date"):
+            store.set_occasions(conn, [{"jalali_date": "1405-13-01", "key": "x", "name_fa": "x"}])
+    assert {d["member_id"] for d in chain.preview(_at("2026-12-21"))} == members_now
+    assert chain.preview(_at("2026-12-22")) == []
