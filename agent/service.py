@@ -7,6 +7,9 @@ terminal is enrolled. (The live scanner feed to the cashier screen arrives with 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 
 from waitress import serve as waitress_serve
 
@@ -41,15 +44,52 @@ def start_sync(terminal: Terminal) -> SyncPoller | None:
     return poller
 
 
+def sd_notify(state: str) -> bool:
+    """Send a state line to systemd over NOTIFY_SOCKET; return whether one was sent."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return False
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
+    return True
+
+
+def _sync_thread_alive() -> bool:
+    return any(t.name == "vafa-sync" and t.is_alive() for t in threading.enumerate())
+
+
+def start_watchdog(poller: SyncPoller | None, stop: threading.Event) -> threading.Thread | None:
+    """Ping systemd's watchdog at half its interval while the sync loop is alive."""
+    usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+    if usec <= 0:
+        return None
+
+    def beat() -> None:
+        while not stop.wait(usec / 2_000_000):
+            # A dead sync thread stops the pings, so systemd restarts the agent.
+            if poller is None or _sync_thread_alive():
+                sd_notify("WATCHDOG=1")
+
+    thread = threading.Thread(target=beat, name="vafa-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(terminal: Terminal) -> None:
     """Run the web page and background sync until interrupted."""
     poller = start_sync(terminal)
     config = terminal.config
     metrics = start_metrics(config.web_host, config.metrics_port, config.database, poller)
+    stop = threading.Event()
+    start_watchdog(poller, stop)
+    sd_notify("READY=1")
     log.info("owner page on http://%s:%d/", config.web_host, config.web_port)
     try:
         waitress_serve(create_app(terminal), host=config.web_host, port=config.web_port, threads=4)
     finally:
+        stop.set()
         if poller is not None:
             poller.stop()
         if metrics is not None:
