@@ -1,7 +1,7 @@
 """``vafa-agent run``: the long-running terminal service.
 
 Serves the local web page with waitress and drains the outbox in the background when the
-terminal is enrolled. (The live scanner feed to the cashier screen arrives with #6.)
+terminal is enrolled; a scanner thread feeds each scan to the cashier screen (polled by it).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import threading
 
 from waitress import serve as waitress_serve
 
-from agent.errors import NotEnrolled
+from agent.drivers.profiles import ScannerProfile, load_profile
+from agent.drivers.registry import open_scanner
+from agent.errors import NotEnrolled, ProfileError, ScannerError
 from agent.identity import load_identity
 from agent.ledger import db
 from agent.metrics import start_metrics
@@ -21,6 +23,7 @@ from agent.offline_queue.poller import SyncPoller
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from agent.web.app import create_app
+from agent.web.cashier import ScanFeed
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,37 @@ def start_sync(terminal: Terminal) -> SyncPoller | None:
     poller.on_rules_changed = terminal.refresh_rules
     poller.start()
     return poller
+
+
+def start_scanner(terminal: Terminal, feed: ScanFeed, stop: threading.Event) -> bool:
+    """Read the serial scanner in a thread and push each scan to the cashier screen."""
+    config = terminal.config
+    if not config.scanner_url:
+        return False
+    profile = load_profile(config.scanner_profile)
+    if not isinstance(profile, ScannerProfile):
+        raise ProfileError(f"{config.scanner_profile} is not a scanner profile")
+
+    def read_loop() -> None:
+        scanner = None
+        while not stop.is_set():
+            try:
+                scanner = scanner or open_scanner(profile, config.scanner_url)
+                code = scanner.read(timeout=0.5)
+            except ScannerError as exc:
+                log.warning("scanner unavailable: %s", exc)
+                if scanner is not None:
+                    scanner.close()
+                scanner = None
+                stop.wait(2.0)  # an unplugged scanner never busy-loops
+                continue
+            if code:
+                feed.push(code)
+        if scanner is not None:
+            scanner.close()
+
+    threading.Thread(target=read_loop, name="vafa-scanner", daemon=True).start()
+    return True
 
 
 def sd_notify(state: str) -> bool:
@@ -84,10 +118,14 @@ def serve(terminal: Terminal) -> None:
     metrics = start_metrics(config.web_host, config.metrics_port, config.database, poller)
     stop = threading.Event()
     start_watchdog(poller, stop)
+    scans = ScanFeed()
+    start_scanner(terminal, scans, stop)
     sd_notify("READY=1")
     log.info("owner page on http://%s:%d/", config.web_host, config.web_port)
     try:
-        waitress_serve(create_app(terminal), host=config.web_host, port=config.web_port, threads=4)
+        waitress_serve(
+            create_app(terminal, scans=scans), host=config.web_host, port=config.web_port, threads=4
+        )
     finally:
         stop.set()
         if poller is not None:

@@ -1,4 +1,4 @@
-"""The terminal's local web app: the store owner's page (the cashier screen comes in #6)."""
+"""The terminal's local web app: the store owner's page, the cashier screen, the POS API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from werkzeug.wrappers import Response
 from agent.ledger import book
 from agent.offline_queue import outbox
 from agent.terminal import Terminal
+from agent.web import cashier, pos_api
+from agent.web.cashier import ScanFeed
 from common import STATIC_DIR
 from common.persian import (
     TEHRAN,
@@ -79,7 +81,9 @@ def today_summary(terminal: Terminal) -> dict[str, int]:
     }
 
 
-def create_app(terminal: Terminal, config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    terminal: Terminal, config: dict[str, Any] | None = None, scans: ScanFeed | None = None
+) -> Flask:
     """Build the local web app for one terminal."""
     app = Flask(__name__, static_folder=STATIC_DIR)
     app.config.update(
@@ -139,4 +143,6 @@ def create_app(terminal: Terminal, config: dict[str, Any] | None = None) -> Flas
         ]
         return render_template("dashboard.html", summary=today_summary(terminal), sales=sales)
 
+    cashier.init_app(app, terminal, scans)
+    pos_api.init_app(app, terminal)
     return app

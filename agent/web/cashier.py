@@ -1,0 +1,334 @@
+"""The cashier's touch screen: PIN, identify, member card, sale, redeem, refund, enrol.
+
+Server-rendered forms (each one a whole step, so nothing is stored half-way) plus a small
+script that polls ``/cashier/scans`` so a scan reaches the page live.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from agent import members
+from agent.errors import PrinterError
+from agent.members import Member, points_elsewhere
+from agent.offline_queue import outbox
+from agent.rules import TIER_LABELS
+from agent.terminal import Terminal
+from common.errors import VafaError
+from common.persian import MoneyUnit, format_money, group_thousands, to_ascii_digits
+from common.webauth import LoginLimiter, check_csrf, hash_password, verify_password
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+PIN_PREFIX = "cashier_pin:"
+bp = Blueprint("cashier", __name__, url_prefix="/cashier")
+
+
+class ScanFeed:
+    """The latest scans, numbered, for the cashier screen to poll (fed by the scanner thread)."""
+
+    def __init__(self, keep: int = 20) -> None:
+        self._lock = threading.Lock()
+        self._scans: list[tuple[int, str]] = []
+        self._keep = keep
+        self._seq = 0
+
+    def push(self, code: str) -> None:
+        """Record one scanned code."""
+        with self._lock:
+            self._seq += 1
+            self._scans = [*self._scans, (self._seq, code)][-self._keep :]
+
+    def since(self, seq: int) -> tuple[int, list[str]]:
+        """Return the newest sequence number and the codes scanned after ``seq``."""
+        with self._lock:
+            return self._seq, [code for n, code in self._scans if n > seq]
+
+
+def set_cashier_pin(terminal: Terminal, name: str, pin: str) -> None:
+    """Store a cashier's PIN (4 to 8 digits, any script) as a slow hash."""
+    digits = to_ascii_digits(pin.strip())
+    if not (digits.isdigit() and 4 <= len(digits) <= 8):
+        raise ValueError("a cashier PIN is 4 to 8 digits")
+    name = name.strip()
+    if not name or len(name) > 40:
+        raise ValueError("a cashier needs a name of 1 to 40 characters")
+    terminal.conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (PIN_PREFIX + name, hash_password(digits)),
+    )
+
+
+def cashier_for_pin(terminal: Terminal, pin: str) -> str | None:
+    """Return the name of the cashier whose PIN this is, or None."""
+    digits = to_ascii_digits(pin.strip())
+    rows = terminal.conn.execute(
+        "SELECT key, value FROM settings WHERE key LIKE ? ORDER BY key", (PIN_PREFIX + "%",)
+    ).fetchall()
+    for key, stored in rows:
+        if verify_password(digits, str(stored)):
+            return str(key)[len(PIN_PREFIX) :]
+    return None
+
+
+def _terminal() -> Terminal:
+    terminal: Terminal = current_app.extensions["vafa_terminal"]
+    return terminal
+
+
+def _lock() -> threading.Lock:
+    lock: threading.Lock = current_app.extensions["vafa_flow_lock"]
+    return lock
+
+
+def _unit() -> MoneyUnit:
+    return "rial" if _terminal().config.money_unit == "rial" else "toman"
+
+
+def _cashier_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not session.get("cashier"):
+            return redirect(url_for("cashier.pin"))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def parse_amount(raw: str, unit: MoneyUnit) -> int:
+    """Turn a typed amount (any digits, separators) in the screen's unit into Rials."""
+    text = to_ascii_digits(raw).replace(",", "").replace("٬", "").replace(" ", "").strip()
+    if not text.isdigit() or len(text) > 13:
+        raise VafaError(f"bad amount {raw[:20]!r}", fa="مبلغ خرید را با رقم وارد کنید")
+    return int(text) * (10 if unit == "toman" else 1)
+
+
+def _parse_points(raw: str) -> int:
+    text = to_ascii_digits(raw).replace(",", "").replace("٬", "").strip() or "0"
+    if not text.isdigit() or len(text) > 9:
+        raise VafaError(f"bad points {raw[:20]!r}", fa="امتیاز را با رقم وارد کنید")
+    return int(text)
+
+
+def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
+    """Collect what the member card shows."""
+    flow = terminal.flow
+    balance = flow.balance(member.id)
+    return {
+        "id": member.id,
+        "name": member.name,
+        "tier": TIER_LABELS.get(member.tier, member.tier),
+        "balance": balance,
+        "elsewhere": points_elsewhere(terminal.conn, member.id),
+        "credit_rial": flow.credit(member.id),
+        "coupons": flow.coupons(member.id),
+        "redeem_cap": max(0, min(balance, flow.rules.offline_redeem_cap)),
+        "point_value_rial": flow.rules.point_value_rial,
+    }
+
+
+def _screen(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    terminal = _terminal()
+    depth = outbox.depth(terminal.conn)
+    return render_template(
+        template,
+        cashier=session.get("cashier", ""),
+        queue_depth=depth,
+        unit=_unit(),
+        **context,
+    ), status
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+def pin() -> Response | tuple[str, int]:
+    """Ask for a cashier PIN before anything else."""
+    error = ""
+    if request.method == "POST":
+        check_csrf()
+        limiter: LoginLimiter = current_app.extensions["vafa_pin_limiter"]
+        client = request.remote_addr or "?"
+        if limiter.blocked(client):
+            return _screen("cashier/pin.html", 429, error="تلاش‌های ناموفق زیاد بود؛ کمی صبر کنید.")
+        name = cashier_for_pin(_terminal(), request.form.get("pin", ""))
+        if name is not None:
+            limiter.succeeded(client)
+            csrf = session.get("csrf")
+            session.clear()
+            if csrf:
+                session["csrf"] = csrf
+            session["cashier"] = name
+            return redirect(url_for("cashier.home"))
+        limiter.failed(client)
+        error = "رمز صندوق‌دار درست نیست."
+    return _screen("cashier/pin.html", 401 if error else 200, error=error)
+
+
+@bp.post("/lock")
+def lock() -> Response:
+    """Lock the screen: the next cashier types a PIN."""
+    check_csrf()
+    session.pop("cashier", None)
+    session.pop("last_sale", None)
+    return redirect(url_for("cashier.pin"))
+
+
+@bp.get("/")
+@_cashier_required
+def home() -> tuple[str, int]:
+    """Show the identify step."""
+    return _screen("cashier/identify.html", error="", mobile="")
+
+
+@bp.post("/identify")
+@_cashier_required
+def identify() -> Response | tuple[str, int]:
+    """Find a member by a scan or a typed mobile."""
+    check_csrf()
+    raw = request.form.get("code", "")
+    try:
+        with _lock():
+            member = _terminal().flow.identify(raw)
+    except VafaError as exc:
+        log.info("identify refused: %s", exc)
+        return _screen("cashier/identify.html", 404, error=exc.fa, mobile=raw)
+    return redirect(url_for("cashier.member", member_id=member.id))
+
+
+@bp.get("/member/<member_id>")
+@_cashier_required
+def member(member_id: str) -> tuple[str, int]:
+    """Show the member card and the sale form."""
+    return _member_screen(member_id, "")
+
+
+def _member_screen(member_id: str, error: str, status: int = 200) -> tuple[str, int]:
+    terminal = _terminal()
+    try:
+        with _lock():
+            found = members.get(terminal.conn, terminal.vault, member_id)
+            card = member_card(terminal, found)
+    except VafaError as exc:
+        return _screen("cashier/identify.html", 404, error=exc.fa, mobile="")
+    return _screen("cashier/member.html", status, card=card, error=error)
+
+
+@bp.post("/sale")
+@_cashier_required
+def sale() -> Response | tuple[str, int]:
+    """Record a sale (award, and redeem if asked), print the receipt and open the drawer."""
+    check_csrf()
+    terminal = _terminal()
+    member_id = request.form.get("member_id", "")
+    try:
+        amount = parse_amount(request.form.get("amount", ""), _unit())
+        redeem = _parse_points(request.form.get("redeem", ""))
+        with _lock():
+            result = terminal.flow.sale(member_id, amount, redeem_points=redeem)
+    except VafaError as exc:
+        log.info("sale refused: %s", exc)
+        return _member_screen(member_id, exc.fa, 400)
+    session["last_sale"] = result.sale_id
+    printed = True
+    try:
+        with _lock():
+            terminal.print_receipt(result, kick_drawer=True)
+    except PrinterError as exc:
+        log.warning("receipt not printed for sale %s: %s", result.sale_id, exc)
+        printed = False
+    return _screen("cashier/done.html", result=result, printed=printed, refunded=None)
+
+
+@bp.post("/refund")
+@_cashier_required
+def refund() -> tuple[str, int]:
+    """Void the last sale made on this screen."""
+    check_csrf()
+    sale_id = session.get("last_sale")
+    if not isinstance(sale_id, str):
+        return _screen("cashier/identify.html", 400, error="خریدی برای برگشت نیست.", mobile="")
+    try:
+        with _lock():
+            refunded = _terminal().flow.refund(sale_id)
+    except VafaError as exc:
+        log.info("refund refused: %s", exc)
+        return _screen("cashier/identify.html", 400, error=exc.fa, mobile="")
+    session.pop("last_sale", None)
+    return _screen("cashier/done.html", result=None, printed=False, refunded=refunded)
+
+
+@bp.post("/drawer")
+@_cashier_required
+def drawer() -> Response | tuple[str, int]:
+    """Open the cash drawer."""
+    check_csrf()
+    try:
+        with _lock():
+            _terminal().drawer.kick()
+    except VafaError as exc:
+        log.warning("drawer did not open: %s", exc)
+        return _screen("cashier/identify.html", 503, error=exc.fa, mobile="")
+    return redirect(url_for("cashier.home"))
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+@_cashier_required
+def enrol() -> Response | tuple[str, int]:
+    """Enrol a new member in one form."""
+    form = {k: request.form.get(k, "") for k in ("mobile", "name", "birthday", "referral")}
+    if request.method == "GET":
+        form["mobile"] = request.args.get("mobile", "")
+        return _screen("cashier/enrol.html", form=form, error="")
+    check_csrf()
+    birthday = to_ascii_digits(form["birthday"]).strip().replace("/", "-") or None
+    try:
+        with _lock():
+            created = _terminal().flow.enrol(
+                form["mobile"],
+                form["name"],
+                request.form.get("consent") == "yes",
+                birthday=birthday,
+                referred_by=form["referral"].strip() or None,
+            )
+    except VafaError as exc:
+        log.info("enrolment refused: %s", exc)
+        return _screen("cashier/enrol.html", 400, form=form, error=exc.fa)
+    return redirect(url_for("cashier.member", member_id=created.id))
+
+
+@bp.get("/scans")
+@_cashier_required
+def scans() -> Response:
+    """Return scans after ``?after=N`` (the page polls this)."""
+    feed: ScanFeed = current_app.extensions["vafa_scans"]
+    after = request.args.get("after", "0")
+    seq, codes = feed.since(int(after) if after.isdigit() else 0)
+    depth = outbox.depth(_terminal().conn)
+    return jsonify(seq=seq, codes=codes, queue_depth=depth)
+
+
+def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> None:
+    """Attach the cashier screen to the local web app."""
+    app.extensions["vafa_terminal"] = terminal
+    app.extensions.setdefault("vafa_flow_lock", threading.Lock())
+    app.extensions["vafa_pin_limiter"] = LoginLimiter()
+    app.extensions["vafa_scans"] = scans or ScanFeed()
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(money=format_money, num=group_thousands)
