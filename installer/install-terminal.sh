@@ -77,7 +77,7 @@ check_host() {
 }
 
 install_packages() {
-    as_root bash "$src/installer/system-packages.sh" runtime
+    as_root bash "$src/installer/system-packages.sh" terminal
     if ((kiosk)); then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
             cage chromium

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Install the Debian packages Vafa needs, only those missing, without starting any service.
 #   bash installer/system-packages.sh runtime   # receipt font and Pillow's text layout
-#   bash installer/system-packages.sh test      # runtime + PostgreSQL server + headless Chromium
+#   bash installer/system-packages.sh terminal  # runtime + what install-terminal.sh builds with
+#   bash installer/system-packages.sh test      # runtime + PostgreSQL, Chromium and linters
 # A second run installs nothing and needs no network.
 set -euo pipefail
 
 # fonts-farsiweb: Nazli, the Persian receipt font (also gives Chromium its Persian glyphs).
 # libfribidi0 + libraqm0: Pillow's raqm layout loads them at run time to shape Persian.
 runtime=(fonts-farsiweb libfribidi0 libraqm0)
+# python3-venv: /opt/vafa/venv; gcc + python3-dev: evdev is published as source only.
+terminal=(python3-venv python3-dev gcc)
 # postgresql: server binaries for the tests' throwaway clusters (/usr/lib/postgresql/*/bin).
 # chromium: Debian's browser, driven headless by Playwright at /usr/bin/chromium.
-test=(postgresql chromium)
+# systemd: systemd-analyze verifies the installer's units; shellcheck lints its scripts.
+test=(postgresql chromium systemd shellcheck)
 
 case "${1:-}" in
     runtime) wanted=("${runtime[@]}") ;;
+    terminal) wanted=("${runtime[@]}" "${terminal[@]}") ;;
     test) wanted=("${runtime[@]}" "${test[@]}") ;;
-    *) echo "usage: $0 runtime|test" >&2; exit 2 ;;
+    *) echo "usage: $0 runtime|terminal|test" >&2; exit 2 ;;
 esac
 
 is_installed() {
