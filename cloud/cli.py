@@ -142,7 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", help="run scenarios daily at 10:00 Tehran and poll SMS reports")
 
     sub.add_parser("totals", help="print chain-wide totals as JSON")
+    _analytics_parser(sub)
     return parser
+
+
+def _analytics_parser(sub: Any) -> None:
+    analytics = sub.add_parser("analytics", help="member analytics (CLV, RFM, KPIs)")
+    actions = analytics.add_subparsers(dest="analytics_command", required=True, metavar="ACTION")
+    fit = actions.add_parser(
+        "clv-fit", help="fit BG/NBD and Gamma-Gamma to a purchases CSV and print the parameters"
+    )
+    fit.add_argument(
+        "--transactions", required=True, type=Path, help="CSV with header member_id,date,amount"
+    )
+    fit.add_argument(
+        "--observation-end", required=True, help="last day of the fitting period, YYYY-MM-DD"
+    )
+    fit.add_argument(
+        "--time-unit", choices=("days", "weeks"), default="weeks", help="model time unit (weeks)"
+    )
+    fit.add_argument("--format", choices=("json",), default="json", help="output format (json)")
 
 
 def _app(args: argparse.Namespace, auto_migrate: bool = True) -> Flask:
@@ -324,6 +343,16 @@ def _scheduler(app: Flask) -> None:
         build(context.engine, context.vault, provider).start()
 
 
+def _analytics(args: argparse.Namespace) -> Any:
+    from cloud.analytics.clv import fit_file
+
+    try:
+        end = dt.date.fromisoformat(args.observation_end)
+    except ValueError as exc:
+        raise ValueError(f"--observation-end must be YYYY-MM-DD: {exc}") from exc
+    return fit_file(args.transactions, end, args.time_unit)
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -335,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; print its result as JSON."""
     args = build_parser().parse_args(argv)
     try:
-        result = _run(args)
+        result = _analytics(args) if args.command == "analytics" else _run(args)
     except (VafaError, ValueError) as exc:  # CloudError, NotSent, SmsError, InvalidMobile …
         fa = getattr(exc, "fa", "")
         print(f"error: {exc}" + (f"\nخطا: {fa}" if fa else ""), file=sys.stderr)
