@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import cashier_path, cloud_ingest, sync_drain
+from bench import analytics, cashier_path, cloud_ingest, sync_drain
 
 BENCHMARKS = {
     "cashier_path": cashier_path.main,
     "sync_drain": sync_drain.main,
     "cloud_ingest": cloud_ingest.main,
+    "analytics": analytics.main,
 }
 
 if __name__ == "__main__":

@@ -163,12 +163,18 @@ def fit_bgnbd(s: Summary, penalizer: float = 0.0) -> BGNBD:
     if len(s.members) < 2 or not np.any(s.frequency > 0):
         raise AnalyticsError("BG/NBD needs at least two members and one repeat purchase")
     scale = float(np.max(s.T)) or 1.0  # fit on T in [0, 1]; alpha scales back linearly
-    x, t_x, T = s.frequency, s.recency / scale, s.T / scale
+    # Members with the same (x, t_x, T) share a likelihood term: fit on distinct rows with
+    # counts as weights (with whole days, a million members have far fewer distinct rows).
+    rows, counts = np.unique(
+        np.column_stack((s.frequency, s.recency, s.T)), axis=0, return_counts=True
+    )
+    x, t_x, T = rows[:, 0], rows[:, 1] / scale, rows[:, 2] / scale
+    weights = counts / counts.sum()
 
     def negative_ll(log_params: Array) -> float:
         r, alpha, a, b = np.exp(log_params)
         ll = bgnbd_log_likelihood((r, alpha, a, b), x, t_x, T)
-        return float(-ll.mean() + penalizer * np.sum(np.exp(log_params) ** 2))
+        return float(-(weights @ ll) + penalizer * np.sum(np.exp(log_params) ** 2))
 
     r, alpha, a, b = _fit(negative_ll, np.zeros(4))
     return BGNBD(float(r), float(alpha * scale), float(a), float(b))
