@@ -148,8 +148,10 @@ def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
 def _screen(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     terminal = _terminal()
     depth = outbox.depth(terminal.conn)
+    feed: ScanFeed = current_app.extensions["vafa_scans"]
     return render_template(
         template,
+        scan_seq=feed.since(0)[0],  # the page acts on scans made after it was drawn
         cashier=session.get("cashier", ""),
         queue_depth=depth,
         unit=_unit(),

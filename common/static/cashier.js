@@ -1,14 +1,14 @@
 // Scans reach the cashier screen live: poll /cashier/scans, type the code, submit.
 (function () {
   "use strict";
-  let seen = null;
+  let seen = Number(document.body.dataset.scanSeq || 0);
   async function poll() {
     try {
-      const url = "/cashier/scans?after=" + (seen === null ? 0 : seen);
+      const url = "/cashier/scans?after=" + seen;
       const reply = await fetch(url, { credentials: "same-origin", cache: "no-store" });
       if (reply.ok) {
         const data = await reply.json();
-        const fresh = seen === null ? [] : data.codes;
+        const fresh = data.codes;
         seen = data.seq;
         const depth = document.getElementById("queue-depth");
         if (depth) depth.textContent = data.queue_depth.toLocaleString("fa-IR");
