@@ -6,7 +6,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -19,6 +18,7 @@ from agent.cli import main as agent_main
 from agent.config import AgentConfig, load_config
 from agent.drivers.profiles import load_profiles
 from agent.udev_rules import render_rules
+from tests.installer.systemd_units import verify_units
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "installer" / "install-terminal.sh"
@@ -180,27 +180,6 @@ def test_units_say_what_the_brief_asks(root: Path) -> None:
         "WantedBy=multi-user.target",
     ]:
         assert line in unit.splitlines(), line
-
-
-def verify_units(root: Path, units: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run systemd-analyze verify on installed units inside ``root``."""
-    # Debian's own units (targets the vafa units refer to) are copied into the root, as a
-    # real system has them; commands the installer gets from apt are stubbed there.
-    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
-    (root / "lib").symlink_to("usr/lib")
-    for command in ["/usr/bin/cage", "/opt/vafa/venv/bin/vafa-agent"]:
-        stub = root / command.lstrip("/")
-        if not stub.exists():
-            stub.parent.mkdir(parents=True, exist_ok=True)
-            stub.write_text("#!/bin/sh\n")
-            stub.chmod(0o755)
-    paths = [f"/etc/systemd/system/{unit}" for unit in units]
-    return subprocess.run(
-        ["systemd-analyze", "verify", f"--root={root}", *paths],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_systemd_analyze_verifies_the_units(tmp_path: Path) -> None:
