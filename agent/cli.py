@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig, load_config
 from agent.errors import AgentError, InputError, IntegrityFailure
@@ -15,6 +16,9 @@ from agent.ledger import book
 from common.errors import VafaError
 from common.logs import configure_logging
 from common.referral import referral_code
+
+if TYPE_CHECKING:
+    from agent.terminal import Terminal
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     owner = sub.add_parser("owner-password", help="set the store owner's web login password")
     owner.add_argument("--password", required=True, help="at least 8 characters")
+
+    cashier = sub.add_parser(
+        "cashier", help="manage the PINs of the cashier screen"
+    ).add_subparsers(dest="cashier_command", required=True)
+    pin_add = cashier.add_parser("add", help="set a cashier's PIN (a new cashier or a new PIN)")
+    pin_add.add_argument("--name", required=True, help="the cashier's name, shown on the screen")
+    pin_add.add_argument(
+        "--pin", default=None, help="4 to 8 digits; asked without echo when left out"
+    )
+    pin_remove = cashier.add_parser("remove", help="remove a cashier's PIN")
+    pin_remove.add_argument("--name", required=True, help="the cashier's name")
+    cashier.add_parser("list", help="list the cashiers who have a PIN")
 
     test_print = sub.add_parser(
         "print-test", help="write the ESC/POS bytes of a sample Persian receipt to a file"
@@ -262,12 +278,28 @@ def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
 
         set_owner_password(terminal, args.password)
         return {"ok": True}
+    if args.command == "cashier":
+        return _cashier(terminal, args)
     if args.command == "run":
         from agent.service import serve
 
         serve(terminal)
         return None
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _cashier(terminal: Terminal, args: argparse.Namespace) -> dict[str, Any]:
+    from agent.web import cashier
+
+    if args.cashier_command == "add":
+        pin = args.pin if args.pin is not None else getpass.getpass("PIN: ")
+        cashier.set_cashier_pin(terminal, args.name, pin)
+        return {"ok": True, "cashier": args.name.strip()}
+    if args.cashier_command == "remove":
+        if not cashier.remove_cashier(terminal, args.name):
+            raise ValueError(f"no cashier named {args.name!r}")
+        return {"ok": True}
+    return {"cashiers": cashier.cashier_names(terminal)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,6 +77,22 @@ def set_cashier_pin(terminal: Terminal, name: str, pin: str) -> None:
     )
 
 
+def remove_cashier(terminal: Terminal, name: str) -> bool:
+    """Remove a cashier's PIN; tell whether there was one."""
+    cursor = terminal.conn.execute(
+        "DELETE FROM settings WHERE key = ?", (PIN_PREFIX + name.strip(),)
+    )
+    return cursor.rowcount > 0
+
+
+def cashier_names(terminal: Terminal) -> list[str]:
+    """List the cashiers who have a PIN."""
+    rows = terminal.conn.execute(
+        "SELECT key FROM settings WHERE key LIKE ? ORDER BY key", (PIN_PREFIX + "%",)
+    ).fetchall()
+    return [str(row[0])[len(PIN_PREFIX) :] for row in rows]
+
+
 def cashier_for_pin(terminal: Terminal, pin: str) -> str | None:
     """Return the name of the cashier whose PIN this is, or None."""
     digits = to_ascii_digits(pin.strip())

@@ -21,7 +21,7 @@ PIN = "4821"
 SMALL_TARGETS = """(min) => [...document.querySelectorAll('main button, main .button, main input')]
   .filter(el => el.type !== 'hidden' && el.type !== 'checkbox' && el.offsetParent !== null)
   .filter(el => el.getBoundingClientRect().height < min)
-  .map(el => `${el.tagName} "${el.textContent.trim() || el.name}" ${el.getBoundingClientRect().height}px`)"""
+  .map(el => `${el.tagName} ${el.textContent.trim() || el.name} ${el.offsetHeight}px`)"""
 
 
 @dataclass

@@ -39,9 +39,7 @@ def test_token_file_is_private_and_stable(terminal, api) -> None:  # type: ignor
     assert len(path.read_text().strip()) >= 40
 
 
-@pytest.mark.parametrize(
-    "header", [None, "Bearer wrong", "Basic abc", "Bearer ", "bearer {token}"]
-)
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc", "Bearer ", "bearer {token}"])
 def test_wrong_or_missing_token_is_refused(terminal, api, header) -> None:  # type: ignore[no-untyped-def]
     """Without the exact bearer token nothing is read or stored."""
     client, auth = api
@@ -94,6 +92,9 @@ def test_lookup_sale_with_items_and_refund(terminal, api) -> None:  # type: igno
     assert again.json["error_fa"] == "این خرید قبلاً برگشت خورده است"
 
 
+BAD_LINE = {"sku": "A1", "quantity": "x", "amount_rial": 100_000}
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -107,7 +108,7 @@ def test_lookup_sale_with_items_and_refund(terminal, api) -> None:  # type: igno
         {"member": "0912", "amount_rial": 100_000},
         {"member": "09125554433", "amount_rial": 100_000, "redeem_points": 10**6},
         {"member": "09125554433", "amount_rial": 100_000, "items": "milk"},
-        {"member": "09125554433", "amount_rial": 100_000, "items": [{"sku": "A1", "quantity": "x", "amount_rial": 100_000}]},
+        {"member": "09125554433", "amount_rial": 100_000, "items": [BAD_LINE]},
     ],
 )
 def test_bad_sale_is_a_400_in_both_languages_and_stores_nothing(terminal, api, body) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,130 @@
+"""The cashier screen's guards in Flask's test client: PIN, CSRF, limits, nothing half-stored."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+PIN = "4821"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def client(terminal) -> FlaskClient:  # type: ignore[no-untyped-def]
+    """Return a test client of the local app with one cashier PIN set."""
+    from agent.web.app import create_app, set_owner_password
+    from agent.web.cashier import set_cashier_pin
+
+    set_cashier_pin(terminal, "مریم", PIN)
+    set_owner_password(terminal, "مالک-امن-۱۴۰۵")
+    return create_app(terminal, {"TESTING": True}).test_client()
+
+
+def csrf(client: FlaskClient, path: str = "/cashier/pin") -> str:
+    """Open a page and return the CSRF token it carries."""
+    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
+    assert match
+    return match.group(1)
+
+
+def unlock(client: FlaskClient) -> str:
+    """Type the right PIN; return the session's CSRF token."""
+    token = csrf(client)
+    reply = client.post("/cashier/pin", data={"pin": PIN, "csrf": token})
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/cashier/")
+    return token
+
+
+def sales(terminal: Any) -> int:
+    """Count the sales booked."""
+    return int(terminal.conn.execute("SELECT COUNT(*) FROM sales").fetchone()[0])
+
+
+@pytest.mark.parametrize("path", ["/cashier/", "/cashier/enrol", "/cashier/scans"])
+def test_every_cashier_page_needs_the_pin(client: FlaskClient, path: str) -> None:
+    """Without a PIN every cashier page sends the browser to the PIN screen."""
+    reply = client.get(path)
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/cashier/pin")
+
+
+def test_owner_login_is_not_a_cashier_pin_and_back(client: FlaskClient) -> None:
+    """The owner's session opens no till, and a cashier's PIN opens no owner page."""
+    token = csrf(client, "/login")
+    owner = {"password": "مالک-امن-۱۴۰۵", "csrf": token}
+    assert client.post("/login", data=owner).status_code == 302
+    assert client.get("/cashier/").status_code == 302
+    client.post("/logout", data={"csrf": token})
+    unlock(client)
+    assert client.get("/cashier/").status_code == 200
+    assert client.get("/").headers["Location"].endswith("/login")
+
+
+def test_pin_is_stored_hashed(terminal) -> None:  # type: ignore[no-untyped-def]
+    """The PIN never sits in the database as typed."""
+    from agent.web.cashier import cashier_for_pin, set_cashier_pin
+
+    set_cashier_pin(terminal, "رضا", "۹۳۱۷۲")
+    stored = terminal.conn.execute("SELECT value FROM settings WHERE key LIKE 'cashier_pin:%'")
+    values = [row[0] for row in stored]
+    assert values and all(v.startswith("scrypt$") and "93172" not in v for v in values)
+    assert cashier_for_pin(terminal, "93172") == "رضا"
+    assert cashier_for_pin(terminal, "93173") is None
+    with pytest.raises(ValueError):
+        set_cashier_pin(terminal, "رضا", "12a4")
+
+
+def test_a_pin_storm_is_stopped(client: FlaskClient) -> None:
+    """Five wrong PINs lock out the client; even the right PIN waits then."""
+    token = csrf(client)
+    for _ in range(5):
+        assert client.post("/cashier/pin", data={"pin": "0000", "csrf": token}).status_code == 401
+    assert client.post("/cashier/pin", data={"pin": PIN, "csrf": token}).status_code == 429
+    assert client.get("/cashier/").status_code == 302
+
+
+def test_sale_without_csrf_is_refused_and_stores_nothing(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """A forged sale (no CSRF token) is a 400 and books nothing."""
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    unlock(client)
+    form = {"member_id": member.id, "amount": "100000", "redeem": "0"}
+    assert client.post("/cashier/sale", data=form).status_code == 400
+    assert client.post("/cashier/sale", data={**form, "csrf": "forged"}).status_code == 400
+    assert sales(terminal) == 0 and not terminal.printer.jobs
+
+
+@pytest.mark.parametrize("amount", ["-5", "abc", "", "1" * 14, "۱۲.۵"])
+def test_bad_amount_shows_persian_and_stores_nothing(terminal, client, amount: str) -> None:  # type: ignore[no-untyped-def]
+    """A wrong amount is refused in Persian on the member card; no sale, no print."""
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    token = unlock(client)
+    form = {"member_id": member.id, "amount": amount, "redeem": "0", "csrf": token}
+    reply = client.post("/cashier/sale", data=form)
+    assert reply.status_code == 400
+    assert "مبلغ خرید را با رقم وارد کنید" in reply.get_data(as_text=True)
+    assert sales(terminal) == 0 and not terminal.printer.jobs
+
+
+def test_toman_and_rial_screens_book_rials() -> None:
+    """The same typed figure is Tomans on a Toman screen and Rials on a Rial one."""
+    from agent.web.cashier import parse_amount
+
+    assert parse_amount("۲۵۰٬۰۰۰", "toman") == 2_500_000
+    assert parse_amount("250,000", "rial") == 250_000
+
+
+def test_cli_adds_lists_and_removes_cashiers(agent_config, capsys) -> None:  # type: ignore[no-untyped-def]
+    """vafa-agent cashier add|list|remove manage PINs in the data folder."""
+    from agent.cli import main
+
+    base = ["--data-dir", str(agent_config.data_dir), "cashier"]
+    assert main([*base, "add", "--name", "سارا", "--pin", "5566"]) == 0
+    assert main([*base, "add", "--name", "سارا", "--pin", "55"]) == 1
+    assert main([*base, "list"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(out[-1]) == {"cashiers": ["سارا"]}
+    assert main([*base, "remove", "--name", "سارا"]) == 0
+    assert main([*base, "remove", "--name", "سارا"]) == 1
