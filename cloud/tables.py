@@ -307,3 +307,36 @@ occasions = sa.Table(
     sa.Column("key", sa.String(40), primary_key=True),  # nowruz, yalda, fitr …
     sa.Column("name_fa", sa.String(80), nullable=False),
 )
+
+# Analytics results (cloud/analytics/), rewritten by each `vafa-cloud analytics run`.
+member_analytics = sa.Table(
+    "member_analytics",
+    metadata,
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("purchases", sa.BigInteger, nullable=False),
+    sa.Column("value_rial", sa.BigInteger, nullable=False),
+    sa.Column("avg_payment_rial", sa.BigInteger, nullable=False),
+    sa.Column("first_purchase_at", Time, nullable=False),
+    sa.Column("last_purchase_at", Time, nullable=False),
+    sa.Column("mean_interval_days", sa.Float),  # NULL with a single purchase
+    sa.Column("gap_days", sa.Float, nullable=False),
+    sa.Column("cycle", sa.String(12), nullable=False),  # in_cycle, due, late, lapsed, single
+    sa.Column("channels", sa.Text, nullable=False),  # JSON {"store": 3, "instagram": 1}
+    sa.Column("r", sa.SmallInteger, nullable=False),
+    sa.Column("f", sa.SmallInteger, nullable=False),
+    sa.Column("m", sa.SmallInteger, nullable=False),
+    sa.Column("segment", sa.String(20), nullable=False, index=True),
+    sa.Column("p_alive", sa.Float),  # NULL when the CLV models could not be fitted
+    sa.Column("expected_purchases_90d", sa.Float),
+    sa.Column("clv_rial", sa.BigInteger),
+)
+
+# Each member's segment on each analysis day: the source of segment transitions.
+segment_history = sa.Table(
+    "segment_history",
+    metadata,
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(20), nullable=False),
+)
