@@ -138,3 +138,26 @@ def test_oversized_body_is_refused(terminal, api) -> None:  # type: ignore[no-un
     )
     assert reply.status_code == 413
     assert _counts(terminal)[0] == 0
+
+
+def test_documented_examples_work(terminal, api) -> None:  # type: ignore[no-untyped-def]
+    """The request bodies in docs/pos-api.md are accepted as written."""
+    import json
+    import re
+    from pathlib import Path
+
+    client, auth = api
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "pos-api.md").read_text()
+    bodies = [json.loads(b) for b in re.findall(r"-d '(\{.*?\})'", doc, flags=re.S)]
+    lookup, sale = bodies[0], bodies[1]
+    member = terminal.flow.enrol(lookup["code"], "علی محمدی", True)
+    assert client.post("/pos/v1/members/lookup", json=lookup, headers=auth).status_code == 200
+    sale["member"] = member.card_code
+    sold = client.post("/pos/v1/sales", json=sale, headers=auth)
+    assert sold.status_code == 201 and sold.json is not None
+    assert set(sold.json) == set(
+        json.loads(re.findall(r'(\{"sale_id".*?\})', doc, re.S)[0].replace("…", ""))
+    )
+    refund = client.post("/pos/v1/refunds", json={"sale_id": sold.json["sale_id"]}, headers=auth)
+    assert refund.status_code == 201
+    assert "401" in doc and "0600" in doc and "error_fa" in doc
