@@ -305,15 +305,25 @@ class CashierFlow:
         ]
         return book.post(self.conn, "credit_use", legs, now, sale_id=sale_id)
 
-    def _check_offline_cap(self, member_id: str, redeem: int) -> None:
-        if not redeem:
-            return
+    def unconfirmed_redeemed(self, member_id: str) -> int:
+        """Return the points a member redeemed here that the cloud has not confirmed yet."""
         (unconfirmed,) = self.conn.execute(
             "SELECT COALESCE(SUM(s.points_redeemed), 0) FROM sales s"
             " JOIN outbox o ON o.event_id = s.event_id AND o.acked_at IS NULL"
             " WHERE s.member_id = ? AND s.refunded_at IS NULL",
             (member_id,),
         ).fetchone()
+        return int(unconfirmed)
+
+    def redeem_room(self, member_id: str) -> int:
+        """Return the most points this member may redeem here now (balance and offline cap)."""
+        room = self.rules.offline_redeem_cap - self.unconfirmed_redeemed(member_id)
+        return max(0, min(self.balance(member_id), room))
+
+    def _check_offline_cap(self, member_id: str, redeem: int) -> None:
+        if not redeem:
+            return
+        unconfirmed = self.unconfirmed_redeemed(member_id)
         if unconfirmed + redeem > self.rules.offline_redeem_cap:
             raise InsufficientBalance(
                 f"offline redemption cap {self.rules.offline_redeem_cap} reached"
