@@ -156,7 +156,7 @@ def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
         "elsewhere": points_elsewhere(terminal.conn, member.id),
         "credit_rial": flow.credit(member.id),
         "coupons": flow.coupons(member.id),
-        "redeem_cap": max(0, min(balance, flow.rules.offline_redeem_cap)),
+        "redeem_cap": flow.redeem_room(member.id),
         "point_value_rial": flow.rules.point_value_rial,
     }
 

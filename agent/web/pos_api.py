@@ -91,7 +91,7 @@ def _member_json(terminal: Terminal, code: str) -> dict[str, Any]:
         "tier": member.tier,
         "points": terminal.flow.balance(member.id),
         "credit_rial": terminal.flow.credit(member.id),
-        "redeem_cap": min(terminal.flow.balance(member.id), terminal.flow.rules.offline_redeem_cap),
+        "redeem_cap": terminal.flow.redeem_room(member.id),
         "point_value_rial": terminal.flow.rules.point_value_rial,
     }
 

@@ -128,3 +128,25 @@ def test_cli_adds_lists_and_removes_cashiers(agent_config, capsys) -> None:  # t
     assert json.loads(out[-1]) == {"cashiers": ["سارا"]}
     assert main([*base, "remove", "--name", "سارا"]) == 0
     assert main([*base, "remove", "--name", "سارا"]) == 1
+
+
+def test_member_card_shows_what_the_offline_cap_leaves(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """Points redeemed but not yet confirmed by the cloud shrink the cap the card shows."""
+    from dataclasses import replace
+
+    from common.persian import group_thousands
+
+    terminal.flow.rules = replace(terminal.flow.rules, offline_redeem_cap=300)
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    terminal.flow.sale(member.id, 10_000_000)  # earns 1,000 points
+    token = unlock(client)
+    page = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert f"سقف {group_thousands(300)}" in page
+    form = {"member_id": member.id, "amount": "100000", "redeem": "120", "csrf": token}
+    assert client.post("/cashier/sale", data=form).status_code == 200
+    page = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert f"سقف {group_thousands(180)}" in page
+    form["redeem"] = "181"
+    refused = client.post("/cashier/sale", data=form)
+    assert refused.status_code == 400
+    assert "سقف خرج امتیاز بدون اتصال به سرور پر شده است" in refused.get_data(as_text=True)
