@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from agent.config import AgentConfig
 from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
+from agent.drivers.printer_status import PrinterNotReady
 from agent.drivers.profiles import PrinterProfile, load_profile
 from agent.errors import NotEnrolled, PrinterError, ProfileError
 from agent.flow import CashierFlow, SaleResult
@@ -111,6 +112,9 @@ class Terminal:
                 )
         else:
             data = bytes(row["escpos"])
+        status = self.printer.status()  # unknown (silent, failed) never stops the print
+        if not status.ready:
+            raise PrinterNotReady(status)
         self.printer.send(data)
         with write_transaction(self.conn):
             self.conn.execute(

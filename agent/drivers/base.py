@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from agent.drivers.printer_status import PrinterStatus
+
 
 class Scanner(ABC):
     """Something that yields scanned codes (barcodes, QR tokens, card numbers)."""
@@ -23,6 +25,10 @@ class Printer(ABC):
     def send(self, data: bytes) -> None:
         """Send bytes to the printer; raise PrinterError if they cannot be delivered."""
 
+    def status(self) -> PrinterStatus:
+        """Ask the printer how it is; a printer that cannot be asked is unknown, never offline."""
+        return PrinterStatus()
+
     def close(self) -> None:
         """Release the device."""
 
@@ -33,3 +39,7 @@ class Drawer(ABC):
     @abstractmethod
     def kick(self) -> None:
         """Open the drawer."""
+
+    def is_open(self) -> bool | None:
+        """Tell whether the drawer is open; None where the hardware has no sensor."""
+        return None

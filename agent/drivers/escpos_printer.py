@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
+import socket
 from typing import Any
 
 from escpos import printer as escpos_printer
+from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposError
 from PIL import Image
 
 from agent.drivers.base import Drawer, Printer
+from agent.drivers.printer_status import PrinterStatus, query_status
 from agent.drivers.profiles import PrinterProfile
 from agent.errors import PrinterError
+
+log = logging.getLogger(__name__)
 
 ESC_INIT = b"\x1b@"
 
@@ -53,11 +59,47 @@ def compose_receipt(image: Image.Image, profile: PrinterProfile, kick_drawer: bo
     return data
 
 
-class EscposTransportPrinter(Printer):
-    """Send bytes through one python-escpos backend."""
+class ClosingNetwork(escpos_printer.Network):  # type: ignore[misc]
+    """python-escpos's Network backend, but a failed connect closes its socket and is retried.
 
-    def __init__(self, backend: Any) -> None:
+    The library keeps a half-made socket after a refused connect and then asserts on the
+    next write; a printer that is switched off and on again must simply work on the next job.
+    """
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Connect with the backend's timeout; on failure leave nothing open."""
+        self.close()  # a no-op unless a connection is open
+        try:
+            self.device = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            self._device = False  # the next use connects again
+            raise DeviceNotFoundError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+
+
+class EscposTransportPrinter(Printer):
+    """Send bytes through one python-escpos backend; ask DLE EOT status where it answers."""
+
+    def __init__(self, backend: Any, profile: PrinterProfile | None = None) -> None:
         self.backend = backend
+        self.profile = profile
+
+    def status(self) -> PrinterStatus:
+        """Ask DLE EOT 1..4; any failure or silence gives an unknown status, never an error."""
+        if self.profile is None or not self.profile.supports_status:
+            return PrinterStatus()
+        if isinstance(self.backend, escpos_printer.File):
+            return PrinterStatus()  # a file or device node only takes bytes: never write a query
+        inverted = self.profile.has_quirk("drawer_sensor_inverted")
+        try:
+            return query_status(self._exchange, drawer_inverted=inverted)
+        except Exception as exc:
+            log.info("printer status query failed, printing anyway: %r", exc)
+            return PrinterStatus()
+
+    def _exchange(self, query: bytes) -> bytes:
+        self.backend._raw(query)
+        reply = self.backend._read()
+        return bytes(reply or b"")
 
     def send(self, data: bytes) -> None:
         """Write bytes to the device; convert any transport error to PrinterError."""
@@ -98,6 +140,10 @@ class PrinterDrawer(Drawer):
         """Send ESC p with the profile's pin and pulse."""
         self.printer.send(drawer_kick_bytes(self.profile))
 
+    def is_open(self) -> bool | None:
+        """Read the drawer sensor from DLE EOT 1 bit 2; None when the printer does not say."""
+        return self.printer.status().drawer_open
+
 
 def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: float) -> Printer:
     """Open a printer by transport name: file, network (host[:port]), serial (url) or usb."""
@@ -105,11 +151,11 @@ def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: 
         if transport == "memory":
             return MemoryPrinter()
         if transport == "file":
-            return EscposTransportPrinter(escpos_printer.File(devfile=target))
+            return EscposTransportPrinter(escpos_printer.File(devfile=target), profile)
         if transport == "network":
             host, _, port = target.partition(":")
-            backend = escpos_printer.Network(host=host, port=int(port or 9100), timeout=timeout)
-            return EscposTransportPrinter(backend)
+            backend = ClosingNetwork(host=host, port=int(port or 9100), timeout=timeout)
+            return EscposTransportPrinter(backend, profile)
         if transport == "serial":
             serial = profile.serial
             backend = escpos_printer.Serial(
@@ -118,10 +164,12 @@ def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: 
                 timeout=timeout,
                 dsrdtr=serial.dsrdtr if serial else False,
             )
-            return EscposTransportPrinter(backend)
+            return EscposTransportPrinter(backend, profile)
         if transport == "usb":
             vid, pid = int(profile.usb_vid or "0", 16), int(profile.usb_pid or "0", 16)
-            return EscposTransportPrinter(escpos_printer.Usb(vid, pid, timeout=int(timeout * 1000)))
+            return EscposTransportPrinter(
+                escpos_printer.Usb(vid, pid, timeout=int(timeout * 1000)), profile
+            )
     except (EscposError, OSError, ValueError) as exc:
         raise PrinterError(f"cannot open {transport} printer {target!r}: {exc}") from exc
     raise PrinterError(f"unknown printer transport {transport!r}")

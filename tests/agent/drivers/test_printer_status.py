@@ -1,0 +1,171 @@
+"""Printer status through DLE EOT, against real status bytes and a loopback network printer."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
+from agent.drivers.printer_status import (
+    PrinterNotReady,
+    PrinterStatus,
+    is_status_byte,
+    parse_status,
+    query_status,
+    status_query,
+)
+from agent.drivers.profiles import PrinterProfile, load_profile
+from agent.drivers.simulator import NetworkPrinterSimulator
+from agent.errors import PrinterError
+
+# Answers as Epson's TM manuals tabulate them (fixed bits 0x12 plus the flags).
+IDLE = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
+PAPER_OUT = {1: 0x1A, 2: 0x32, 3: 0x12, 4: 0x72}
+
+
+def _profile(name: str = "xprinter-xp80c") -> PrinterProfile:
+    profile = load_profile(name)
+    assert isinstance(profile, PrinterProfile)
+    return profile
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[NetworkPrinterSimulator]:
+    simulator = NetworkPrinterSimulator(out_dir=tmp_path, status=dict(IDLE))
+    yield simulator
+    simulator.close()
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        (IDLE, PrinterStatus(True, False, False, False, False, False, False)),
+        (PAPER_OUT, PrinterStatus(False, False, False, True, False, False, False)),
+        ({1: 0x16}, PrinterStatus(online=True, drawer_open=True)),
+        (
+            {1: 0x1A, 2: 0x16},
+            PrinterStatus(
+                online=False, drawer_open=False, cover_open=True, error=False, paper_out=False
+            ),
+        ),
+        ({4: 0x1E}, PrinterStatus(paper_out=False, paper_near_end=True)),
+        ({3: 0x16}, PrinterStatus(cutter_error=True, error=False)),
+        ({3: 0x1A}, PrinterStatus(cutter_error=False, error=True)),
+    ],
+)
+def test_status_bytes_are_parsed(answers: dict[int, int], expected: PrinterStatus) -> None:
+    assert parse_status(answers) == expected
+
+
+def test_bytes_without_the_fixed_bits_are_not_a_status() -> None:
+    """GIVEN line noise instead of a status byte THEN nothing is concluded from it."""
+    assert not is_status_byte(0x00) and not is_status_byte(0xFF) and not is_status_byte(0x13)
+    assert parse_status({1: 0xFF, 4: 0x00}) == PrinterStatus()
+    assert PrinterStatus().ready and not PrinterStatus().known
+
+
+def test_problems_are_told_in_english_and_persian() -> None:
+    status = parse_status(PAPER_OUT)
+    assert status.problems == ("paper_out",)
+    assert str(status) == "printer is out of paper"
+    assert status.fa == "کاغذ چاپگر تمام شده است"
+    offline = parse_status({1: 0x1A})
+    assert offline.problems == ("offline",) and "آفلاین" in offline.fa
+    error = PrinterNotReady(status)
+    assert isinstance(error, PrinterError) and error.fa == status.fa and error.status is status
+
+
+def test_status_query_bytes() -> None:
+    assert [status_query(n) for n in (1, 4)] == [b"\x10\x04\x01", b"\x10\x04\x04"]
+    with pytest.raises(ValueError):
+        status_query(5)
+
+
+def test_a_silent_printer_is_asked_once_not_four_times() -> None:
+    asked: list[bytes] = []
+
+    def silent(query: bytes) -> bytes:
+        asked.append(query)
+        return b""
+
+    assert query_status(silent) == PrinterStatus()
+    assert asked == [b"\x10\x04\x01"]
+
+
+def test_network_printer_reports_paper_out(sim: NetworkPrinterSimulator) -> None:
+    """GIVEN a network printer out of paper WHEN asked THEN the cashier is told, in Persian."""
+    sim.status = dict(PAPER_OUT)
+    printer = open_printer(_profile(), "network", sim.address, timeout=1.0)
+    status = printer.status()
+    printer.close()
+    assert status.paper_out is True and status.online is False and not status.ready
+    assert status.fa == "کاغذ چاپگر تمام شده است"
+
+
+def test_silent_network_printer_times_out_and_still_prints(
+    sim: NetworkPrinterSimulator, tmp_path: Path
+) -> None:
+    """GIVEN a printer that never answers DLE EOT WHEN a receipt is printed THEN the status is
+    unknown after one explicit timeout and the receipt still reaches the printer."""
+    sim.status = {}
+    profile = _profile()
+    printer = open_printer(profile, "network", sim.address, timeout=0.3)
+    started = time.monotonic()
+    status = printer.status()
+    assert time.monotonic() - started < 2.0  # one 0.3 s timeout, not the 60 s default
+    assert status == PrinterStatus() and status.ready
+    receipt = Image.new("1", (profile.dots, 40), 1)
+    printer.send(compose_receipt(receipt, profile, kick_drawer=True))
+    printer.close()
+    jobs = sim.wait_for_jobs(1)
+    assert len(jobs) == 1
+    assert sim.kicks == [(2, profile.drawer_on_ms, profile.drawer_off_ms)]
+    assert sim.images == [tmp_path / "job-1.png"] and sim.images[0].exists()
+    with Image.open(sim.images[0]) as png:
+        assert png.size == (profile.dots, 40)
+
+
+def test_unreachable_network_printer_status_is_unknown_not_a_crash() -> None:
+    """GIVEN nothing listening on the printer's port WHEN asked THEN status unknown."""
+    sim = NetworkPrinterSimulator()
+    address = sim.address
+    sim.close()
+    printer = open_printer(_profile(), "network", address, timeout=0.3)
+    assert printer.status() == PrinterStatus()
+    with pytest.raises(PrinterError):
+        printer.send(b"\x1b@")
+
+
+def test_a_profile_without_status_support_is_never_asked(sim: NetworkPrinterSimulator) -> None:
+    """GIVEN a model that has no status support WHEN asked THEN no DLE EOT goes out."""
+    profile = dataclasses.replace(_profile(), supports_status=False)
+    printer = open_printer(profile, "network", sim.address, timeout=0.5)
+    assert printer.status() == PrinterStatus()
+    printer.send(b"\x1b@")
+    printer.close()
+    assert sim.wait_for_jobs(1) == [b"\x1b@"]
+
+
+@pytest.mark.parametrize(
+    ("byte", "inverted", "is_open"),
+    [(0x16, False, True), (0x12, False, False), (0x16, True, False), (0x12, True, True)],
+)
+def test_drawer_sensor_through_the_printer(byte: int, inverted: bool, is_open: bool) -> None:
+    """GIVEN DLE EOT 1 bit 2 WHEN the drawer is asked THEN open/closed, polarity by profile."""
+    assert parse_status({1: byte}, drawer_inverted=inverted).drawer_open is is_open
+
+
+def test_printer_drawer_reads_its_sensor_over_the_network(sim: NetworkPrinterSimulator) -> None:
+    sim.status = {1: 0x16}
+    profile = _profile()
+    printer = open_printer(profile, "network", sim.address, timeout=0.5)
+    drawer = PrinterDrawer(printer, profile)
+    assert drawer.is_open() is True
+    sim.status = {1: 0x12}
+    assert drawer.is_open() is False
+    printer.close()
