@@ -245,7 +245,8 @@ def _member_screen(member_id: str, error: str, status: int = 200) -> tuple[str, 
             card = member_card(terminal, found)
     except VafaError as exc:
         return _screen("cashier/identify.html", 404, error=exc.fa, mobile="")
-    return _screen("cashier/member.html", status, card=card, error=error)
+    typed = {k: request.form.get(k, "") for k in ("amount", "redeem")} if error else {}
+    return _screen("cashier/member.html", status, card=card, error=error, typed=typed)
 
 
 @bp.post("/sale")

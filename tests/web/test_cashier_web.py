@@ -150,3 +150,25 @@ def test_member_card_shows_what_the_offline_cap_leaves(terminal, client) -> None
     refused = client.post("/cashier/sale", data=form)
     assert refused.status_code == 400
     assert "سقف خرج امتیاز بدون اتصال به سرور پر شده است" in refused.get_data(as_text=True)
+
+
+def test_drawer_button_kicks_the_drawer(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """The drawer button sends ESC p to the printer's kick port, and only with CSRF."""
+    token = unlock(client)
+    assert client.post("/cashier/drawer").status_code == 400
+    assert not terminal.printer.jobs
+    assert client.post("/cashier/drawer", data={"csrf": token}).status_code == 302
+    assert [job[:2] for job in terminal.printer.jobs] == [b"\x1bp"]
+
+
+def test_void_needs_a_sale_made_on_this_screen(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """With no sale on this screen the void button refuses in Persian and touches nothing."""
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    terminal.flow.sale(member.id, 1_000_000)
+    token = unlock(client)
+    reply = client.post("/cashier/refund", data={"csrf": token})
+    assert reply.status_code == 400
+    assert "خریدی برای برگشت نیست." in reply.get_data(as_text=True)
+    assert not terminal.conn.execute(
+        "SELECT COUNT(*) FROM sales WHERE refunded_at IS NOT NULL"
+    ).fetchone()[0]
