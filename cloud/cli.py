@@ -162,6 +162,10 @@ def _analytics_parser(sub: Any) -> None:
         "--time-unit", choices=("days", "weeks"), default="weeks", help="model time unit (weeks)"
     )
     fit.add_argument("--format", choices=("json",), default="json", help="output format (json)")
+    run = actions.add_parser(
+        "run", help="compute and store every member's pattern, RFM segment and CLV (daily job)"
+    )
+    run.add_argument("--date", help="Gregorian day YYYY-MM-DD to compute as of (default now)")
 
 
 def _app(args: argparse.Namespace, auto_migrate: bool = True) -> Flask:
@@ -345,6 +349,12 @@ def _scheduler(app: Flask) -> None:
 
 def _analytics(args: argparse.Namespace) -> Any:
     from cloud.analytics.clv import fit_file
+    from cloud.analytics.run import run_analytics
+
+    if args.analytics_command == "run":
+        context: CloudContext = _app(args).extensions["vafa"]
+        as_of = _moment(args.date, "23:59:59") if args.date else dt.datetime.now(dt.UTC)
+        return run_analytics(context.engine, as_of)
 
     try:
         end = dt.date.fromisoformat(args.observation_end)
