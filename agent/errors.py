@@ -11,7 +11,9 @@ for the cashier or owner.
         ├── ProfileError            an unusable firmware profile (names file, field, reason)
         ├── DeviceError             a scanner, printer or drawer that did not do its job
         │   ├── ScannerError
-        │   └── PrinterError
+        │   ├── PrinterError
+        │   │   └── PrinterNotReady     (agent.drivers.printer_status) paper out, offline…
+        │   └── DrawerError
         └── SyncError               the cloud could not be reached or refused a request
             └── NotEnrolled
 """
@@ -79,6 +81,12 @@ class PrinterError(DeviceError):
     """A printer that cannot print."""
 
     fa = "چاپگر در دسترس نیست"
+
+
+class DrawerError(DeviceError):
+    """A cash drawer that cannot be opened or read."""
+
+    fa = "کشوی پول باز نشد"
 
 
 class SyncError(AgentError):

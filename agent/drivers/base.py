@@ -43,3 +43,6 @@ class Drawer(ABC):
     def is_open(self) -> bool | None:
         """Tell whether the drawer is open; None where the hardware has no sensor."""
         return None
+
+    def close(self) -> None:
+        """Release the device."""
