@@ -6,6 +6,8 @@ script that polls ``/cashier/scans`` so a scan reaches the page live.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -32,7 +34,13 @@ from agent.offline_queue import outbox
 from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
 from common.errors import VafaError
-from common.persian import MoneyUnit, format_money, group_thousands, to_ascii_digits
+from common.persian import (
+    MoneyUnit,
+    format_money,
+    group_thousands,
+    jalali_date,
+    to_ascii_digits,
+)
 from common.webauth import LoginLimiter, check_csrf, hash_password, verify_password
 
 log = logging.getLogger(__name__)
@@ -155,7 +163,13 @@ def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
         "balance": balance,
         "elsewhere": points_elsewhere(terminal.conn, member.id),
         "credit_rial": flow.credit(member.id),
-        "coupons": flow.coupons(member.id),
+        "coupons": [
+            {
+                **dataclasses.asdict(c),
+                "expires": jalali_date(dt.datetime.fromisoformat(c.expires_at)),
+            }
+            for c in flow.coupons(member.id)
+        ],
         "redeem_cap": flow.redeem_room(member.id),
         "point_value_rial": flow.rules.point_value_rial,
     }
@@ -260,7 +274,8 @@ def sale() -> Response | tuple[str, int]:
         amount = parse_amount(request.form.get("amount", ""), _unit())
         redeem = _parse_points(request.form.get("redeem", ""))
         with _lock():
-            result = terminal.flow.sale(member_id, amount, redeem_points=redeem)
+            coupon = request.form.get("coupon", "").strip() or None
+            result = terminal.flow.sale(member_id, amount, redeem_points=redeem, coupon=coupon)
     except VafaError as exc:
         log.info("sale refused: %s", exc)
         return _member_screen(member_id, exc.fa, 400)

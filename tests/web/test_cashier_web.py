@@ -172,3 +172,29 @@ def test_void_needs_a_sale_made_on_this_screen(terminal, client) -> None:  # typ
     assert not terminal.conn.execute(
         "SELECT COUNT(*) FROM sales WHERE refunded_at IS NOT NULL"
     ).fetchone()[0]
+
+
+def test_a_waiting_coupon_shows_and_can_be_used(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """A gift coupon from HQ shows on the card with its Jalali expiry and comes off the sale."""
+    import datetime as dt
+
+    from common.persian import jalali_date, now_tehran
+
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    expires = now_tehran() + dt.timedelta(days=10)
+    terminal.conn.execute(
+        "INSERT INTO coupons (code, member_id, value_rial, min_purchase_rial, expires_at)"
+        " VALUES ('GIFT-77', ?, 500000, 1000000, ?)",
+        (member.id, expires.isoformat()),
+    )
+    token = unlock(client)
+    card = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert "هدیه منتظر: کوپن ۵۰٬۰۰۰ تومان" in card
+    assert f"تا {jalali_date(expires)}" in card
+    form = {"member_id": member.id, "amount": "200000", "coupon": "GIFT-77", "csrf": token}
+    done = client.post("/cashier/sale", data=form)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert 'تخفیف کوپن: <b id="coupon">۵۰٬۰۰۰ تومان' in done.get_data(as_text=True)
+    used = terminal.conn.execute("SELECT used_sale_id FROM coupons").fetchone()[0]
+    assert used
+    assert "هدیه منتظر" not in client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
