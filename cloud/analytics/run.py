@@ -1,4 +1,4 @@
-"""One analytics pass: order patterns, RFM segments and CLV for every buying member, stored."""
+"""One analytics pass: patterns, RFM segments and CLV stored per member; KPIs and cohorts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
+from cloud.analytics.cohorts import retention_matrix
+from cloud.analytics.kpis import chain_kpis, monthly_kpis
 from cloud.analytics.patterns import Pattern, member_patterns
 from cloud.analytics.rfm import Segment, load_segments, rfm_scores, segment_of
 from cloud.tables import member_analytics, segment_history
@@ -83,11 +85,18 @@ def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
                     for row in rows
                 ],
             )
+        figures = {
+            "chain": chain_kpis(conn, as_of),
+            "chain_months": monthly_kpis(conn, as_of, by_store=False),
+            "store_months": monthly_kpis(conn, as_of),
+            "cohorts": retention_matrix(conn, as_of),
+        }
     return {
         "computed_on": as_of.date().isoformat(),
         "members": len(rows),
         "segments": dict(sorted(Counter(row["segment"] for row in rows).items())),
         "clv_fitted": bool(extra),
+        **figures,
     }
 
 

@@ -126,6 +126,9 @@ def test_run_stores_patterns_and_segments(cloud_app_any: Flask) -> None:
     assert rows["lapsed"].mean_interval_days == pytest.approx(20)
     assert len(history) == 5 and {h.computed_on for h in history} == {AS_OF.date()}
     assert result["segments"]["vip"] == 1
+    assert result["chain"]["buying_members"] == 5
+    assert sum(c["members"] for c in result["cohorts"]) == 5
+    assert sum(m["sales"] for m in result["store_months"]) == 13 + 1 + 1 + 3 + 2
 
 
 def test_rerun_on_the_same_day_replaces_and_clv_columns_fill_when_fittable(

@@ -1,0 +1,51 @@
+"""Cohort retention by Jalali month of first purchase, counted in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from cloud.analytics.months import month_case, month_offset
+from cloud.tables import sales
+
+
+def retention_matrix(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """Return each cohort's size and the share of it buying in month 0, 1, 2, …"""
+    kept = sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
+    first, last = conn.execute(
+        sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
+    ).one()
+    if first is None:
+        return []
+    span = tuple(m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last))
+    firsts = (
+        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at).label("first_at"))
+        .where(kept)
+        .group_by(sales.c.member_id)
+        .subquery()
+    )
+    cohort = month_case(firsts.c.first_at, *span).label("cohort")
+    month = month_case(sales.c.received_at, *span)
+    query = (
+        sa.select(cohort, month, sa.func.count(sa.distinct(sales.c.member_id)))
+        .join(firsts, firsts.c.member_id == sales.c.member_id)
+        .where(kept)
+        # By output name: PostgreSQL would see two CASEs with distinct parameters as different.
+        .group_by(sa.literal_column("cohort"), sa.literal_column("month"))
+    )
+    active: dict[str, dict[int, int]] = {}
+    for cohort_key, month_key, count in conn.execute(query):
+        active.setdefault(cohort_key, {})[month_offset(cohort_key, month_key)] = int(count)
+    return [_cohort_row(key, active[key]) for key in sorted(active)]
+
+
+def _cohort_row(key: str, by_offset: dict[int, int]) -> dict[str, Any]:
+    size = by_offset[0]  # every member buys in their own first month
+    width = max(by_offset) + 1
+    return {
+        "cohort": key,
+        "members": size,
+        "retention": [round(by_offset.get(k, 0) / size, 4) for k in range(width)],
+    }
