@@ -14,8 +14,9 @@ import threading
 from waitress import serve as waitress_serve
 
 from agent.drivers.profiles import ScannerProfile, load_profile
+from agent.drivers.reconnect import ReconnectingScanner
 from agent.drivers.registry import open_scanner
-from agent.errors import NotEnrolled, ProfileError, ScannerError
+from agent.errors import NotEnrolled, ProfileError
 from agent.identity import load_identity
 from agent.ledger import db
 from agent.metrics import start_metrics
@@ -57,22 +58,17 @@ def start_scanner(terminal: Terminal, feed: ScanFeed, stop: threading.Event) -> 
         raise ProfileError(f"{config.scanner_profile} is not a scanner profile")
 
     def read_loop() -> None:
-        scanner = None
+        # Unplugs are reopened with backoff (never a busy loop); stop.wait ends a wait early.
+        scanner = ReconnectingScanner(
+            lambda: open_scanner(profile, config.scanner_url),
+            name=f"scanner {config.scanner_url}",
+            sleep=stop.wait,
+        )
         while not stop.is_set():
-            try:
-                scanner = scanner or open_scanner(profile, config.scanner_url)
-                code = scanner.read(timeout=0.5)
-            except ScannerError as exc:
-                log.warning("scanner unavailable: %s", exc)
-                if scanner is not None:
-                    scanner.close()
-                scanner = None
-                stop.wait(2.0)  # an unplugged scanner never busy-loops
-                continue
+            code = scanner.read(timeout=0.5)
             if code:
                 feed.push(code)
-        if scanner is not None:
-            scanner.close()
+        scanner.close()
 
     threading.Thread(target=read_loop, name="vafa-scanner", daemon=True).start()
     return True

@@ -20,6 +20,7 @@ from agent.errors import ScannerError
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 512
+XON_XOFF = b"\x11\x13"  # DC1 / DC3: software flow control, never part of a code
 
 
 class SerialScanner(Scanner):
@@ -30,6 +31,7 @@ class SerialScanner(Scanner):
         settings = profile.serial or SerialSettings()
         self.terminators = set((profile.suffix or "\r").encode()) | {0x0D, 0x0A}
         self.buffer = bytearray()
+        self.xonxoff = settings.xonxoff
         try:
             self.port = serial.serial_for_url(
                 url,
@@ -62,6 +64,10 @@ class SerialScanner(Scanner):
             chunk = self.port.read(max(1, self.port.in_waiting))
         except (serial.SerialException, OSError) as exc:
             raise ScannerError(f"scanner read failed: {exc}") from exc
+        if not self.xonxoff and any(b in XON_XOFF for b in chunk):
+            # The scanner speaks XON/XOFF and the profile does not: a flow-control mismatch.
+            log.warning("scanner: dropped XON/XOFF bytes (flow-control mismatch with profile)")
+            chunk = chunk.translate(None, XON_XOFF)
         self.buffer += chunk
         if len(self.buffer) > MAX_FRAME and not self.terminators.intersection(self.buffer):
             log.warning("scanner: dropped %d bytes with no terminator", len(self.buffer))
