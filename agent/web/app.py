@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from agent.ledger import book
 from agent.offline_queue import outbox
 from agent.terminal import Terminal
-from agent.web import cashier, pos_api
+from agent.web import cashier, pos_api, receipts
 from agent.web.cashier import ScanFeed
 from common import STATIC_DIR
 from common.persian import (
@@ -145,4 +145,5 @@ def create_app(
 
     cashier.init_app(app, terminal, scans)
     pos_api.init_app(app, terminal)
+    receipts.init_app(app)
     return app
