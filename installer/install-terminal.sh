@@ -178,15 +178,19 @@ verify_ledger() {
     if [[ -n $root ]]; then
         agent_python -m agent --config "$root$etc/agent.toml" --data-dir "$root$data" ledger verify
     else
-        runuser -u vafa -- "$venv/bin/vafa-agent" --config "$etc/agent.toml" ledger verify
+        local -a agent=("$venv/bin/vafa-agent")
+        [[ -x ${agent[0]} ]] || agent=(env "PYTHONPATH=$src" "$python" -m agent)
+        # As vafa: a migration run as root would leave root-owned files the service cannot open.
+        runuser -u vafa -- "${agent[@]}" --config "$etc/agent.toml" ledger verify
     fi
 }
 
 start_services() {
     as_root systemctl daemon-reload
-    as_root udevadm control --reload-rules
+    # No udevd (a chroot, an image being built): the rules apply at the next boot.
+    as_root udevadm control --reload-rules || say "udev is not running: rules apply at next boot"
     as_root udevadm trigger --action=add --subsystem-match=tty --subsystem-match=input \
-        --subsystem-match=usbmisc --subsystem-match=usb
+        --subsystem-match=usbmisc --subsystem-match=usb || true
     as_root systemctl enable vafa-agent.service
     as_root systemctl restart vafa-agent.service
     if ((kiosk)); then
