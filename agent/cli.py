@@ -101,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     test_print.add_argument("--profile", required=True, help="printer profile, e.g. xprinter-xp80c")
     test_print.add_argument("--output", required=True, type=Path, help="file to write the bytes to")
 
+    devices = sub.add_parser(
+        "devices",
+        help="list the serial ports, keyboard-wedge scanners and USB printers plugged in",
+        description="Enumerate /dev/serial/by-id, /dev/input/by-id and USB printers through"
+        " sysfs, keyed by stable ids, with the firmware profiles whose VID:PID match.",
+    )
+    devices.add_argument("--json", action="store_true", help="print the list as JSON")
+    devices.add_argument(
+        "--root", type=Path, default=Path("/"), help="file system root to look under (tests)"
+    )
+
     demo = sub.add_parser(
         "demo", help="run a local cloud and a simulated terminal through a morning"
     )
@@ -122,6 +133,8 @@ def _run(args: argparse.Namespace) -> Any:
         return run_demo(args.out, once=args.once)
     if args.command == "print-test":
         return _print_test(args.profile, args.output)
+    if args.command == "devices":
+        return _devices(args.root, args.json)
     config = _config(args)
     if args.command in ("backup", "restore"):
         return _backup_command(args, config)
@@ -139,6 +152,22 @@ def _run(args: argparse.Namespace) -> Any:
         return _terminal_command(args, terminal)
     finally:
         terminal.close()
+
+
+def _devices(root: Path, as_json: bool) -> None:
+    from agent.drivers.discovery import discover
+    from agent.drivers.profiles import load_profiles
+
+    found = discover(root, load_profiles())
+    if as_json:
+        print(json.dumps([d.to_dict() for d in found], ensure_ascii=False, indent=2))
+        return None
+    for d in found:
+        ids = f"{d.usb_vid}:{d.usb_pid}" if d.usb_vid else "no usb ids"
+        print(f"{d.role:8} {d.key}  ({ids}) -> {', '.join(d.profiles) or 'no profile'}")
+    if not found:
+        print("no devices found")
+    return None
 
 
 def _doctor(config: AgentConfig, as_json: bool) -> Any:
