@@ -26,6 +26,18 @@ from agent.errors import PrinterError
 log = logging.getLogger(__name__)
 
 ESC_INIT = b"\x1b@"
+SELECT_PC437 = b"\x1bt\x00"  # the code page any text line is written in (ASCII-safe)
+CANCEL_CHINESE = b"\x1c."  # FS .: leave Kanji/Chinese double-byte mode
+
+
+def init_bytes(profile: PrinterProfile) -> bytes:
+    """Return ESC @ and what this model loses by it (its code page, single-byte mode)."""
+    data = ESC_INIT
+    if profile.has_quirk("chinese_mode_default"):
+        data += CANCEL_CHINESE
+    if profile.has_quirk("codepage_lost_after_init"):
+        data += SELECT_PC437
+    return data
 
 
 def _dummy(profile: PrinterProfile) -> escpos_printer.Dummy:
@@ -49,7 +61,7 @@ def compose_receipt(image: Image.Image, profile: PrinterProfile, kick_drawer: bo
             f"receipt is {image.width} dots wide; {profile.name} prints {profile.dots}"
         )
     dummy = _dummy(profile)
-    dummy._raw(ESC_INIT)
+    dummy._raw(init_bytes(profile))
     dummy.image(image, impl="bitImageRaster", fragment_height=profile.raster_slice_height)
     if profile.cut != "none":
         dummy.cut(mode="PART" if profile.cut == "partial" else "FULL")
