@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from agent.config import AgentConfig
 from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
@@ -54,6 +55,23 @@ class Terminal:
             profile, config.printer_transport, config.printer_target, config.printer_timeout_s
         )
         self.drawer = PrinterDrawer(self.printer, profile)
+
+    def device_status(self) -> dict[str, Any]:
+        """Say how the printer and the drawer are, in English and Persian, for the cashier."""
+        status = self.printer.status()
+        drawer_open = status.drawer_open  # the drawer on the printer's port: DLE EOT 1 bit 2
+        return {
+            "printer_ready": status.ready,
+            "printer_known": status.known,
+            "printer_problems": list(status.problems),
+            "printer": str(status),
+            "printer_fa": status.fa,
+            "paper_near_end": bool(status.paper_near_end),
+            "drawer_open": drawer_open,
+            "drawer_fa": {True: "کشوی پول باز است", False: "کشوی پول بسته است"}.get(
+                drawer_open, "وضعیت کشو نامعلوم است"
+            ),
+        }
 
     def refresh_rules(self) -> None:
         """Use the earning rules last pulled from the cloud."""

@@ -40,3 +40,27 @@ def test_paper_out_is_told_to_the_cashier_and_the_retry_prints_once(tmp_path: Pa
     sim.close()
     assert len(sim.jobs) == 1 and len(sim.images) == 1
     assert sim.kicks == [(2, 100, 100)]
+
+
+def test_device_status_for_the_cashier(tmp_path: Path) -> None:
+    """GIVEN a printer low on paper with its drawer open WHEN the cashier screen asks THEN it
+    hears both, in Persian; GIVEN a printer that stays silent THEN unknown, not offline."""
+    sim = NetworkPrinterSimulator(status={1: 0x16, 2: 0x12, 3: 0x12, 4: 0x1E})
+    config = AgentConfig(
+        data_dir=tmp_path / "terminal",
+        printer_transport="network",
+        printer_target=sim.address,
+        printer_timeout_s=0.5,
+    )
+    terminal = Terminal(config)
+    try:
+        status = terminal.device_status()
+        assert status["printer_ready"] and status["paper_near_end"]
+        assert status["drawer_open"] is True and status["drawer_fa"] == "کشوی پول باز است"
+        sim.status = {}
+        silent = terminal.device_status()
+        assert silent["printer_ready"] and not silent["printer_known"]
+        assert silent["drawer_open"] is None and silent["printer_fa"] == "وضعیت چاپگر نامعلوم است"
+    finally:
+        terminal.close()
+        sim.close()
