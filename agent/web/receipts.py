@@ -47,14 +47,12 @@ def _escpos(job_id: str) -> bytes:
 @bp.get("/")
 def index() -> str:
     """List the latest receipts, newest first."""
-    rows = (
-        _terminal()
-        .conn.execute(
-            "SELECT r.job_id, r.printed_at, s.receipt_no, s.amount_rial, s.created_at, s.refunded_at"
-            " FROM receipts r JOIN sales s ON s.id = r.sale_id ORDER BY s.receipt_no DESC LIMIT 50"
-        )
-        .fetchall()
-    )
+    conn = _terminal().conn
+    rows = conn.execute(
+        "SELECT r.job_id, r.printed_at, s.receipt_no, s.amount_rial, s.created_at,"
+        " s.refunded_at FROM receipts r JOIN sales s ON s.id = r.sale_id"
+        " ORDER BY s.receipt_no DESC LIMIT 50"
+    ).fetchall()
     receipts: list[dict[str, Any]] = [
         {**dict(row), "when": jalali_datetime(dt.datetime.fromisoformat(row["created_at"]))}
         for row in rows
