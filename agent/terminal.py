@@ -38,6 +38,13 @@ class PrintedReceipt:
     printed: bool  # False when this job had already been printed before
 
 
+_DRAWER_FA: dict[bool | None, str] = {
+    True: "کشوی پول باز است",
+    False: "کشوی پول بسته است",
+    None: "وضعیت کشو نامعلوم است",
+}
+
+
 class Terminal:
     """The terminal's moving parts, wired together."""
 
@@ -68,9 +75,7 @@ class Terminal:
             "printer_fa": status.fa,
             "paper_near_end": bool(status.paper_near_end),
             "drawer_open": drawer_open,
-            "drawer_fa": {True: "کشوی پول باز است", False: "کشوی پول بسته است"}.get(
-                drawer_open, "وضعیت کشو نامعلوم است"
-            ),
+            "drawer_fa": _DRAWER_FA[drawer_open],
         }
 
     def refresh_rules(self) -> None:
