@@ -169,3 +169,43 @@ def test_printer_drawer_reads_its_sensor_over_the_network(sim: NetworkPrinterSim
     sim.status = {1: 0x12}
     assert drawer.is_open() is False
     printer.close()
+
+
+def test_serial_printer_on_a_pty_answers_status_and_a_silent_one_times_out() -> None:
+    """GIVEN an RS-232 printer (a pty) that answers DLE EOT 4 with paper end THEN paper out is
+    read through python-escpos's Serial backend; GIVEN it goes silent THEN unknown within
+    the explicit timeout."""
+    import os
+    import threading
+
+    from agent.drivers.simulator import PtyScannerSimulator
+
+    line = PtyScannerSimulator()  # a raw pty pair: we play the printer on the master side
+    answers = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x72}
+    silent = threading.Event()
+    done = threading.Event()
+
+    def printer_side() -> None:
+        while not done.is_set():
+            try:
+                query = os.read(line.master_fd, 3)
+            except OSError:
+                return
+            if query[:2] == b"\x10\x04" and len(query) == 3 and not silent.is_set():
+                os.write(line.master_fd, bytes([answers[query[2]]]))
+
+    thread = threading.Thread(target=printer_side, daemon=True)
+    thread.start()
+    printer = open_printer(_profile(), "serial", line.port_path, timeout=0.3)
+    try:
+        status = printer.status()
+        assert status.paper_out is True and status.paper_near_end is False
+        silent.set()
+        started = time.monotonic()
+        assert printer.status() == PrinterStatus()
+        assert time.monotonic() - started < 2.0
+    finally:
+        done.set()
+        printer.close()
+        line.close()
+        thread.join(timeout=2)
