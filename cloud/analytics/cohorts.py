@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.analytics.kpis import with_first_purchase
 from cloud.analytics.months import month_case, month_offset
 from cloud.tables import sales
 
@@ -20,20 +21,13 @@ def retention_matrix(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, 
     if first is None:
         return []
     span = tuple(m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last))
-    firsts = (
-        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at).label("first_at"))
-        .where(kept)
-        .group_by(sales.c.member_id)
-        .subquery()
-    )
-    cohort = month_case(firsts.c.first_at, *span).label("cohort")
-    month = month_case(sales.c.received_at, *span)
-    query = (
-        sa.select(cohort, month, sa.func.count(sa.distinct(sales.c.member_id)))
-        .join(firsts, firsts.c.member_id == sales.c.member_id)
-        .where(kept)
+    kept_sales = with_first_purchase(as_of)
+    cohort = month_case(kept_sales.c.first_at, *span).label("cohort")
+    month = month_case(kept_sales.c.received_at, *span)
+    query = sa.select(cohort, month, sa.func.count(sa.distinct(kept_sales.c.member_id))).group_by(
         # By output name: PostgreSQL would see two CASEs with distinct parameters as different.
-        .group_by(sa.literal_column("cohort"), sa.literal_column("month"))
+        sa.literal_column("cohort"),
+        sa.literal_column("month"),
     )
     active: dict[str, dict[int, int]] = {}
     for cohort_key, month_key, count in conn.execute(query):

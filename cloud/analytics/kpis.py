@@ -43,32 +43,41 @@ def monthly_kpis(
     span = _span(conn, as_of)
     if span is None:
         return []
-    first_purchase = (
-        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at).label("first_at"))
-        .where(_kept(as_of))
-        .group_by(sales.c.member_id)
-        .subquery()
-    )
-    month = month_case(sales.c.received_at, *span)
-    first_month = month_case(first_purchase.c.first_at, *span)
-    store = sales.c.store_id if by_store else sa.literal("*")
-    returning = sa.case((first_month < month, sales.c.member_id), else_=None)
+    kept = with_first_purchase(as_of)
+    month = month_case(kept.c.received_at, *span)
+    first_month = month_case(kept.c.first_at, *span)
+    store = kept.c.store_id if by_store else sa.literal("*")
+    returning = sa.case((first_month < month, kept.c.member_id), else_=None)
     query = (
         sa.select(
             store.label("store_key"),
             month,
             sa.func.count().label("sales"),
-            sa.func.sum(sales.c.amount_rial).label("revenue_rial"),
-            sa.func.count(sa.distinct(sales.c.member_id)).label("buyers"),
+            sa.func.sum(kept.c.amount_rial).label("revenue_rial"),
+            sa.func.count(sa.distinct(kept.c.member_id)).label("buyers"),
             sa.func.count(sa.distinct(returning)).label("returners"),
         )
-        .join(first_purchase, first_purchase.c.member_id == sales.c.member_id)
-        .where(_kept(as_of))
         # By output name: PostgreSQL would see two CASEs with distinct parameters as different.
         .group_by(sa.literal_column("store_key"), sa.literal_column("month"))
         .order_by(sa.literal_column("store_key"), sa.literal_column("month"))
     )
     return [_kpi_row(row) for row in conn.execute(query)]
+
+
+def with_first_purchase(as_of: dt.datetime) -> sa.Subquery:
+    """Select kept sales with each member's first purchase time alongside (a window, no join)."""
+    first_at = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
+    return (
+        sa.select(
+            sales.c.member_id,
+            sales.c.store_id,
+            sales.c.amount_rial,
+            sales.c.received_at,
+            first_at.label("first_at"),
+        )
+        .where(_kept(as_of))
+        .subquery()
+    )
 
 
 def _kpi_row(row: sa.Row[Any]) -> dict[str, Any]:
