@@ -11,6 +11,8 @@ import collections
 import contextlib
 import logging
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 from escpos import printer as escpos_printer
@@ -91,9 +93,20 @@ class ClosingNetwork(escpos_printer.Network):  # type: ignore[misc]
 class EscposTransportPrinter(Printer):
     """Send bytes through one python-escpos backend; ask DLE EOT status where it answers."""
 
-    def __init__(self, backend: Any, profile: PrinterProfile | None = None) -> None:
+    #: After a printer stays silent, do not ask again for this long: each question costs a
+    #: full timeout, and a printer that never answers would slow every receipt by it.
+    SILENT_BACKOFF_S = 300.0
+
+    def __init__(
+        self,
+        backend: Any,
+        profile: PrinterProfile | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backend = backend
         self.profile = profile
+        self.clock = clock
+        self.silent_until = 0.0
 
     def status(self) -> PrinterStatus:
         """Ask DLE EOT 1..4; any failure or silence gives an unknown status, never an error."""
@@ -101,12 +114,17 @@ class EscposTransportPrinter(Printer):
             return PrinterStatus()
         if isinstance(self.backend, escpos_printer.File):
             return PrinterStatus()  # a file or device node only takes bytes: never write a query
+        if self.clock() < self.silent_until:
+            return PrinterStatus()
         inverted = self.profile.has_quirk("drawer_sensor_inverted")
         try:
-            return query_status(self._exchange, drawer_inverted=inverted)
+            status = query_status(self._exchange, drawer_inverted=inverted)
         except Exception as exc:
             log.info("printer status query failed, printing anyway: %r", exc)
-            return PrinterStatus()
+            status = PrinterStatus()
+        if not status.known:
+            self.silent_until = self.clock() + self.SILENT_BACKOFF_S
+        return status
 
     def _exchange(self, query: bytes) -> bytes:
         self.backend._raw(query)

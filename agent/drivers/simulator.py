@@ -53,6 +53,7 @@ class NetworkPrinterSimulator:
         self.jobs: list[bytes] = []
         self.kicks: list[tuple[int, int, int]] = []
         self.images: list[Path] = []
+        self.status_queries = 0
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self._server.settimeout(0.2)
@@ -95,6 +96,7 @@ class NetworkPrinterSimulator:
     def _answer(self, conn: socket.socket, chunk: bytes) -> bytes:
         """Answer a status query sent on its own; return the bytes that are print data."""
         if len(chunk) == 3 and chunk[:2] == DLE_EOT:
+            self.status_queries += 1
             answer = self.status.get(chunk[2])
             if answer is not None:
                 conn.sendall(bytes([answer]))

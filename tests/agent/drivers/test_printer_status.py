@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
+from agent.drivers.escpos_printer import (
+    EscposTransportPrinter,
+    PrinterDrawer,
+    compose_receipt,
+    open_printer,
+)
 from agent.drivers.printer_status import (
     PrinterNotReady,
     PrinterStatus,
@@ -209,3 +214,22 @@ def test_serial_printer_on_a_pty_answers_status_and_a_silent_one_times_out() -> 
         printer.close()
         line.close()
         thread.join(timeout=2)
+
+
+def test_a_silent_printer_is_not_asked_again_for_a_while(sim: NetworkPrinterSimulator) -> None:
+    """GIVEN a printer that never answers WHEN several receipts print THEN only the first pays
+    the status timeout; after the back-off it is asked again (it may have been fixed)."""
+    sim.status = {}
+    now = [0.0]
+    printer = open_printer(_profile(), "network", sim.address, timeout=0.3)
+    assert isinstance(printer, EscposTransportPrinter)
+    printer.clock = lambda: now[0]
+    assert printer.status() == PrinterStatus()
+    for _ in range(5):
+        assert printer.status() == PrinterStatus()
+    assert sim.status_queries == 1
+    sim.status = dict(PAPER_OUT)
+    now[0] = EscposTransportPrinter.SILENT_BACKOFF_S + 1
+    assert printer.status().paper_out is True
+    assert sim.status_queries == 5  # asked again: DLE EOT 1..4
+    printer.close()
