@@ -32,6 +32,8 @@ UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 class AnalyticsError(VafaError):
     """Analytics input that cannot be used (a bad row, too little data)."""
 
+    fa = "داده‌ی تحلیل قابل استفاده نیست (جزئیات در پیام انگلیسی بالا)"
+
 
 @dataclass(frozen=True)
 class Summary:
