@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import serial
 from escpos import printer as escpos_printer
 from escpos.exceptions import DeviceNotFoundError
 from escpos.exceptions import Error as EscposError
@@ -22,7 +23,7 @@ from PIL import Image
 
 from agent.drivers.base import Drawer, Printer
 from agent.drivers.printer_status import PrinterStatus, query_status
-from agent.drivers.profiles import PrinterProfile
+from agent.drivers.profiles import PrinterProfile, SerialSettings
 from agent.errors import PrinterError
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,53 @@ class ClosingNetwork(escpos_printer.Network):  # type: ignore[misc]
         except OSError as exc:
             self._device = False  # the next use connects again
             raise DeviceNotFoundError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+
+
+class TimedSerial(escpos_printer.Serial):  # type: ignore[misc]
+    """python-escpos's Serial backend opened with ``serial_for_url``, RTS/CTS as the profile
+    says, and a write timeout: a printer holding flow control (a mismatch, paper out) makes
+    a write fail after the timeout instead of blocking the cashier for ever."""
+
+    def __init__(self, devfile: str, settings: SerialSettings, timeout: float) -> None:
+        super().__init__(
+            devfile=devfile,
+            baudrate=settings.baudrate,
+            bytesize=settings.bytesize,
+            parity=settings.parity,
+            stopbits=settings.stopbits,
+            timeout=timeout,
+            xonxoff=settings.xonxoff,
+            dsrdtr=settings.dsrdtr,
+        )
+        self.rtscts = settings.rtscts
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Open the port with read and write timeouts."""
+        self.close()
+        try:
+            self.device = serial.serial_for_url(
+                self.devfile,
+                baudrate=self.baudrate,
+                bytesize=self.bytesize,
+                parity=self.parity,
+                stopbits=self.stopbits,
+                xonxoff=self.xonxoff,
+                rtscts=self.rtscts,
+                dsrdtr=self.dsrdtr,
+                timeout=self.timeout,
+                write_timeout=self.timeout,
+            )
+        except (ValueError, serial.SerialException) as exc:
+            self._device = False  # the next use opens again (after a replug)
+            raise DeviceNotFoundError(f"cannot open serial printer {self.devfile}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close without draining: never wait on a printer that stopped taking bytes."""
+        device, self._device = self._device, False
+        if isinstance(device, serial.SerialBase) and device.is_open:
+            with contextlib.suppress(serial.SerialException, OSError):
+                device.reset_output_buffer()
+            device.close()
 
 
 class EscposTransportPrinter(Printer):
@@ -187,13 +235,7 @@ def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: 
             backend = ClosingNetwork(host=host, port=int(port or 9100), timeout=timeout)
             return EscposTransportPrinter(backend, profile)
         if transport == "serial":
-            serial = profile.serial
-            backend = escpos_printer.Serial(
-                devfile=target,
-                baudrate=serial.baudrate if serial else 9600,
-                timeout=timeout,
-                dsrdtr=serial.dsrdtr if serial else False,
-            )
+            backend = TimedSerial(target, profile.serial or SerialSettings(), timeout)
             return EscposTransportPrinter(backend, profile)
         if transport == "usb":
             vid, pid = int(profile.usb_vid or "0", 16), int(profile.usb_pid or "0", 16)

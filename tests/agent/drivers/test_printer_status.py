@@ -233,3 +233,19 @@ def test_a_silent_printer_is_not_asked_again_for_a_while(sim: NetworkPrinterSimu
     assert printer.status().paper_out is True
     assert sim.status_queries == 5  # asked again: DLE EOT 1..4
     printer.close()
+
+
+def test_a_serial_printer_that_stops_taking_bytes_fails_within_the_timeout() -> None:
+    """GIVEN a serial printer holding flow control (nobody reads the line: a flow-control
+    mismatch or paper out) WHEN a big raster job is sent THEN a PrinterError after the write
+    timeout, not a cashier screen frozen for ever; closing the port does not hang either."""
+    from agent.drivers.simulator import PtyScannerSimulator
+
+    line = PtyScannerSimulator()
+    printer = open_printer(_profile(), "serial", line.port_path, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(PrinterError, match="did not take"):
+        printer.send(b"\x00" * 2_000_000)
+    printer.close()
+    assert time.monotonic() - started < 3.0
+    line.close()
