@@ -186,17 +186,20 @@ verify_ledger() {
 }
 
 start_services() {
-    as_root systemctl daemon-reload
+    local -a units=(vafa-agent.service)
+    if ((kiosk)); then units+=(vafa-kiosk.service); fi
     # No udevd (a chroot, an image being built): the rules apply at the next boot.
     as_root udevadm control --reload-rules || say "udev is not running: rules apply at next boot"
     as_root udevadm trigger --action=add --subsystem-match=tty --subsystem-match=input \
         --subsystem-match=usbmisc --subsystem-match=usb || true
-    as_root systemctl enable vafa-agent.service
-    as_root systemctl restart vafa-agent.service
-    if ((kiosk)); then
-        as_root systemctl enable vafa-kiosk.service
-        as_root systemctl restart vafa-kiosk.service
+    if [[ -z $root && ! -d /run/systemd/system ]]; then
+        systemctl enable "${units[@]}"
+        say "systemd is not running here (a chroot or an image): ${units[*]} start at boot"
+        return
     fi
+    as_root systemctl daemon-reload
+    as_root systemctl enable "${units[@]}"
+    as_root systemctl restart "${units[@]}"
 }
 
 main() {

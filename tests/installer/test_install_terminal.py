@@ -208,7 +208,7 @@ def test_kiosk_adds_its_unit_user_and_packages(tmp_path: Path) -> None:
     done = actions(root)
     assert any(a.endswith("apt-get install -y --no-install-recommends cage chromium") for a in done)
     assert "usermod --append --groups video,render,input vafa-kiosk" in done
-    assert "systemctl enable vafa-kiosk.service" in done
+    assert "systemctl enable vafa-agent.service vafa-kiosk.service" in done
 
 
 def sell(config: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
