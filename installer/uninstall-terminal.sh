@@ -31,13 +31,15 @@ main() {
     [[ -z $root ]] || : >"$actions"
 
     for unit in vafa-kiosk.service vafa-agent.service; do
+        [[ -e $root/etc/systemd/system/$unit ]] || continue
+        # Without a running systemd (a chroot) --now cannot stop it, but disable still works.
         as_root systemctl disable --now "$unit" || true
         rm -f "$root/etc/systemd/system/$unit"
     done
     rm -f "$root/etc/udev/rules.d/70-vafa.rules"
     rm -rf "$root/opt/vafa"
-    as_root systemctl daemon-reload
-    as_root udevadm control --reload-rules
+    as_root systemctl daemon-reload || true
+    as_root udevadm control --reload-rules || true
     if getent passwd vafa-kiosk >/dev/null || [[ -n $root ]]; then
         as_root userdel --remove vafa-kiosk || true
     fi
