@@ -143,6 +143,7 @@ def test_send_report_and_opt_out_through_each_provider(
     the log shows it delivered, the member is opted out and the next marketing text is kept
     back; the API key appears in no log record."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the CLIs quieten httpx when they run
     provider, phone = request.getfixturevalue(which)
     sent = _send(cloud_app, provider, member_ids["yes"])
     assert phone.sent[0]["to"] == "09121112233"
