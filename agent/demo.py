@@ -65,14 +65,16 @@ MORNING = (
 )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a loopback TCP port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-def _cloud(instance: Path, *args: str) -> dict[str, Any]:
+def cloud_command(instance: Path, *args: str) -> dict[str, Any]:
+    """Run one ``vafa-cloud`` command on an instance folder and return its JSON."""
     done = subprocess.run(
         [sys.executable, "-m", "cloud", "--instance", str(instance), *args],
         check=True,
@@ -84,7 +86,8 @@ def _cloud(instance: Path, *args: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _cloud_server(instance: Path, port: int) -> Iterator[str]:
+def cloud_server(instance: Path, port: int) -> Iterator[str]:
+    """Serve ``vafa-cloud`` (waitress, SQLite in ``instance``) and yield its base URL."""
     log = (instance / "cloud.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "cloud", "--instance", str(instance), "serve", "--port", str(port)],
@@ -93,7 +96,7 @@ def _cloud_server(instance: Path, port: int) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        wait_healthy(url, process)
         yield url
     finally:
         process.terminate()
@@ -101,11 +104,12 @@ def _cloud_server(instance: Path, port: int) -> Iterator[str]:
         log.close()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Wait until a cloud process answers its health check; raise if it dies or stays mute."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the cloud exited with {process.returncode}; see cloud.log")
+            raise RuntimeError(f"the cloud exited with {process.returncode}; see its log")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
                 return
@@ -156,9 +160,9 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
     """Run the demo; with ``once``, return the summary instead of serving until Ctrl-C."""
     shutil.rmtree(out, ignore_errors=True)
     (out / "cloud").mkdir(parents=True)
-    setup = _cloud(out / "cloud", "store", "create", "--name", STORE_NAME)
-    _cloud(out / "cloud", "user", "create", "--username", HQ_USER, "--password", HQ_PASSWORD)
-    with _cloud_server(out / "cloud", _free_port()) as cloud_url:
+    setup = cloud_command(out / "cloud", "store", "create", "--name", STORE_NAME)
+    cloud_command(out / "cloud", "user", "create", "--username", HQ_USER, "--password", HQ_PASSWORD)
+    with cloud_server(out / "cloud", free_port()) as cloud_url:
         config = AgentConfig(
             data_dir=out / "terminal", cloud_url=cloud_url, feedback_base_url=cloud_url
         )
@@ -176,7 +180,7 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
             result = _morning(terminal, scanner, sim, out)
             client = SyncClient(load_identity(config.data_dir))
             drained = client.drain(terminal.conn, terminal.vault)
-            cloud_totals = _cloud(out / "cloud", "totals")
+            cloud_totals = cloud_command(out / "cloud", "totals")
             summary = {
                 "sales": len(MORNING),
                 "members": result["members"],
@@ -206,7 +210,7 @@ def _serve_until_interrupted(terminal: Terminal, cloud_url: str) -> None:
     from agent.web.app import create_app
 
     poller = start_sync(terminal)
-    server = create_server(create_app(terminal), host="127.0.0.1", port=_free_port(), threads=4)
+    server = create_server(create_app(terminal), host="127.0.0.1", port=free_port(), threads=4)
     owner_url = f"http://127.0.0.1:{server.effective_port}/"
     threading.Thread(target=server.run, daemon=True).start()
     print(

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from agent.config import AgentConfig
+from agent.demo import cloud_command, cloud_server, free_port
 from agent.errors import AgentError, SyncError
 from agent.identity import enroll
 from agent.ledger import book
@@ -24,7 +25,6 @@ from agent.offline_queue import outbox
 from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
-from bench.reliability.cloud_process import cloud_command, running_cloud
 from cloud.reports import totals
 from tests.support.fault_proxy import FAULTS, FaultPlan, FaultProxy
 
@@ -97,7 +97,7 @@ def run(folder: Path, terminals: int, seconds: float, seed: int = 1122) -> Chaos
     """Run the chaos scenario; raise AssertionError if the cloud differs from the fleet."""
     cloud_dir = folder / "cloud"
     cloud_command(cloud_dir, "migrate")
-    with running_cloud(cloud_dir) as url:
+    with cloud_server(cloud_dir, free_port()) as url:
         configs = _enrol_fleet(cloud_dir, folder, url, terminals)
         port = int(url.rsplit(":", 1)[1])
         with FaultProxy(port, FaultPlan(seed=seed)) as proxy:

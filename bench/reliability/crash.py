@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from agent.config import AgentConfig
+from agent.demo import cloud_command, cloud_server, free_port
 from agent.errors import AgentError
 from agent.identity import enroll, load_identity
 from agent.ledger import book
@@ -28,7 +29,6 @@ from agent.offline_queue import outbox
 from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
-from bench.reliability.cloud_process import cloud_command, running_cloud
 from cloud.balances import running_total_problems
 from cloud.reports import totals
 
@@ -123,7 +123,7 @@ def run(folder: Path, kills: int, seed: int = 20261122) -> CrashReport:
     code = str(
         cloud_command(cloud_dir, "store", "create", "--name", "شعبه آزمون")["enrolment_code"]
     )
-    with running_cloud(cloud_dir) as url:
+    with cloud_server(cloud_dir, free_port()) as url:
         config = AgentConfig(data_dir=folder / "terminal", cloud_url=url)
         enroll(url, code, config.data_dir)
         setup = Terminal(config)

@@ -23,12 +23,12 @@ import httpx
 import sqlalchemy as sa
 
 from agent.config import AgentConfig
+from agent.demo import free_port, wait_healthy
 from agent.identity import enroll
 from agent.offline_queue import outbox
 from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
-from bench.reliability.cloud_process import free_port
 from cloud.fleet import create_enrolment_code, create_store
 from cloud.storage import make_engine, migrate
 
@@ -114,7 +114,7 @@ def run(terminals: int, workers: int, sales_each: int) -> LoadReport:
         port = free_port()
         server = _gunicorn(url, folder, workers, port)
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, folder)
+        wait_healthy(base, server)
         fleet = _build_fleet(folder, base, codes, sales_each)
         report = _storm(fleet, workers)
         with engine.connect() as conn:
@@ -152,16 +152,6 @@ def _applied_per_metrics(base: str) -> int:
             if sample.name == "vafa_cloud_events_total" and sample.labels["status"] == "applied"
         )
     )
-
-
-def _wait_healthy(base: str, folder: Path) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not start: {(folder / 'gunicorn.log').read_text()[-2000:]}")
 
 
 def _build_fleet(

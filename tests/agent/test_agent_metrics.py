@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.demo import free_port
 from agent.metrics import start_metrics
 from agent.offline_queue.poller import SyncPoller
-from bench.reliability.cloud_process import free_port
 
 
 def _scrape(port: int) -> dict[str, float]:
