@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sqlite3
 import stat
 import time
 from collections.abc import Callable
@@ -19,10 +18,10 @@ from typing import Any, Literal
 
 import httpx
 
+from agent import backup
 from agent.config import AgentConfig
-from agent.errors import NotEnrolled, PrinterError
+from agent.errors import IntegrityFailure, NotEnrolled, PrinterError
 from agent.identity import IDENTITY_FILE, KEY_FILE, load_identity
-from agent.ledger import book
 from agent.receipt import find_font
 from common.protocol import canonical_json
 from common.signing import sign_request
@@ -129,19 +128,12 @@ def _ledger(database: Path) -> Finding:
     if not database.exists():
         return Finding("ledger", "warn", f"{database} not created yet", "دفتر هنوز ساخته نشده")
     try:
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        try:
-            result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-            problems = book.verify(conn) if result == ["ok"] else result
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        problems = [str(exc)]
-    if problems:
+        backup.check(database)  # the same integrity check and replay a backup must pass
+    except IntegrityFailure as exc:
         return Finding(
             "ledger",
             "fail",
-            f"{database}: {'; '.join(problems[:3])}",
+            str(exc)[:300],
             "دفتر امتیازها سالم نیست",
             "stop the agent and restore the last backup: vafa-agent restore --input FILE",
         )
