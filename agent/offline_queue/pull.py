@@ -114,7 +114,7 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
                 conn.execute("ROLLBACK TO snapshot")
                 log.warning("member snapshot %s not applied: %s", snapshot.get("member_id"), exc)
             conn.execute("RELEASE snapshot")
-        earning = load_rules(conn)
+        earning = load_rules(conn) if grants else EarningRules()  # rules only for a lot's expiry
         for grant in grants:
             conn.execute("SAVEPOINT grant")
             try:
