@@ -87,9 +87,17 @@ members = sa.Table(
     sa.Column("referred_by", sa.String(32)),  # the referrer's member id
     # Keyed HMAC of the Jalali "MM-DD": today's birthdays are found without opening them.
     sa.Column("birthday_hmac", sa.LargeBinary(32), index=True),
+    # Demographics for analytics and scenario conditions, kept in clear (coarse, no name or
+    # mobile): gender "f" | "m", province and city as chosen from common's list, and the
+    # Jalali birth year (age groups); each is optional at enrolment.
+    sa.Column("gender", sa.String(1)),
+    sa.Column("province", sa.String(40)),
+    sa.Column("city", sa.String(60)),
+    sa.Column("birth_year", sa.Integer),
     # Bumped from the ``member_version`` counter whenever the member or their points change:
     # terminals pull the members whose version passed their cursor.
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0", index=True),
+    sa.Index("members_province_city", "province", "city"),
 )
 
 counters = sa.Table(
@@ -215,6 +223,15 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", Time, nullable=False),
+)
+
+# The stores a store owner may see (admins and marketers see every store). Checked in
+# every query a store owner's page makes, not only in the menus.
+user_stores = sa.Table(
+    "user_stores",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), primary_key=True),
 )
 
 # Bearer tokens for HQ's JSON API (scripts, the POS of a chain, other systems). Only the
