@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import logging
+import os
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -138,6 +141,64 @@ class TimedSerial(escpos_printer.Serial):  # type: ignore[misc]
             device.close()
 
 
+def _open_node(path: str, flags: int) -> int:
+    # Never O_CREAT: a missing /dev/usb/lp0 (unplugged) must fail, not become a plain file
+    # that swallows every receipt until someone notices.
+    return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+class TimedFile(escpos_printer.File):  # type: ignore[misc]
+    """python-escpos's File backend for a device node (``/dev/usb/lp0``, a parallel port)
+    written without blocking and with a deadline per job: the library's blocking write
+    would hang the cashier on a printer that stopped taking bytes, and it creates a missing
+    node as a plain file. After any failure the node is closed, so the next job opens it
+    again (the printer may have been replugged)."""
+
+    def __init__(self, devfile: str, timeout: float) -> None:
+        super().__init__(devfile=devfile)
+        self.timeout = timeout
+
+    def open(self, raise_not_found: bool = True) -> None:
+        """Open the node for writing, non-blocking; on failure leave nothing open."""
+        self.close()
+        try:
+            self.device = open(self.devfile, "wb", buffering=0, opener=_open_node)  # noqa: SIM115
+        except OSError as exc:
+            self._device = False
+            raise DeviceNotFoundError(f"cannot open printer {self.devfile}: {exc}") from exc
+
+    def _raw(self, msg: bytes) -> None:
+        """Write all of ``msg`` before the deadline, waiting with select between writes."""
+        device = self.device
+        view = memoryview(msg)
+        deadline = time.monotonic() + self.timeout
+        try:
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise OSError(
+                        errno.ETIMEDOUT,
+                        f"printer took {len(msg) - len(view)} of {len(msg)} bytes"
+                        f" in {self.timeout:g} s",
+                    )
+                _, ready, _ = select.select([], [device], [], remaining)
+                if ready:
+                    view = view[device.write(view) or 0 :]  # None: it would block after all
+        except OSError:
+            self.close()
+            raise
+
+    def flush(self) -> None:
+        """Nothing to flush: writes are unbuffered."""
+
+    def close(self) -> None:
+        """Close the node without waiting for anything."""
+        device, self._device = self._device, False
+        if device:
+            with contextlib.suppress(OSError):
+                device.close()
+
+
 class EscposTransportPrinter(Printer):
     """Send bytes through one python-escpos backend; ask DLE EOT status where it answers."""
 
@@ -229,7 +290,7 @@ def open_printer(profile: PrinterProfile, transport: str, target: str, timeout: 
         if transport == "memory":
             return MemoryPrinter()
         if transport == "file":
-            return EscposTransportPrinter(escpos_printer.File(devfile=target), profile)
+            return EscposTransportPrinter(TimedFile(target, timeout), profile)
         if transport == "network":
             host, _, port = target.partition(":")
             backend = ClosingNetwork(host=host, port=int(port or 9100), timeout=timeout)

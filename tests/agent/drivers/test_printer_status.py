@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,3 +250,63 @@ def test_a_serial_printer_that_stops_taking_bytes_fails_within_the_timeout() -> 
     printer.close()
     assert time.monotonic() - started < 3.0
     line.close()
+
+
+def _drain(fd: int) -> bytes:
+    data = bytearray()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return bytes(data)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def test_a_device_node_printer_that_stops_taking_bytes_fails_and_then_recovers(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a file-transport printer (a device node like /dev/usb/lp0; here a FIFO whose
+    reader stops reading, as a stuck printer does) WHEN a job bigger than the node's buffer
+    is sent THEN a PrinterError after the timeout instead of a blocked cashier; once the
+    printer takes bytes again the next job goes through whole, on a freshly opened node."""
+    node = tmp_path / "lp0"
+    os.mkfifo(node)
+    reader = os.open(node, os.O_RDONLY | os.O_NONBLOCK)  # the printer end, not reading yet
+    try:
+        printer = open_printer(_profile(), "file", str(node), timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(PrinterError, match="took .* of 2000000 bytes"):
+            printer.send(b"\x00" * 2_000_000)
+        assert time.monotonic() - started < 3.0
+        stuck = _drain(reader)
+        assert 0 < len(stuck) < 2_000_000  # what the node's buffer held before it filled
+        printer.send(b"\x1b@receipt\x1dV\x01")
+        assert _drain(reader) == b"\x1b@receipt\x1dV\x01"
+        printer.close()
+    finally:
+        os.close(reader)
+
+
+def test_a_device_node_printer_unplugged_fails_and_works_again_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a file-transport printer whose node is gone (unplugged; no reader on the FIFO
+    opens as ENXIO like a missing device) WHEN a job is sent THEN a PrinterError; when the
+    node returns the next job opens it again and is delivered."""
+    node = tmp_path / "lp0"
+    printer = open_printer(_profile(), "file", str(node.with_name("missing")), timeout=0.3)
+    with pytest.raises(PrinterError):
+        printer.send(b"\x1b@")
+    os.mkfifo(node)
+    printer = open_printer(_profile(), "file", str(node), timeout=0.3)
+    with pytest.raises(PrinterError):
+        printer.send(b"\x1b@")  # nobody holds the other end: the printer is not there
+    reader = os.open(node, os.O_RDONLY | os.O_NONBLOCK)  # plugged back in
+    try:
+        printer.send(b"\x1b@again")
+        assert _drain(reader) == b"\x1b@again"
+        printer.close()
+    finally:
+        os.close(reader)
