@@ -1,0 +1,781 @@
+"""HQ's operating pages: scenarios (list, builder, uplift, preview), SMS log, fleet, users.
+
+Every page asks the database who the signed-in user is now, so a role changed or an account
+disabled or deleted since the login takes effect at the next click, not the next login.
+Admins and marketers run scenarios and read the SMS log; the fleet is the admin's, though a
+store owner sees (never revokes) their own stores' terminals; users are the admin's alone.
+Every POST carries the session's CSRF token.
+
+An account is disabled without a schema change by prefixing its stored hash with ``!`` (the
+convention of /etc/shadow): no password verifies against it, and removing the ``!`` gives the
+account back its password. Disabling also revokes the user's API tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import jdatetime
+import sqlalchemy as sa
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from cloud import scenario_form
+from cloud.context import ctx
+from cloud.errors import BadRequest, NotFound
+from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
+from cloud.hq import ROLES, create_user, login_required
+from cloud.reports import fleet
+from cloud.scenarios import store as scenario_store
+from cloud.scenarios.engine import decide, period_key
+from cloud.scenarios.model import PERIODS, TIERS, Scenario, parse
+from cloud.scenarios.uplift import report
+from cloud.sms.providers import STATUSES
+from cloud.sms.text import TemplateError, render
+from cloud.storage import utcnow
+from cloud.tables import (
+    api_tokens,
+    members,
+    occasions,
+    scenario_entries,
+    scenarios,
+    sms_messages,
+    stores,
+    user_stores,
+    users,
+)
+from common.mobile import mask_mobile
+from common.persian import (
+    TEHRAN,
+    group_thousands,
+    jalali_date,
+    now_tehran,
+    to_ascii_digits,
+    to_persian_digits,
+)
+from common.webauth import check_csrf, hash_password
+
+bp = Blueprint("ops", __name__, url_prefix="/hq")
+F = TypeVar("F", bound=Callable[..., Any])
+DISABLED = "!"
+PAGE_SIZE = 50
+PREVIEW_ROWS = 200
+RUN_TIME = dt.time(10, 0)  # the scheduler's daily run, Tehran time
+
+ROLES_FA = {"admin": "مدیر", "marketer": "بازاریاب", "store_owner": "صاحب فروشگاه"}
+STATUSES_FA = {
+    "queued": "در صف",
+    "sent": "فرستاده شد",
+    "delivered": "رسید",
+    "undelivered": "نرسید",
+    "blocked": "مسدود",
+    "failed": "ناموفق",
+}
+OUTCOMES_FA = {
+    "acted": "انجام می‌شود",
+    "control": "گروه کنترل (چیزی نمی‌گیرد)",
+    "deferred": "به اجرای بعدی در ساعت مجاز می‌ماند",
+    "skipped:budget": "بودجه تمام شده",
+}
+SKIPS_FA = {
+    "no_consent": "رضایت پیامک ندارد",
+    "weekly_cap": "سقف هفتگی پیامک",
+    "quiet_hours": "بیرون از ساعت مجاز",
+}
+
+
+def allowed(*roles: str) -> Callable[[F], F]:
+    """Let through a signed-in, enabled user whose current role is one of ``roles``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with ctx().engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(users).where(users.c.username == session["user"])
+                ).first()
+            if row is None or row.password_hash.startswith(DISABLED):
+                session.clear()  # deleted or disabled since the login
+                return redirect(url_for("hq.login", next=request.path))
+            if row.role not in roles:
+                abort(403)
+            g.user_id, g.role = row.id, row.role
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+@bp.app_template_filter("fa")
+def _fa(text: object) -> str:
+    return to_persian_digits(str(text))
+
+
+@bp.app_template_filter("pct")
+def _pct(share: float) -> str:
+    return to_persian_digits(f"{share * 100:.1f}") + "٪"
+
+
+# --- Scenarios ------------------------------------------------------------------------------
+
+
+@bp.get("/scenarios")
+@allowed("admin", "marketer")
+def scenario_list() -> str:
+    """List the brand's scenarios with their switch, last run, entries, sends and budget."""
+    today = now_tehran().date()
+    rows = []
+    with ctx().engine.connect() as conn:
+        for scenario in scenario_store.load(conn, only_enabled=False):
+            rows.append(_scenario_figures(conn, scenario, today))
+    return render_template("ops_scenarios.html", rows=rows, triggers=scenario_form.TRIGGERS_FA)
+
+
+def _scenario_figures(conn: sa.Connection, scenario: Scenario, today: dt.date) -> dict[str, Any]:
+    entries = scenario_entries.c
+    period = period_key(scenario.period, today)
+    last, total = conn.execute(
+        sa.select(sa.func.max(entries.created_at), sa.func.count()).where(
+            entries.scenario_id == scenario.id
+        )
+    ).one()
+    spent = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(entries.cost_rial), 0)).where(
+            entries.scenario_id == scenario.id, entries.period == period
+        )
+    ).scalar_one()
+    sends = conn.execute(
+        sa.select(sa.func.count()).where(sms_messages.c.purpose == scenario.id[:40])
+    ).scalar_one()
+    return {
+        "s": scenario,
+        "last_run": last,
+        "entries": int(total),
+        "sends": int(sends),
+        "period": period,
+        "spent": int(spent),
+        "budget_share": int(spent) / scenario.budget_rial if scenario.budget_rial else None,
+    }
+
+
+@bp.post("/scenarios/<scenario_id>/switch")
+@allowed("admin", "marketer")
+def scenario_switch(scenario_id: str) -> Response:
+    """Turn a scenario on or off for the brand."""
+    check_csrf()
+    try:
+        with ctx().engine.begin() as conn:
+            scenario_store.switch(conn, scenario_id, request.form.get("enabled") == "1")
+    except NotFound:
+        abort(404)
+    return redirect(url_for("ops.scenario_list"))
+
+
+@bp.get("/scenarios/<scenario_id>")
+@allowed("admin", "marketer")
+def scenario_page(scenario_id: str) -> str:
+    """Show one scenario: its definition, uplift against control, and a dry-run preview."""
+    with ctx().engine.connect() as conn:
+        scenario = _load_one(conn, scenario_id)
+        periods = list(
+            conn.execute(
+                sa.select(scenario_entries.c.period)
+                .where(scenario_entries.c.scenario_id == scenario_id)
+                .group_by(scenario_entries.c.period)
+                .order_by(scenario_entries.c.period.desc())
+            ).scalars()
+        )
+        period = request.args.get("period") or (
+            periods[0] if periods else period_key(scenario.period, now_tehran().date())
+        )
+        days = _int_arg("days", 30, 1, 365)
+        uplift = report(conn, scenario_id, period, days)
+        preview, error = _preview(conn, scenario)
+    return render_template(
+        "ops_scenario.html",
+        s=scenario,
+        summary=_summary(scenario, _store_names()),
+        periods=periods,
+        period=period,
+        days=days,
+        u=uplift,
+        preview=preview,
+        preview_error=error,
+        day=request.args.get("on", "").strip() or jalali_date(now_tehran()),
+    )
+
+
+def _store_names() -> dict[str, str]:
+    """Return every store's name by id."""
+    with ctx().engine.connect() as conn:
+        return {row.id: row.name for row in conn.execute(sa.select(stores.c.id, stores.c.name))}
+
+
+def _load_one(conn: sa.Connection, scenario_id: str) -> Scenario:
+    row = conn.execute(sa.select(scenarios).where(scenarios.c.id == scenario_id)).first()
+    if row is None:
+        abort(404)
+    return parse(row.id, json.loads(row.definition), row.enabled)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = to_ascii_digits(request.args.get(name, "")).strip()
+    return int(raw) if raw.isdigit() and low <= int(raw) <= high else default
+
+
+def parse_jalali(text: str) -> dt.date:
+    """Read a Jalali date typed as ۱۴۰۵/۰۹/۳۰ or 1405-09-30; raise BadRequest if none."""
+    parts = to_ascii_digits(text).strip().replace("-", "/").split("/")
+    try:
+        year, month, day = (int(part) for part in parts)
+        gregorian: dt.date = jdatetime.date(year, month, day).togregorian()
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(
+            f"no such Jalali date {text!r}", fa="تاریخ را به شکل ۱۴۰۵/۰۹/۳۰ بنویسید", field="on"
+        ) from exc
+    return gregorian
+
+
+def _preview(conn: sa.Connection, scenario: Scenario) -> tuple[dict[str, Any] | None, str]:
+    """Decide the scenario for the asked Jalali day at the daily run's hour; write nothing."""
+    text = request.args.get("on", "").strip()
+    if not text:
+        return None, ""
+    try:
+        day = parse_jalali(text)
+    except BadRequest as exc:
+        return None, exc.fa
+    moment = dt.datetime.combine(day, RUN_TIME, TEHRAN)
+    decisions = decide(conn, ctx().vault, scenario, moment)
+    shown = decisions[:PREVIEW_ROWS]
+    people = _people(conn, [d.member_id for d in shown])
+    sms = next((a for a in scenario.actions if a["type"] == "sms"), None)
+    rows = [
+        {
+            "member": people.get(d.member_id, ("—", "—")),
+            "arm": d.arm,
+            "outcome": OUTCOMES_FA.get(d.outcome, d.outcome),
+            "actions": [_action_fa(a) for a in d.actions],
+            "text": _text(sms, d.arm, people.get(d.member_id, ("",))[0])
+            if any(a.startswith("sms:") and ":skipped:" not in a for a in d.actions)
+            else "",
+            "cost": d.cost_rial,
+        }
+        for d in shown
+    ]
+    counts: dict[str, int] = {}
+    for decision in decisions:
+        counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
+    return {
+        "day": jalali_date(day),
+        "rows": rows,
+        "total": len(decisions),
+        "counts": {OUTCOMES_FA.get(k, k): v for k, v in sorted(counts.items())},
+        "cost": sum(d.cost_rial for d in decisions),
+    }, ""
+
+
+def _people(conn: sa.Connection, member_ids: list[str]) -> dict[str, tuple[str, str]]:
+    vault = ctx().vault
+    found = {}
+    for row in conn.execute(
+        sa.select(members.c.id, members.c.name_enc, members.c.mobile_enc).where(
+            members.c.id.in_(member_ids)
+        )
+    ):
+        name = vault.decrypt(row.id, row.name_enc)
+        found[row.id] = (name, mask_mobile(vault.decrypt(row.id, row.mobile_enc)))
+    return found
+
+
+def _text(sms: dict[str, Any] | None, arm: str, name: str) -> str:
+    if sms is None:
+        return ""
+    template = str(sms["variants"][1 if arm == "B" else 0])
+    first = name.split()[0] if name.split() else name
+    try:  # a coupon's code and the points are known only when the run acts
+        return render(template, {"نام": first, "امتیاز": "{امتیاز}", "کد": "{کد}"})
+    except TemplateError:
+        return template
+
+
+def _action_fa(action: str) -> str:
+    kind, _, rest = action.partition(":")
+    if kind == "sms":
+        if rest.startswith("skipped:"):
+            return "بدون پیامک: " + SKIPS_FA.get(rest.removeprefix("skipped:"), rest)
+        return f"پیامک (متن {rest})"
+    amount = int(rest) if rest.isdigit() else 0
+    if kind == "points":
+        return f"{group_thousands(amount)} امتیاز"
+    if kind == "gift":
+        return f"هدیهٔ غافلگیری ({group_thousands(amount)} امتیاز)"
+    if kind == "credit":
+        return f"اعتبار {group_thousands(amount // 10)} تومان"
+    if kind == "coupon":
+        return f"کوپن {group_thousands(amount // 10)} تومان"
+    return action
+
+
+def _summary(scenario: Scenario, store_names: dict[str, str]) -> list[tuple[str, str]]:
+    """Say in Persian what the scenario does, line by line."""
+    trigger = scenario.trigger
+    what = scenario_form.TRIGGERS_FA.get(trigger["type"], trigger["type"])
+    if trigger["type"] == "inactive":
+        what += f": {group_thousands(int(trigger['days']))} روز بی‌خرید"
+    elif trigger["type"] == "tier":
+        what += ": " + "، ".join(scenario_form.TIERS_FA.get(t, t) for t in trigger["tiers"])
+    elif trigger["type"] == "feedback":
+        what += f": امتیاز {to_persian_digits(str(trigger['max_nps']))} یا کمتر"
+    elif trigger["type"] == "occasion":
+        what += f": {trigger['occasion']}"
+    conditions = scenario.conditions
+    cond = []
+    if conditions.get("tiers"):
+        cond.append("سطح " + "، ".join(scenario_form.TIERS_FA[t] for t in conditions["tiers"]))
+    if conditions.get("stores"):
+        cond.append("فروشگاه " + "، ".join(store_names.get(s, s) for s in conditions["stores"]))
+    if conditions.get("min_spend_rial"):
+        cond.append(f"خرید دست‌کم {group_thousands(int(conditions['min_spend_rial']) // 10)} تومان")
+    budget = scenario.budget_rial
+    return [
+        ("رویداد", what),
+        ("شرط‌ها", "، ".join(cond) or "همهٔ اعضا"),
+        ("کارها", "، ".join(_describe(a) for a in scenario.actions)),
+        (
+            "تکرار",
+            scenario_form.PERIODS_FA.get(scenario.period, scenario.period)
+            + "، هر عضو یک‌بار در هر دوره",
+        ),
+        ("بودجه", f"{group_thousands(budget // 10)} تومان در هر دوره" if budget else "بی‌سقف"),
+        ("سقف پیامک", f"{group_thousands(scenario.sms_per_week)} پیامک تبلیغاتی در هفته"),
+        ("گروه کنترل", to_persian_digits(f"{scenario.control_pct}") + "٪ اعضا"),
+    ]
+
+
+def _describe(action: dict[str, Any]) -> str:
+    kind = action["type"]
+    if kind == "sms":
+        return "پیامک" + (" (دو متن A/B)" if len(action["variants"]) > 1 else "")
+    if kind == "coupon":
+        return (
+            f"کوپن {group_thousands(int(action['value_rial']) // 10)} تومان"
+            f" ({group_thousands(int(action['days']))} روزه)"
+        )
+    if kind == "credit":
+        return f"اعتبار {group_thousands(int(action['amount']) // 10)} تومان"
+    label = "هدیهٔ غافلگیری" if kind == "gift" else "امتیاز"
+    return f"{label} {group_thousands(int(action['amount']))} امتیاز"
+
+
+@bp.route("/scenarios/new", methods=["GET", "POST"])
+@allowed("admin", "marketer")
+def scenario_new() -> Response | str | tuple[str, int]:
+    """Build a new scenario from the form; store it only when every field is right."""
+    return _builder(None)
+
+
+@bp.route("/scenarios/<scenario_id>/edit", methods=["GET", "POST"])
+@allowed("admin", "marketer")
+def scenario_edit(scenario_id: str) -> Response | str | tuple[str, int]:
+    """Change a stored scenario with the same form; it keeps its on/off switch."""
+    return _builder(scenario_id)
+
+
+def _builder(scenario_id: str | None) -> Response | str | tuple[str, int]:
+    store_names = _store_names()
+    with ctx().engine.connect() as conn:
+        existing = None
+        if scenario_id is not None:
+            existing = conn.execute(
+                sa.select(scenarios).where(scenarios.c.id == scenario_id)
+            ).first()
+            if existing is None:
+                abort(404)
+        keys = list(conn.execute(sa.select(occasions.c.key).distinct()).scalars())
+    errors: dict[str, str] = {}
+    new_id = ""
+    blocked = scenario_form.unsupported(json.loads(existing.definition)) if existing else ""
+    if blocked:  # saving this form would silently drop what it cannot show
+        errors["form"] = blocked + "؛ آن را با vafa-cloud scenarios set ویرایش کنید."
+    if request.method == "POST" and not blocked:
+        check_csrf()
+        values = scenario_form.submitted_values(request.form)
+        new_id = request.form.get("scenario_id", "").strip()
+        if scenario_id is None:
+            reason = scenario_form.check_new_id(new_id)
+            if not reason and _exists(new_id):
+                reason = "سناریویی با این شناسه هست؛ شناسهٔ دیگری بنویسید"
+            if reason:
+                errors["scenario_id"] = reason
+        try:
+            _, definition = scenario_form.read_form(request.form, list(store_names))
+        except scenario_form.FormErrors as exc:
+            errors.update(exc.errors)
+        if not errors:
+            chosen = scenario_id or new_id
+            with ctx().engine.begin() as conn:
+                enabled = bool(existing.enabled) if existing is not None else False
+                scenario_store.save(conn, chosen, definition, enabled)
+            return redirect(url_for("ops.scenario_page", scenario_id=chosen, saved=1))
+    elif existing is not None:
+        values = scenario_form.form_values(json.loads(existing.definition))
+        if blocked:
+            return render_template(
+                "ops_blocked.html", scenario_id=scenario_id, reason=errors["form"]
+            ), 409
+    else:
+        values = scenario_form.form_values(
+            {"trigger": {"type": "birthday"}, "guardrails": {"period": "year"}}
+        )
+    page = render_template(
+        "ops_builder.html",
+        scenario_id=scenario_id,
+        new_id=new_id,
+        v=values,
+        errors=errors,
+        stores=store_names,
+        occasion_keys=keys,
+        triggers=scenario_form.TRIGGERS_FA,
+        periods={p: scenario_form.PERIODS_FA[p] for p in PERIODS},
+        tiers={t: scenario_form.TIERS_FA[t] for t in TIERS},
+    )
+    return (page, 400) if errors else page
+
+
+def _exists(scenario_id: str) -> bool:
+    with ctx().engine.connect() as conn:
+        return (
+            conn.execute(sa.select(scenarios.c.id).where(scenarios.c.id == scenario_id)).first()
+            is not None
+        )
+
+
+# --- SMS log --------------------------------------------------------------------------------
+
+
+@bp.get("/sms")
+@allowed("admin", "marketer")
+def sms_log() -> str:
+    """List sent texts newest first, filtered by status, purpose and Jalali date, paged."""
+    status = request.args.get("status", "")
+    purpose = request.args.get("purpose", "").strip()
+    wheres: list[Any] = []
+    errors: dict[str, str] = {}
+    if status in STATUSES:
+        wheres.append(sms_messages.c.status == status)
+    if purpose:
+        wheres.append(sms_messages.c.purpose == purpose)
+    for name, op in (("from", "ge"), ("to", "lt")):
+        text = request.args.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            day = parse_jalali(text) + (dt.timedelta(days=1) if op == "lt" else dt.timedelta())
+        except BadRequest as exc:
+            errors[name] = exc.fa
+            continue
+        edge = dt.datetime.combine(day, dt.time(), TEHRAN).astimezone(dt.UTC)
+        wheres.append(
+            sms_messages.c.created_at >= edge if op == "ge" else sms_messages.c.created_at < edge
+        )
+    page = _int_arg("page", 1, 1, 10**6)
+    with ctx().engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).where(*wheres)).scalar_one()
+        rows = conn.execute(
+            sa.select(sms_messages, members.c.mobile_enc)
+            .join(members, members.c.id == sms_messages.c.member_id)
+            .where(*wheres)
+            .order_by(sms_messages.c.created_at.desc(), sms_messages.c.id)
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        purposes = list(
+            conn.execute(
+                sa.select(sms_messages.c.purpose).distinct().order_by(sms_messages.c.purpose)
+            ).scalars()
+        )
+    vault = ctx().vault
+    texts = [
+        {
+            "at": row.created_at,
+            "mobile": mask_mobile(vault.decrypt(row.member_id, row.mobile_enc)),
+            "member_id": row.member_id,
+            "purpose": row.purpose,
+            "marketing": row.marketing,
+            # A service text may carry a one-time code: only marketing texts are shown.
+            "body": vault.decrypt(row.id, row.body_enc) if row.marketing else "",
+            "parts": row.parts,
+            "status": row.status,
+            "status_fa": STATUSES_FA.get(row.status, row.status),
+            "status_at": row.status_at,
+        }
+        for row in rows
+    ]
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "ops_sms.html",
+        texts=texts,
+        total=int(total),
+        page=page,
+        pages=max(1, math.ceil(int(total) / PAGE_SIZE)),
+        args=args,
+        statuses=STATUSES_FA,
+        purposes=purposes,
+        errors=errors,
+    )
+
+
+# --- Fleet ----------------------------------------------------------------------------------
+
+
+@bp.get("/fleet")
+@allowed("admin", "marketer", "store_owner")
+def fleet_page() -> str:
+    """List terminals (a store owner: only their stores'); admins revoke and make codes."""
+    with ctx().engine.connect() as conn:
+        terminals = fleet(conn)
+        names = {
+            row.id: row.name for row in conn.execute(sa.select(stores).order_by(stores.c.name))
+        }
+        if g.role == "store_owner":
+            own = set(
+                conn.execute(
+                    sa.select(user_stores.c.store_id).where(user_stores.c.user_id == g.user_id)
+                ).scalars()
+            )
+            terminals = [t for t in terminals if t["store_id"] in own]
+            names = {k: v for k, v in names.items() if k in own}
+    for t in terminals:
+        t["gap"] = int(t["highest_seq"]) - int(t["contiguous_seq"])
+    return render_template(
+        "ops_fleet.html",
+        terminals=terminals,
+        stores=names,
+        code=session.pop("new_code", None),
+        revoked=request.args.get("revoked", ""),
+        error=request.args.get("error", ""),
+    )
+
+
+@bp.route("/fleet/<terminal_id>/revoke", methods=["GET", "POST"])
+@allowed("admin")
+def fleet_revoke(terminal_id: str) -> Response | str:
+    """Ask once more, then revoke a terminal: its next signed request is refused."""
+    with ctx().engine.connect() as conn:
+        found = [t for t in fleet(conn) if t["id"] == terminal_id]
+    if not found:
+        abort(404)
+    if request.method == "POST":
+        check_csrf()
+        try:
+            with ctx().engine.begin() as conn:
+                revoke_terminal(conn, terminal_id)
+        except NotFound:
+            return redirect(url_for("ops.fleet_page", error="already"))
+        return redirect(url_for("ops.fleet_page", revoked=terminal_id))
+    return render_template("ops_revoke.html", t=found[0])
+
+
+@bp.post("/fleet/codes")
+@allowed("admin")
+def fleet_code() -> Response:
+    """Make a one-time enrolment code for a store and show it once."""
+    check_csrf()
+    store_id = request.form.get("store_id", "")
+    try:
+        with ctx().engine.begin() as conn:
+            code = create_enrolment_code(conn, store_id)
+    except NotFound:
+        abort(404)
+    session["new_code"] = {"code": code, "store": store_id}
+    return redirect(url_for("ops.fleet_page"))
+
+
+@bp.post("/fleet/stores")
+@allowed("admin")
+def fleet_store() -> Response | tuple[str, int]:
+    """Add a store, so that its terminals can be enrolled."""
+    check_csrf()
+    try:
+        with ctx().engine.begin() as conn:
+            create_store(conn, request.form.get("name", ""))
+    except BadRequest:
+        return redirect(url_for("ops.fleet_page", error="store_name"))
+    return redirect(url_for("ops.fleet_page"))
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+@allowed("admin")
+def user_list() -> str:
+    """List HQ users with role, stores and state; never their hashes."""
+    return _users_page({}, {}, 200)  # type: ignore[return-value]
+
+
+def _users_page(
+    errors: dict[str, str], typed: dict[str, Any], status: int
+) -> str | tuple[str, int]:
+    with ctx().engine.connect() as conn:
+        names = {
+            row.id: row.name for row in conn.execute(sa.select(stores).order_by(stores.c.name))
+        }
+        owned: dict[int, list[str]] = {}
+        for user_id, store_id in conn.execute(sa.select(user_stores)):
+            owned.setdefault(user_id, []).append(names.get(store_id, store_id))
+        people = [
+            {
+                "id": row.id,
+                "username": row.username,
+                "role": row.role,
+                "role_fa": ROLES_FA.get(row.role, row.role),
+                "created_at": row.created_at,
+                "disabled": row.password_hash.startswith(DISABLED),
+                "stores": sorted(owned.get(row.id, [])),
+                "me": row.username == session.get("user"),
+            }
+            for row in conn.execute(
+                sa.select(
+                    users.c.id,
+                    users.c.username,
+                    users.c.role,
+                    users.c.created_at,
+                    users.c.password_hash,
+                ).order_by(users.c.username)
+            )
+        ]
+    page = render_template(
+        "ops_users.html",
+        people=people,
+        stores=names,
+        roles=ROLES_FA,
+        errors=errors,
+        typed=typed,
+        done=request.args.get("done", ""),
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.post("/users")
+@allowed("admin")
+def user_create() -> Response | str | tuple[str, int]:
+    """Create a user; a store owner's stores go into user_stores in the same transaction."""
+    check_csrf()
+    form = request.form
+    username, password, role = (
+        form.get("username", "").strip(),
+        form.get("password", ""),
+        form.get("role", ""),
+    )
+    chosen = form.getlist("stores")
+    typed = {"username": username, "role": role, "stores": chosen}
+    errors: dict[str, str] = {}
+    with ctx().engine.connect() as conn:
+        known = set(conn.execute(sa.select(stores.c.id)).scalars())
+        if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
+            errors["username"] = "این نام کاربری گرفته شده است"
+    if not username or len(username) > 80 or not username.isprintable():
+        errors["username"] = "نام کاربری ۱ تا ۸۰ نویسه است"
+    if len(password) < 8:
+        errors["password"] = "گذرواژه دست‌کم ۸ نویسه است"
+    if role not in ROLES:
+        errors["role"] = "نقش را انتخاب کنید"
+    if role == "store_owner" and not chosen:
+        errors["stores"] = "فروشگاه‌های این صاحب فروشگاه را انتخاب کنید"
+    if any(store_id not in known for store_id in chosen):
+        errors["stores"] = "فروشگاه انتخاب‌شده پیدا نشد"
+    if errors:
+        return _users_page(errors, typed, 400)
+    with ctx().engine.begin() as conn:
+        create_user(conn, username, password, role)
+        if role == "store_owner":
+            user_id = conn.execute(
+                sa.select(users.c.id).where(users.c.username == username)
+            ).scalar_one()
+            conn.execute(
+                sa.insert(user_stores),
+                [{"user_id": user_id, "store_id": s} for s in sorted(set(chosen))],
+            )
+    return redirect(url_for("ops.user_list", done="created"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@allowed("admin")
+def user_password(user_id: int) -> Response | str | tuple[str, int]:
+    """Set a new password (a disabled account stays disabled)."""
+    check_csrf()
+    password = request.form.get("password", "")
+    if len(password) < 8:
+        return _users_page({f"password-{user_id}": "گذرواژه دست‌کم ۸ نویسه است"}, {}, 400)
+    with ctx().engine.begin() as conn:
+        row = _user(conn, user_id)
+        prefix = DISABLED if row.password_hash.startswith(DISABLED) else ""
+        conn.execute(
+            sa.update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=prefix + hash_password(password))
+        )
+    return redirect(url_for("ops.user_list", done="password"))
+
+
+@bp.post("/users/<int:user_id>/state")
+@allowed("admin")
+def user_state(user_id: int) -> Response | str | tuple[str, int]:
+    """Disable an account (and revoke its API tokens), or enable it again."""
+    check_csrf()
+    disable = request.form.get("disable") == "1"
+    with ctx().engine.begin() as conn:
+        row = _user(conn, user_id)
+        if row.id == g.user_id:
+            return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید ببندید"}, {}, 400)
+        stored = row.password_hash.removeprefix(DISABLED)
+        conn.execute(
+            sa.update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=(DISABLED + stored) if disable else stored)
+        )
+        if disable:
+            conn.execute(
+                sa.update(api_tokens)
+                .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+    return redirect(url_for("ops.user_list", done="disabled" if disable else "enabled"))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["GET", "POST"])
+@allowed("admin")
+def user_delete(user_id: int) -> Response | str | tuple[str, int]:
+    """Ask once more, then delete an account with its stores and API tokens."""
+    with ctx().engine.connect() as conn:
+        row = _user(conn, user_id)
+    if row.id == g.user_id:
+        return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید پاک کنید"}, {}, 400)
+    if request.method == "GET":
+        return render_template("ops_user_delete.html", u=row, role_fa=ROLES_FA.get(row.role))
+    check_csrf()
+    with ctx().engine.begin() as conn:
+        conn.execute(sa.delete(user_stores).where(user_stores.c.user_id == user_id))
+        conn.execute(sa.delete(api_tokens).where(api_tokens.c.user_id == user_id))
+        conn.execute(sa.delete(users).where(users.c.id == user_id))
+    return redirect(url_for("ops.user_list", done="deleted"))
+
+
+def _user(conn: sa.Connection, user_id: int) -> Any:
+    row = conn.execute(
+        sa.select(users.c.id, users.c.username, users.c.role, users.c.password_hash).where(
+            users.c.id == user_id
+        )
+    ).first()
+    if row is None:
+        abort(404)
+    return row

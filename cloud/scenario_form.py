@@ -1,0 +1,312 @@
+"""HQ's scenario builder form: turn its fields into the JSON `scenarios.model` checks, and back.
+
+The form has one slot per action kind (a text with one or two variants, points, credit, a
+coupon, a surprise gift), the trigger's own fields, conditions, guardrails and the control
+share. Reading it gives either the definition `cloud.scenarios.model.parse` accepts or a
+Persian message for each bad field, keyed by the form field's name so the page can show it
+next to that field. Nothing is stored here: the caller saves only a clean definition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from cloud.errors import BadRequest
+from cloud.scenarios.model import ACTIONS, PERIODS, TIERS, TRIGGERS, parse
+from common.persian import group_thousands, to_ascii_digits
+
+Form = MultiDict[str, str]  # werkzeug's request.form, or a test's MultiDict
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+SEPARATORS = str.maketrans("", "", "٬,،_ ")
+
+TRIGGERS_FA = {
+    "birthday": "تولد عضو",
+    "inactive": "غیبت طولانی",
+    "tier": "سطح عضویت",
+    "feedback": "نظر ناخشنود",
+    "anniversary": "سالگرد نخستین خرید",
+    "occasion": "مناسبت",
+}
+PERIODS_FA = {
+    "day": "روزانه",
+    "week": "هفتگی",
+    "month": "ماهانه",
+    "quarter": "فصلی",
+    "year": "سالانه",
+    "once": "فقط یک‌بار",
+}
+TIERS_FA = {"normal": "عادی", "silver": "نقره‌ای", "gold": "طلایی", "vip": "VIP"}
+ACTIONS_FA = {
+    "sms": "پیامک",
+    "points": "امتیاز",
+    "credit": "اعتبار خرید",
+    "coupon": "کوپن",
+    "gift": "هدیهٔ غافلگیری",
+}
+
+# Where each of the model's error fields shows on the form, and what it says there.
+MODEL_FIELDS: dict[str, tuple[str, str]] = {
+    "trigger.type": ("trigger", "رویداد را از فهرست انتخاب کنید"),
+    "trigger.days": ("trigger_days", "تعداد روزهای غیبت را بنویسید (دست‌کم ۱)"),
+    "trigger.tiers": ("trigger_tiers", "دست‌کم یک سطح عضویت را انتخاب کنید"),
+    "trigger.occasion": ("trigger_occasion", "کلید مناسبت را بنویسید (مثلاً yalda)"),
+    "trigger.max_nps": ("trigger_max_nps", "بیشترین امتیاز نظرسنجی باید بین ۰ تا ۱۰ باشد"),
+    "actions": ("actions", "دست‌کم یک کار را انتخاب کنید"),
+    "conditions.tiers": ("cond_tiers", "سطح‌های انتخاب‌شده درست نیست"),
+    "guardrails.period": ("period", "دورهٔ تکرار را از فهرست انتخاب کنید"),
+    "guardrails.budget_rial": ("budget", "بودجه را به ریال و بدون اعشار بنویسید"),
+    "control_pct": ("control_pct", "سهم گروه کنترل باید بین ۰ تا ۹۰ درصد باشد"),
+}
+ACTION_FIELDS: dict[str, tuple[str, str]] = {
+    "sms.variants": ("sms_a", "متن پیامک را بنویسید (یک یا دو متن)"),
+    "points.amount": ("points_amount", "تعداد امتیاز را بنویسید (دست‌کم ۱)"),
+    "credit.amount": ("credit_amount", "مبلغ اعتبار را به ریال بنویسید (دست‌کم ۱)"),
+    "coupon.value_rial": ("coupon_value", "مبلغ کوپن را به ریال بنویسید (دست‌کم ۱)"),
+    "coupon.days": ("coupon_days", "چند روز اعتبار دارد؟ (دست‌کم ۱)"),
+    "gift.note": ("gift_note", "پیامی را که عضو در فروشگاه می‌بیند بنویسید"),
+    "gift.amount": ("gift_amount", "امتیاز هدیه را بنویسید (دست‌کم ۱)"),
+}
+
+
+class FormErrors(Exception):
+    """The form has bad fields; ``errors`` maps each field's name to a Persian message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(f"bad scenario form fields: {', '.join(sorted(errors))}")
+        self.errors = errors
+
+
+def read_form(form: Form, known_stores: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """Return (Persian name, definition) from the builder's fields; raise FormErrors."""
+    reader = _Reader(form)
+    name = form.get("name_fa", "").strip()
+    if not name or len(name) > 80:
+        reader.errors["name_fa"] = "نام سناریو را بنویسید (حداکثر ۸۰ نویسه)"
+    definition: dict[str, Any] = {
+        "name_fa": name,
+        "trigger": _trigger(reader, form),
+        "actions": _actions(reader, form),
+        "conditions": _conditions(reader, form, known_stores),
+        "guardrails": _guardrails(reader, form),
+        "control_pct": reader.number("control_pct", 0, 90, "سهم گروه کنترل", default=10),
+    }
+    if reader.errors:
+        raise FormErrors(reader.errors)
+    try:
+        parse("form", definition)
+    except BadRequest as exc:  # what the model checks beyond the form's own fields
+        raise FormErrors(dict([_model_error(exc.field, definition)])) from exc
+    return name, definition
+
+
+def unsupported(definition: Mapping[str, Any]) -> str:
+    """Say in Persian why the builder cannot edit a stored scenario without losing part of it."""
+    if definition.get("trigger", {}).get("type") not in TRIGGERS_FA:
+        return "رویداد این سناریو در این فرم نیست"
+    kinds = [action.get("type") for action in definition.get("actions", [])]
+    if len(kinds) != len(set(kinds)):
+        return "این سناریو چند کار از یک نوع دارد"
+    if set(definition.get("conditions", {})) - {"tiers", "stores", "min_spend_rial"}:
+        return "این سناریو شرط‌هایی دارد که در این فرم نیست"
+    if definition.get("guardrails", {}).get("period", "year") not in PERIODS:
+        return "دورهٔ این سناریو در این فرم نیست"
+    return ""
+
+
+def check_new_id(scenario_id: str) -> str:
+    """Return a new scenario id, or the Persian reason it cannot be one."""
+    if not ID_PATTERN.match(scenario_id):
+        return "شناسه با حروف کوچک لاتین، رقم و خط تیره، حداکثر ۴۰ نویسه (مثلاً yalda-1405)"
+    return ""
+
+
+def form_values(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the builder's field values for a stored definition, to edit it."""
+    trigger = definition.get("trigger", {})
+    conditions = definition.get("conditions", {})
+    guardrails = definition.get("guardrails", {})
+    values: dict[str, Any] = {
+        "name_fa": definition.get("name_fa", ""),
+        "trigger": trigger.get("type", ""),
+        "trigger_days": trigger.get("days", ""),
+        "trigger_tiers": list(trigger.get("tiers", [])),
+        "trigger_max_nps": trigger.get("max_nps", ""),
+        "trigger_occasion": trigger.get("occasion", ""),
+        "cond_tiers": list(conditions.get("tiers", [])),
+        "cond_stores": list(conditions.get("stores", [])),
+        "cond_min_spend": conditions.get("min_spend_rial", "") or "",
+        "period": guardrails.get("period", "year"),
+        "budget": "" if guardrails.get("budget_rial") is None else guardrails["budget_rial"],
+        "sms_per_week": guardrails.get("sms_per_week", 2),
+        "control_pct": definition.get("control_pct", 10),
+    }
+    for action in definition.get("actions", []):
+        kind = action.get("type")
+        values[f"act_{kind}"] = True
+        if kind == "sms":
+            variants = [*action.get("variants", []), "", ""]
+            values["sms_a"], values["sms_b"] = variants[0], variants[1]
+        elif kind == "coupon":
+            values["coupon_value"] = action.get("value_rial", "")
+            values["coupon_days"] = action.get("days", "")
+        else:
+            values[f"{kind}_amount"] = action.get("amount", "")
+            values[f"{kind}_note"] = action.get("note", "")
+    return values
+
+
+def submitted_values(form: Form) -> dict[str, Any]:
+    """Return what was typed, to show the form again beside its errors."""
+    values: dict[str, Any] = {key: form.get(key, "") for key in FIELDS}
+    for key in MULTI_FIELDS:
+        values[key] = form.getlist(key)
+    for kind in ACTIONS:
+        values[f"act_{kind}"] = form.get(f"act_{kind}", "") == "on"
+    return values
+
+
+FIELDS = (
+    "name_fa",
+    "trigger",
+    "trigger_days",
+    "trigger_max_nps",
+    "trigger_occasion",
+    "cond_min_spend",
+    "period",
+    "budget",
+    "sms_per_week",
+    "control_pct",
+    "sms_a",
+    "sms_b",
+    "points_amount",
+    "points_note",
+    "credit_amount",
+    "coupon_value",
+    "coupon_days",
+    "gift_amount",
+    "gift_note",
+)
+MULTI_FIELDS = ("trigger_tiers", "cond_tiers", "cond_stores")
+
+
+class _Reader:
+    """Read numbers typed with any digits and separators, noting a Persian error per field."""
+
+    def __init__(self, form: Form) -> None:
+        self.form = form
+        self.errors: dict[str, str] = {}
+
+    def number(
+        self, name: str, low: int, high: int, label: str, default: int | None = None
+    ) -> int | None:
+        raw = to_ascii_digits(self.form.get(name, "")).translate(SEPARATORS)
+        if not raw and default is not None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            self.errors[name] = f"{label}: عددی درست بنویسید (از {_fa(low)} تا {_fa(high)})"
+            return None
+        return int(raw)
+
+
+def _fa(number: int) -> str:
+    return group_thousands(number)
+
+
+def _trigger(reader: _Reader, form: Form) -> dict[str, Any]:
+    kind = form.get("trigger", "")
+    if kind not in TRIGGERS:
+        reader.errors["trigger"] = MODEL_FIELDS["trigger.type"][1]
+        return {"type": kind}
+    trigger: dict[str, Any] = {"type": kind}
+    if kind == "inactive":
+        trigger["days"] = reader.number("trigger_days", 1, 3650, "روزهای غیبت")
+    elif kind == "tier":
+        trigger["tiers"] = [t for t in TIERS if t in form.getlist("trigger_tiers")]
+        if not trigger["tiers"]:
+            reader.errors["trigger_tiers"] = MODEL_FIELDS["trigger.tiers"][1]
+    elif kind == "feedback":
+        trigger["max_nps"] = reader.number("trigger_max_nps", 0, 10, "بیشترین امتیاز نظرسنجی")
+    elif kind == "occasion":
+        trigger["occasion"] = form.get("trigger_occasion", "").strip()
+        if not re.fullmatch(r"[a-z0-9-]{1,40}", trigger["occasion"]):
+            reader.errors["trigger_occasion"] = MODEL_FIELDS["trigger.occasion"][1]
+    return trigger
+
+
+def _actions(reader: _Reader, form: Form) -> list[dict[str, Any]]:
+    actions: list[dict[str, Any]] = []
+    chosen = [kind for kind in ACTIONS if form.get(f"act_{kind}", "") == "on"]
+    if not chosen:
+        reader.errors["actions"] = MODEL_FIELDS["actions"][1]
+    for kind in chosen:
+        if kind == "sms":
+            variants = [form.get(k, "").strip() for k in ("sms_a", "sms_b")]
+            if not variants[0]:
+                reader.errors["sms_a"] = ACTION_FIELDS["sms.variants"][1]
+            actions.append({"type": "sms", "variants": [v for v in variants if v]})
+        elif kind in ("points", "gift"):
+            action = {
+                "type": kind,
+                "amount": reader.number(f"{kind}_amount", 1, 1_000_000, "امتیاز"),
+            }
+            note = form.get(f"{kind}_note", "").strip()
+            if note:
+                action["note"] = note[:200]
+            elif kind == "gift":
+                reader.errors["gift_note"] = ACTION_FIELDS["gift.note"][1]
+            actions.append(action)
+        elif kind == "credit":
+            amount = reader.number("credit_amount", 1, 10**12, "مبلغ اعتبار (ریال)")
+            actions.append({"type": "credit", "amount": amount})
+        else:
+            value = reader.number("coupon_value", 1, 10**12, "مبلغ کوپن (ریال)")
+            days = reader.number("coupon_days", 1, 365, "روزهای اعتبار کوپن")
+            actions.append({"type": "coupon", "value_rial": value, "days": days})
+    return actions
+
+
+def _conditions(reader: _Reader, form: Form, known_stores: Sequence[str]) -> dict[str, Any]:
+    conditions: dict[str, Any] = {}
+    tiers = [t for t in TIERS if t in form.getlist("cond_tiers")]
+    if len(form.getlist("cond_tiers")) != len(tiers):
+        reader.errors["cond_tiers"] = MODEL_FIELDS["conditions.tiers"][1]
+    if tiers and len(tiers) < len(TIERS):  # every tier ticked is the same as none
+        conditions["tiers"] = tiers
+    stores = form.getlist("cond_stores")
+    if any(store not in known_stores for store in stores):
+        reader.errors["cond_stores"] = "فروشگاه انتخاب‌شده پیدا نشد"
+    if stores:
+        conditions["stores"] = sorted(set(stores))
+    if form.get("cond_min_spend", "").strip():
+        spend = reader.number("cond_min_spend", 0, 10**13, "کمترین خرید (ریال)")
+        if spend:
+            conditions["min_spend_rial"] = spend
+    return conditions
+
+
+def _guardrails(reader: _Reader, form: Form) -> dict[str, Any]:
+    period = form.get("period", "")
+    if period not in PERIODS:
+        reader.errors["period"] = MODEL_FIELDS["guardrails.period"][1]
+    guardrails: dict[str, Any] = {
+        "period": period,
+        "sms_per_week": reader.number("sms_per_week", 1, 14, "سقف پیامک در هفته", default=2),
+    }
+    if form.get("budget", "").strip():
+        guardrails["budget_rial"] = reader.number("budget", 0, 10**14, "بودجه (ریال)")
+    return guardrails
+
+
+def _model_error(field: str, definition: dict[str, Any]) -> tuple[str, str]:
+    if field in MODEL_FIELDS:
+        return MODEL_FIELDS[field]
+    found = re.fullmatch(r"actions\[(\d+)\]\.(\w+)", field)
+    if found:
+        kind = definition["actions"][int(found.group(1))].get("type", "")
+        if f"{kind}.{found.group(2)}" in ACTION_FIELDS:
+            return ACTION_FIELDS[f"{kind}.{found.group(2)}"]
+    return "form", "سناریو پذیرفته نشد؛ فیلدها را بازبینی کنید"
