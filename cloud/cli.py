@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from cloud.access import set_user_stores
 from cloud.app import create_app
 from cloud.context import CloudContext
 from cloud.coupons import create_coupon
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--username", required=True, help="login name")
     add.add_argument("--password", required=True, help="at least 8 characters")
     add.add_argument("--role", choices=ROLES, default="admin", help="role (default admin)")
+    add.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a store a store_owner may see (repeat for several; store owners need one)",
+    )
     token = user.add_parser("token", help="make an API token for an HQ user (shown once)")
     token.add_argument("--username", required=True, help="the HQ user the token acts as")
 
@@ -254,8 +262,11 @@ def _run(args: argparse.Namespace) -> Any:
         if args.command == "user" and args.user_command == "token":
             return {"user": args.username, "token": create_token(conn, args.username)}
         if args.command == "user":
+            if (args.role == "store_owner") != bool(args.store):
+                raise ValueError("--store is needed for a store_owner, and only for one")
             create_user(conn, args.username, args.password, args.role)
-            return {"user": args.username, "role": args.role}
+            set_user_stores(conn, args.username, args.store)
+            return {"user": args.username, "role": args.role, "stores": sorted(set(args.store))}
         return totals(conn)
 
 

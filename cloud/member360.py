@@ -4,7 +4,9 @@ Search by mobile (any form; found by its keyed hash), card code or member id. Th
 shows the chain-wide balance and any overdraft, then purchases, points and credit given,
 coupons, texts, feedback and scenario entries, newest first. A manual gift of points needs
 a reason and is kept with who gave it (the grants table is the audit log). Admins and
-marketers only: a store owner's view of members comes with the per-store roles.
+marketers see every member; a store owner finds and opens only their stores' members
+(``cloud.access``: a member of another store is "not found" / 404), sees only the sales and
+feedback of their stores on the timeline, and gives no points (gifts cost the chain).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from cloud.access import current_scope
 from cloud.balances import chain_balances
 from cloud.context import ctx
 from cloud.errors import BadRequest
@@ -37,12 +40,13 @@ from common.mobile import looks_like_mobile, mask_mobile, normalize_mobile
 from common.persian import to_ascii_digits, to_persian_digits
 
 bp = Blueprint("member360", __name__, url_prefix="/hq/members")
-ALLOWED = ("admin", "marketer")
+ALLOWED = ("admin", "marketer", "store_owner")
+GIVERS = ("admin", "marketer")
 bp.add_app_template_filter(to_persian_digits, "fa")
 
 
 def _allowed() -> None:
-    if session.get("role") not in ALLOWED:
+    if current_scope().role not in ALLOWED:
         abort(403)
 
 
@@ -70,7 +74,9 @@ def _find(query: str) -> str | None:
             condition = members.c.mobile_hmac == digest
         else:
             condition = sa.or_(members.c.card_code == query, members.c.id == query)
-        found: str | None = conn.execute(sa.select(members.c.id).where(condition)).scalar()
+        found: str | None = conn.execute(
+            sa.select(members.c.id).where(condition, current_scope().members())
+        ).scalar()
     return found
 
 
@@ -84,6 +90,8 @@ def member(member_id: str) -> Response | str | tuple[str, int]:
         from common.webauth import check_csrf
 
         check_csrf()
+        if current_scope().role not in GIVERS:
+            abort(403)
         try:
             _give(member_id)
             return redirect(url_for("member360.member", member_id=member_id, given=1))
@@ -93,10 +101,10 @@ def member(member_id: str) -> Response | str | tuple[str, int]:
         row = conn.execute(
             sa.select(members, stores.c.name.label("store_name"))
             .join(stores, stores.c.id == members.c.home_store_id)
-            .where(members.c.id == member_id)
+            .where(members.c.id == member_id, current_scope().members())
         ).first()
         if row is None:
-            abort(404)
+            abort(404)  # also another store's member: nothing says it exists
         vault = ctx().vault
         person = {
             "id": row.id,
@@ -149,7 +157,7 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
     for s in conn.execute(
         sa.select(sales, stores.c.name.label("store_name"))
         .join(stores, stores.c.id == sales.c.store_id)
-        .where(sales.c.member_id == member_id)
+        .where(sales.c.member_id == member_id, current_scope().stores(sales.c.store_id))
     ):
         what = f"خرید در {s.store_name}"
         items.append(
@@ -196,7 +204,11 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
                 "extra": f"{vault.decrypt(t.id, t.body_enc)} — {t.status}",
             }
         )
-    for f in conn.execute(sa.select(feedback).where(feedback.c.member_id == member_id)):
+    for f in conn.execute(
+        sa.select(feedback).where(
+            feedback.c.member_id == member_id, current_scope().stores(feedback.c.store_id)
+        )
+    ):
         comment = vault.decrypt(f.id, f.comment_enc) if f.comment_enc else ""
         items.append(
             {
