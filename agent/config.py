@@ -26,6 +26,10 @@ class AgentConfig:
     printer_transport: str = "memory"  # memory | file | network | serial | usb
     printer_target: str = ""
     printer_timeout_s: float = 5.0
+    drawer_transport: str = "printer"  # printer (its kick port) | serial (its own port) | none
+    drawer_url: str = ""  # the serial drawer's port, for serial_for_url
+    drawer_sensor_line: str = "cts"  # cts | dsr | cd | none: where a serial drawer's switch is
+    drawer_open_when_high: bool = False  # the switch's polarity on that line
     scanner_profile: str = "generic-serial-scanner"
     scanner_url: str = ""  # empty: no serial scanner
     web_host: str = "127.0.0.1"

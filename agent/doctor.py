@@ -60,6 +60,7 @@ def run_checks(
         _font,
         lambda: _printer(config),
         lambda: _scanner(config),
+        lambda: _drawer(config),
         *_cloud(config, transport),
     ]
     found: list[Finding] = []
@@ -204,6 +205,25 @@ def _printer(config: AgentConfig) -> Finding:
             )
         return Finding("printer", "ok", f"network printer {target} answers", "چاپگر پاسخ می‌دهد")
     return Finding("printer", "ok", f"printer over {transport}", "چاپگر تنظیم شده است")
+
+
+def _drawer(config: AgentConfig) -> Finding:
+    if config.drawer_transport == "printer":
+        return Finding("drawer", "ok", "drawer on the printer's kick port", "کشو روی چاپگر است")
+    if config.drawer_transport == "none":
+        return Finding("drawer", "warn", "no cash drawer configured", "کشوی پول تنظیم نشده")
+    if config.drawer_transport != "serial" or not config.drawer_url:
+        return Finding(
+            "drawer",
+            "fail",
+            f"drawer_transport {config.drawer_transport!r} with drawer_url"
+            f" {config.drawer_url!r} cannot work",
+            "تنظیم کشوی پول نادرست است",
+            'set drawer_transport to "printer", "serial" (with drawer_url) or "none"',
+        )
+    if "://" in config.drawer_url:
+        return Finding("drawer", "ok", f"drawer at {config.drawer_url}", "کشو تنظیم شده است")
+    return _device_path("drawer", config.drawer_url, "drawer", "dialout")
 
 
 def _scanner(config: AgentConfig) -> Finding:

@@ -7,15 +7,18 @@ below here reads configuration on its own.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.drivers.base import Drawer, Printer
 from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
 from agent.drivers.printer_status import PrinterNotReady
 from agent.drivers.profiles import PrinterProfile, load_profile
-from agent.errors import NotEnrolled, PrinterError, ProfileError
+from agent.drivers.serial_drawer import NoDrawer, ReopeningSerialDrawer, SerialDrawerSettings
+from agent.errors import DrawerError, InputError, NotEnrolled, PrinterError, ProfileError
 from agent.flow import CashierFlow, SaleResult
 from agent.identity import load_identity
 from agent.ledger import db
@@ -27,6 +30,8 @@ from common.mobile import mask_mobile
 from common.persian import MoneyUnit, now_tehran
 from common.pii import PiiVault, load_or_create_key
 from common.tokens import feedback_link
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,27 @@ _DRAWER_FA: dict[bool | None, str] = {
 }
 
 
+def open_drawer(config: AgentConfig, printer: Printer, profile: PrinterProfile) -> Drawer:
+    """Return the drawer the configuration names: on the printer's kick port, on a serial
+    port of its own (opened when first used, reopened after an unplug), or none."""
+    if config.drawer_transport == "printer":
+        return PrinterDrawer(printer, profile)
+    if config.drawer_transport == "serial":
+        if not config.drawer_url:
+            raise InputError("drawer_transport is serial but drawer_url is empty")
+        try:
+            settings = SerialDrawerSettings(
+                sensor_line=config.drawer_sensor_line,
+                open_when_high=config.drawer_open_when_high,
+            )
+        except ValueError as exc:
+            raise InputError(f"drawer_sensor_line: {exc}") from exc
+        return ReopeningSerialDrawer(config.drawer_url, settings)
+    if config.drawer_transport == "none":
+        return NoDrawer()
+    raise InputError(f"unknown drawer_transport {config.drawer_transport!r}")
+
+
 class Terminal:
     """The terminal's moving parts, wired together."""
 
@@ -61,12 +87,15 @@ class Terminal:
         self.printer = open_printer(
             profile, config.printer_transport, config.printer_target, config.printer_timeout_s
         )
-        self.drawer = PrinterDrawer(self.printer, profile)
+        self.drawer = open_drawer(config, self.printer, profile)
 
     def device_status(self) -> dict[str, Any]:
         """Say how the printer and the drawer are, in English and Persian, for the cashier."""
         status = self.printer.status()
-        drawer_open = status.drawer_open  # the drawer on the printer's port: DLE EOT 1 bit 2
+        if isinstance(self.drawer, PrinterDrawer):
+            drawer_open = status.drawer_open  # read in the same DLE EOT 1 answer (bit 2)
+        else:
+            drawer_open = self.drawer.is_open()  # its own line, or None without a sensor
         return {
             "printer_ready": status.ready,
             "printer_known": status.known,
@@ -118,7 +147,12 @@ class Terminal:
         )
 
     def print_receipt(self, sale: SaleResult, kick_drawer: bool = True) -> PrintedReceipt:
-        """Print a sale's receipt once: a retry with the same sale never prints twice."""
+        """Print a sale's receipt once: a retry with the same sale never prints twice.
+
+        A drawer on the printer's kick port opens with the receipt's own bytes; a drawer of
+        its own is kicked once the receipt is printed (a drawer that fails to open does not
+        undo the print: the cashier opens it with the button)."""
+        through_printer = kick_drawer and isinstance(self.drawer, PrinterDrawer)
         job_id = sale.sale_id
         row = self.conn.execute(
             "SELECT escpos, printed_at FROM receipts WHERE job_id = ?", (job_id,)
@@ -127,7 +161,7 @@ class Terminal:
             return PrintedReceipt(job_id, bytes(row["escpos"]), printed=False)
         if row is None:
             image = render_receipt(self.receipt_data(sale), self.printer_profile.dots)
-            data = compose_receipt(image, self.printer_profile, kick_drawer)
+            data = compose_receipt(image, self.printer_profile, through_printer)
             with write_transaction(self.conn):
                 self.conn.execute(
                     "INSERT INTO receipts (job_id, sale_id, escpos) VALUES (?, ?, ?)",
@@ -144,10 +178,16 @@ class Terminal:
                 "UPDATE receipts SET printed_at = ? WHERE job_id = ?",
                 (now_tehran().isoformat(), job_id),
             )
+        if kick_drawer and not through_printer and not isinstance(self.drawer, NoDrawer):
+            try:
+                self.drawer.kick()
+            except DrawerError as exc:
+                log.warning("receipt %s printed but the drawer did not open: %s", job_id, exc)
         return PrintedReceipt(job_id, data, printed=True)
 
     def close(self) -> None:
         """Release the devices and the database."""
         with contextlib.suppress(PrinterError):
             self.printer.close()
+        self.drawer.close()
         self.conn.close()

@@ -8,6 +8,7 @@ DSR follows DTR) and ptys, never a patched ``serial.Serial``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import serial
@@ -77,3 +78,56 @@ class SerialDrawer(Drawer):
     def close(self) -> None:
         """Close the port."""
         self.port.close()
+
+
+class ReopeningSerialDrawer(Drawer):
+    """A serial drawer that survives being unplugged: the port is opened when first needed,
+    closed after any failure and opened again on the next kick or sensor read, so a drawer
+    missing at boot or replugged later simply works again and never stops the agent."""
+
+    def __init__(self, url: str, settings: SerialDrawerSettings | None = None) -> None:
+        self.url = url
+        self.settings = settings or SerialDrawerSettings()
+        self.drawer: SerialDrawer | None = None
+
+    def _open(self) -> SerialDrawer:
+        if self.drawer is None:
+            self.drawer = SerialDrawer(self.url, self.settings)
+        return self.drawer
+
+    def kick(self) -> None:
+        """Open the port if needed and kick; on failure close it and raise DrawerError."""
+        try:
+            self._open().kick()
+        except DrawerError:
+            self.close()
+            raise
+
+    def is_open(self) -> bool | None:
+        """Read the switch; None when the drawer is missing or has no sensor."""
+        try:
+            return self._open().is_open()
+        except DrawerError:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        """Close the port if it is open."""
+        drawer, self.drawer = self.drawer, None
+        if drawer is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                drawer.close()
+
+
+class NoDrawer(Drawer):
+    """The terminal has no cash drawer: asking it to open says so, in Persian too."""
+
+    def kick(self) -> None:
+        """Refuse: there is nothing to open."""
+        raise NoDrawerConfigured("no cash drawer is configured (drawer_transport = none)")
+
+
+class NoDrawerConfigured(DrawerError):
+    """The cashier pressed 'open drawer' on a terminal set up without one."""
+
+    fa = "برای این صندوق کشوی پول تعریف نشده است"

@@ -66,8 +66,11 @@ def test_low_disk_missing_devices_and_a_dead_network_printer(installed: AgentCon
         printer_transport="network",
         printer_target="127.0.0.1:9",
         scanner_url="/dev/ttyVAFA-missing",
+        drawer_transport="serial",
+        drawer_url="/dev/ttyVAFA-drawer-missing",
     )
     findings = _by_check(run_checks(config, min_free=2**62))
+    assert findings["drawer"].level == "fail" and "agent.toml" in findings["drawer"].fix
     assert findings["disk"].level == "fail"
     assert findings["printer"].level == "fail" and "IP address" in findings["printer"].fix
     assert findings["scanner"].level == "fail" and "agent.toml" in findings["scanner"].fix
@@ -84,6 +87,13 @@ def test_a_revoked_terminal_and_a_wrong_clock_are_reported(enrolled, monkeypatch
     findings = _by_check(run_checks(terminal.config, transport=httpx.WSGITransport(app=cloud_app)))
     assert findings["cloud"].level == "fail" and "enroll again" in findings["cloud"].fix
     assert findings["clock"].level == "fail" and "+259" in findings["clock"].message
+
+
+def test_a_drawer_setting_that_cannot_work_is_reported(installed: AgentConfig) -> None:
+    config = dataclasses.replace(installed, drawer_transport="serial")  # no drawer_url
+    finding = _by_check(run_checks(config))["drawer"]
+    assert finding.level == "fail" and "drawer_url" in finding.fix
+    assert _by_check(run_checks(installed))["drawer"].level == "ok"  # on the printer
 
 
 def test_an_unreachable_cloud_is_reported(installed: AgentConfig) -> None:
