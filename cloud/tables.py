@@ -357,3 +357,113 @@ segment_history = sa.Table(
     sa.Column("computed_on", sa.Date, primary_key=True),
     sa.Column("segment", sa.String(20), nullable=False),
 )
+
+# Aggregates the HQ pages read, rewritten by each analytics run (cloud/analytics/aggregates.py).
+# One row per run day: the chain's figures on that day.
+analytics_runs = sa.Table(
+    "analytics_runs",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("as_of", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),  # enrolled
+    sa.Column("buying_members", sa.BigInteger, nullable=False),  # analysed (bought once or more)
+    sa.Column("activation_rate", sa.Float, nullable=False),
+    sa.Column("active_30d", sa.BigInteger, nullable=False),
+    sa.Column("active_90d", sa.BigInteger, nullable=False),
+    sa.Column("points_liability", sa.BigInteger, nullable=False),  # every member's points
+    sa.Column("clv_fitted", sa.Boolean, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+
+# KPIs per store ("*" = chain-wide) and Jalali month, as of the latest run: every store and
+# every month from the first enrolment, sale or points move to the run's day.
+analytics_kpis = sa.Table(
+    "analytics_kpis",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),  # Jalali YYYY-MM
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("sales", sa.BigInteger, nullable=False),
+    sa.Column("revenue_rial", sa.BigInteger, nullable=False),
+    sa.Column("average_purchase_rial", sa.BigInteger, nullable=False),
+    sa.Column("buyers", sa.BigInteger, nullable=False),
+    sa.Column("returning_buyers", sa.BigInteger, nullable=False),  # bought in an earlier month
+    sa.Column("return_rate", sa.Float, nullable=False),
+    sa.Column("new_members", sa.BigInteger, nullable=False),  # enrolled (home store) this month
+    sa.Column("members", sa.BigInteger, nullable=False),  # enrolled by the month's end
+    sa.Column("activated_members", sa.BigInteger, nullable=False),  # …and bought by then
+    sa.Column("activation_rate", sa.Float, nullable=False),
+    sa.Column("active_30d", sa.BigInteger, nullable=False),  # bought in the 30 days to its end
+    sa.Column("active_90d", sa.BigInteger, nullable=False),
+    sa.Column("points_earned", sa.BigInteger, nullable=False),
+    sa.Column("points_redeemed", sa.BigInteger, nullable=False),
+    sa.Column("redemption_rate", sa.Float, nullable=False),  # redeemed / earned
+    sa.Column("points_liability", sa.BigInteger, nullable=False),  # net points by its end
+)
+
+# Cohort retention as of the latest run: members first buying in a Jalali month, and the
+# share of them buying again ``months_since`` months later (0 = their first month).
+analytics_cohorts = sa.Table(
+    "analytics_cohorts",
+    metadata,
+    sa.Column("cohort", sa.String(7), primary_key=True),
+    sa.Column("months_since", sa.SmallInteger, primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("cohort_members", sa.BigInteger, nullable=False),
+    sa.Column("active_members", sa.BigInteger, nullable=False),
+    sa.Column("retention", sa.Float, nullable=False),
+)
+
+# Per run (kept for trends): members, value and CLV per segment.
+analytics_segments = sa.Table(
+    "analytics_segments",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("segment", sa.String(20), primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("value_rial", sa.BigInteger, nullable=False),
+    sa.Column("clv_rial", sa.BigInteger),  # summed; NULL when CLV was not fitted
+)
+
+# Per run: members moving between segments since the previous run ("" = first analysed).
+analytics_transitions = sa.Table(
+    "analytics_transitions",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("from_segment", sa.String(20), primary_key=True),
+    sa.Column("to_segment", sa.String(20), primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False),
+)
+
+# Per run: the CLV histogram on fixed Rial edges (comparable from run to run).
+analytics_clv_buckets = sa.Table(
+    "analytics_clv_buckets",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("bucket", sa.SmallInteger, primary_key=True),
+    sa.Column("low_rial", sa.BigInteger, nullable=False),
+    sa.Column("high_rial", sa.BigInteger),  # NULL: open-ended top bucket
+    sa.Column("members", sa.BigInteger, nullable=False),
+)
+
+# Per run: members by age group, gender, province and city ("" = not given).
+analytics_demographics = sa.Table(
+    "analytics_demographics",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("dimension", sa.String(12), primary_key=True),  # age, gender, province, city
+    sa.Column("value", sa.String(100), primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("buying_members", sa.BigInteger, nullable=False),
+)
+
+# A member's segment changed between two runs: the "segment changed" trigger's source.
+segment_changes = sa.Table(
+    "segment_changes",
+    metadata,
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("changed_on", sa.Date, primary_key=True, index=True),
+    sa.Column("from_segment", sa.String(20), nullable=False),
+    sa.Column("to_segment", sa.String(20), nullable=False),
+)

@@ -13,7 +13,7 @@ from cloud.tables import sales
 
 
 def retention_matrix(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
-    """Return each cohort's size and the share of it buying in month 0, 1, 2, …"""
+    """Return each cohort's size and the members (and share) of it buying in month 0, 1, 2, …"""
     kept = sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
     first, last = conn.execute(
         sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
@@ -41,5 +41,6 @@ def _cohort_row(key: str, by_offset: dict[int, int]) -> dict[str, Any]:
     return {
         "cohort": key,
         "members": size,
+        "active": [by_offset.get(k, 0) for k in range(width)],
         "retention": [round(by_offset.get(k, 0) / size, 4) for k in range(width)],
     }

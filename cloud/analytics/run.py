@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -12,8 +13,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
-from cloud.analytics.cohorts import retention_matrix
-from cloud.analytics.kpis import chain_kpis, monthly_kpis
+from cloud.analytics.aggregates import store_aggregates
+from cloud.analytics.grid import CHAIN
+from cloud.analytics.kpis import chain_kpis
 from cloud.analytics.patterns import Pattern, member_patterns
 from cloud.analytics.rfm import Segment, load_segments, rfm_scores, segment_of
 from cloud.tables import member_analytics, segment_history
@@ -46,15 +48,19 @@ def _clv_columns(s: clv.Summary) -> dict[str, Any]:
         bg, gg = clv.fit_bgnbd(s), clv.fit_gamma_gamma(s)
     except clv.AnalyticsError:
         return {}  # too few members or repeats to fit: the columns stay NULL
-    return {
+    columns = {
         "p_alive": clv.probability_alive(bg, s.frequency, s.recency, s.T),
         "expected_purchases_90d": clv.expected_purchases(bg, 90 / 7, s.frequency, s.recency, s.T),
         "clv_rial": clv.clv(bg, gg, s, CLV_HORIZON_WEEKS, _weekly_rate(ANNUAL_DISCOUNT)),
     }
+    # A fit on a handful of members can end on degenerate parameters (NaN predictions):
+    # no CLV is better than a wrong one.
+    return columns if all(np.isfinite(v).all() for v in columns.values()) else {}
 
 
 def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
     """Compute and store every buying member's analytics as of ``as_of``; return counts."""
+    started = time.monotonic()
     segments = load_segments()
     with engine.begin() as conn:
         patterns = member_patterns(conn, as_of)
@@ -85,17 +91,19 @@ def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
                     for row in rows
                 ],
             )
+        stored = store_aggregates(conn, as_of, rows, bool(extra), started)
         figures = {
             "chain": chain_kpis(conn, as_of),
-            "chain_months": monthly_kpis(conn, as_of, by_store=False),
-            "store_months": monthly_kpis(conn, as_of),
-            "cohorts": retention_matrix(conn, as_of),
+            "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
+            "store_months": [k for k in stored["kpis"] if k["store_id"] != CHAIN],
+            "cohorts": stored["cohorts"],
         }
     return {
         "computed_on": as_of.date().isoformat(),
         "members": len(rows),
         "segments": dict(sorted(Counter(row["segment"] for row in rows).items())),
         "clv_fitted": bool(extra),
+        "run": stored["run"],
         **figures,
     }
 

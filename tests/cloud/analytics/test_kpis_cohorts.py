@@ -98,6 +98,6 @@ def test_cohort_retention_matrix(seeded: sa.Engine) -> None:
     with seeded.connect() as conn:
         matrix = retention_matrix(conn, AS_OF)
     assert matrix == [
-        {"cohort": "1404-04", "members": 2, "retention": [1.0, 0.5, 0.5]},
-        {"cohort": "1404-05", "members": 1, "retention": [1.0]},
+        {"cohort": "1404-04", "members": 2, "active": [2, 1, 1], "retention": [1.0, 0.5, 0.5]},
+        {"cohort": "1404-05", "members": 1, "active": [1], "retention": [1.0]},
     ]

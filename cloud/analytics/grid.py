@@ -1,0 +1,235 @@
+"""KPIs for every store ("*" = chain-wide) and every Jalali month, grouped in SQL.
+
+The HQ pages draw series, so each store gets a row for every month from the first
+enrolment, sale or points move to the analysis day, zeros included. Per month: sales,
+revenue, average purchase, buyers and the returning share; members enrolled (home store)
+and how many had bought by the month's end (activation); members buying in the 30 and 90
+days to the month's end (or to the analysis moment in the current month); points earned
+and redeemed at the store's tills and their ratio; and the points liability, the net
+points the store's terminals had booked to members by the month's end (grants included).
+Chain-wide rows count a member once however many stores they bought at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from cloud.analytics.months import month_case, month_key, month_start, months_between, next_month
+from cloud.tables import events, ledger_entries, ledger_postings, members, sales, stores, terminals
+
+CHAIN = "*"
+WINDOWS = (30, 90)
+Key = tuple[str, str]  # (store, month)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+
+
+def _kept(as_of: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
+
+
+def month_ends(keys: Sequence[str], as_of: dt.datetime) -> list[dt.datetime]:
+    """Return when each month ends for the KPIs: its last moment, or ``as_of`` if sooner."""
+    return [min(month_start(next_month(k)), as_of) for k in keys]
+
+
+def _first_moment(conn: sa.Connection, as_of: dt.datetime) -> dt.datetime | None:
+    firsts = [
+        conn.execute(sa.select(sa.func.min(col))).scalar()
+        for col in (members.c.enrolled_at, sales.c.received_at, events.c.received_at)
+    ]
+    known = [_aware(m) for m in firsts if m is not None]
+    return min([*known, as_of]) if known else None
+
+
+def _sale_figures(
+    conn: sa.Connection, as_of: dt.datetime, first: dt.datetime, by_store: bool
+) -> dict[Key, list[int]]:
+    """Return sales, revenue, buyers, returning buyers, points earned and redeemed."""
+    member_first = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
+    kept = (
+        sa.select(
+            sales.c.member_id,
+            sales.c.store_id,
+            sales.c.amount_rial,
+            sales.c.points_earned,
+            sales.c.points_redeemed,
+            sales.c.received_at,
+            member_first.label("first_at"),
+        )
+        .where(_kept(as_of))
+        .subquery()
+    )
+    month = month_case(kept.c.received_at, first, as_of)
+    first_month = month_case(kept.c.first_at, first, as_of)
+    store = kept.c.store_id if by_store else sa.literal(CHAIN)
+    returning = sa.case((first_month < month, kept.c.member_id), else_=None)
+    query = sa.select(
+        store.label("store_key"),
+        month,
+        sa.func.count(),
+        sa.func.sum(kept.c.amount_rial),
+        sa.func.count(sa.distinct(kept.c.member_id)),
+        sa.func.count(sa.distinct(returning)),
+        sa.func.sum(kept.c.points_earned),
+        sa.func.sum(kept.c.points_redeemed),
+        # By output name: PostgreSQL would see two CASEs with distinct parameters as different.
+    ).group_by(sa.literal_column("store_key"), sa.literal_column("month"))
+    return {(s, m): [int(v or 0) for v in rest] for s, m, *rest in conn.execute(query)}
+
+
+def _active(
+    conn: sa.Connection, keys: Sequence[str], ends: Sequence[dt.datetime], by_store: bool
+) -> dict[Key, list[int]]:
+    """Count members buying in each window before each month's end, in one pass over sales."""
+    columns = [
+        sa.func.count(
+            sa.distinct(
+                sa.case(
+                    (
+                        sa.and_(
+                            sales.c.received_at > end - dt.timedelta(days=days),
+                            sales.c.received_at <= end,
+                        ),
+                        sales.c.member_id,
+                    ),
+                    else_=None,
+                )
+            )
+        )
+        for end in ends
+        for days in WINDOWS
+    ]
+    store = sales.c.store_id if by_store else sa.literal(CHAIN)
+    since = ends[0] - dt.timedelta(days=max(WINDOWS))
+    query = (
+        sa.select(store.label("store_key"), *columns)
+        .where(_kept(ends[-1]), sales.c.received_at > since)
+        .group_by(sa.literal_column("store_key"))
+    )
+    out: dict[Key, list[int]] = {}
+    width = len(WINDOWS)
+    for store_key, *counts in conn.execute(query):
+        for i, key in enumerate(keys):
+            out[(store_key, key)] = [int(c) for c in counts[i * width : (i + 1) * width]]
+    return out
+
+
+def _enrolment(conn: sa.Connection, as_of: dt.datetime, first: dt.datetime) -> dict[Key, list[int]]:
+    """Return members enrolled per home store and month, and when they first bought."""
+    bought = (
+        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at).label("first_at"))
+        .where(_kept(as_of))
+        .group_by(sales.c.member_id)
+        .subquery()
+    )
+    enrolled = month_case(members.c.enrolled_at, first, as_of).label("enrolled")
+    first_buy = month_case(bought.c.first_at, first, as_of).label("first_buy")
+    query = (
+        sa.select(members.c.home_store_id, enrolled, first_buy, sa.func.count())
+        .select_from(members.outerjoin(bought, bought.c.member_id == members.c.id))
+        .where(members.c.enrolled_at <= as_of)
+        .group_by(
+            members.c.home_store_id, sa.literal_column("enrolled"), sa.literal_column("first_buy")
+        )
+    )
+    # (store, month) -> [enrolled that month, first bought that month (of any enrolment)]
+    out: dict[Key, list[int]] = {}
+    for store_id, enrol_month, buy_month, count in conn.execute(query):
+        out.setdefault((store_id, enrol_month), [0, 0])[0] += int(count)
+        if buy_month:  # members who never bought have none
+            # Activation is counted in the later of the enrolment and first-purchase months.
+            later = max(enrol_month, buy_month)
+            out.setdefault((store_id, later), [0, 0])[1] += int(count)
+    return out
+
+
+def _points(conn: sa.Connection, as_of: dt.datetime, first: dt.datetime) -> dict[Key, int]:
+    """Return the net points booked to members per store and month (earned, redeemed, grants)."""
+    month = month_case(events.c.received_at, first, as_of)
+    query = (
+        sa.select(terminals.c.store_id, month, sa.func.sum(ledger_postings.c.amount))
+        .select_from(
+            ledger_postings.join(ledger_entries, ledger_entries.c.id == ledger_postings.c.entry_id)
+            .join(events, events.c.id == ledger_entries.c.event_id)
+            .join(terminals, terminals.c.id == events.c.terminal_id)
+        )
+        .where(
+            sa.or_(
+                ledger_postings.c.account.like("member:%:points"),
+                ledger_postings.c.account.like("member:%:drawn"),
+            ),
+            events.c.received_at <= as_of,
+        )
+        .group_by(terminals.c.store_id, sa.literal_column("month"))
+    )
+    return {(store_id, key): int(total) for store_id, key, total in conn.execute(query)}
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def kpi_grid(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """Return a KPI row for every store and the chain ("*") in every month up to ``as_of``."""
+    first = _first_moment(conn, as_of)
+    if first is None:
+        return []
+    keys = months_between(month_key(first), month_key(as_of))
+    ends = month_ends(keys, as_of)
+    store_ids = sorted(conn.execute(sa.select(stores.c.id)).scalars())
+    figures = _sale_figures(conn, as_of, first, True) | _sale_figures(conn, as_of, first, False)
+    active = _active(conn, keys, ends, True) | _active(conn, keys, ends, False)
+    enrolment = _enrolment(conn, as_of, first)
+    points = _points(conn, as_of, first)
+    rows = []
+    for store_id in [*store_ids, CHAIN]:
+        scope = store_ids if store_id == CHAIN else [store_id]
+        members_total = activated = liability = 0
+        for key in keys:
+            new, became_active = _summed(enrolment, scope, key, 2)
+            members_total += new
+            activated += became_active
+            liability += sum(points.get((s, key), 0) for s in scope)
+            count, revenue, buyers, returning, earned, redeemed = figures.get(
+                (store_id, key), [0] * 6
+            )
+            active_30, active_90 = active.get((store_id, key), [0, 0])
+            rows.append(
+                {
+                    "store_id": store_id,
+                    "month": key,
+                    "computed_on": as_of.date(),
+                    "sales": count,
+                    "revenue_rial": revenue,
+                    "average_purchase_rial": revenue // count if count else 0,
+                    "buyers": buyers,
+                    "returning_buyers": returning,
+                    "return_rate": _ratio(returning, buyers),
+                    "new_members": new,
+                    "members": members_total,
+                    "activated_members": activated,
+                    "activation_rate": _ratio(activated, members_total),
+                    "active_30d": active_30,
+                    "active_90d": active_90,
+                    "points_earned": earned,
+                    "points_redeemed": redeemed,
+                    "redemption_rate": _ratio(redeemed, earned),
+                    "points_liability": liability,
+                }
+            )
+    return rows
+
+
+def _summed(table: dict[Key, list[int]], scope: Iterable[str], key: str, width: int) -> list[int]:
+    total = [0] * width
+    for store_id in scope:
+        for i, value in enumerate(table.get((store_id, key), ())):
+            total[i] += value
+    return total

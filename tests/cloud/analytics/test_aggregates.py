@@ -1,0 +1,269 @@
+"""The HQ aggregates an analytics run stores, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Flask
+
+from cloud.analytics.aggregates import CLV_EDGES
+from cloud.analytics.demographics import age_group
+from cloud.analytics.run import run_analytics
+from cloud.tables import (
+    analytics_clv_buckets,
+    analytics_cohorts,
+    analytics_demographics,
+    analytics_kpis,
+    analytics_runs,
+    analytics_segments,
+    analytics_transitions,
+    events,
+    ledger_entries,
+    ledger_postings,
+    member_analytics,
+    members,
+    sales,
+    segment_changes,
+    segment_history,
+)
+from tests.cloud.analytics.test_kpis_cohorts import AS_OF, seeded  # noqa: F401
+from tests.cloud.analytics.test_run import _seed
+
+MONTHS = ["1404-03", "1404-04", "1404-05", "1404-06", "1404-07"]
+
+
+def _add_points(engine: sa.Engine) -> None:
+    """Book points to members at s1: a earns 100 in Tir; in Mordad a redeems 30, c draws 5."""
+    moves = [("e1", "member:a:points", 100), ("e3", "member:a:points", -30)]
+    moves.append(("e6", "member:c:drawn", -5))
+    with engine.begin() as conn:
+        for n, (event_id, account, amount) in enumerate(moves):
+            conn.execute(
+                sa.insert(ledger_entries), [{"id": f"x{n}", "event_id": event_id, "kind": "k"}]
+            )
+            conn.execute(
+                sa.insert(ledger_postings),
+                [
+                    {"entry_id": f"x{n}", "account": account, "amount": amount},
+                    {"entry_id": f"x{n}", "account": "system:points", "amount": -amount},
+                ],
+            )
+        conn.execute(sa.update(sales).where(sales.c.id == "s1").values(points_earned=100))
+        conn.execute(sa.update(sales).where(sales.c.id == "s3").values(points_redeemed=30))
+
+
+def _buy(conn: sa.Connection, member: str, at: dt.datetime, seq: int) -> None:
+    conn.execute(
+        sa.insert(events),
+        [
+            {
+                "id": f"e{seq}",
+                "terminal_id": "t1",
+                "seq": seq,
+                "kind": "sale",
+                "digest": "d",
+                "received_at": at,
+            }
+        ],
+    )
+    conn.execute(
+        sa.insert(sales),
+        [
+            {
+                "id": f"s{seq}",
+                "event_id": f"e{seq}",
+                "member_id": member,
+                "store_id": "s1",
+                "terminal_id": "t1",
+                "receipt_no": seq,
+                "amount_rial": 500_000,
+                "points_earned": 0,
+                "points_redeemed": 0,
+                "channel": "store",
+                "terminal_time": at.isoformat(),
+                "received_at": at,
+            }
+        ],
+    )
+
+
+def _kpis(engine: sa.Engine) -> dict[tuple[str, str], sa.Row[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {(r.store_id, r.month): r for r in conn.execute(sa.select(analytics_kpis))}
+
+
+def test_kpi_grid_every_store_and_month(seeded: sa.Engine) -> None:  # noqa: F811
+    _add_points(seeded)
+    result = run_analytics(seeded, AS_OF)
+    kpis = _kpis(seeded)
+    assert sorted(kpis) == sorted((s, m) for s in ("s1", "s2", "*") for m in MONTHS)
+    assert all(row.computed_on == AS_OF.date() for row in kpis.values())
+    khordad, tir, mordad, shahrivar, mehr = (kpis[("s1", m)] for m in MONTHS)
+    # Everyone enrolled in Khordad (START); nobody had bought by its end.
+    assert (khordad.new_members, khordad.members, khordad.activated_members) == (4, 4, 0)
+    assert (khordad.sales, khordad.active_90d, khordad.average_purchase_rial) == (0, 0, 0)
+    assert (tir.sales, tir.revenue_rial, tir.average_purchase_rial) == (3, 600_000, 200_000)
+    assert (tir.buyers, tir.returning_buyers, tir.return_rate) == (2, 0, 0.0)
+    assert (tir.new_members, tir.activated_members, tir.activation_rate) == (0, 2, 0.5)
+    # Tir ends 2025-07-22 20:30 UTC: b's purchase on 06-22 09:00 is 30.5 days before it.
+    assert (tir.active_30d, tir.active_90d) == (1, 2)
+    assert (mordad.buyers, mordad.returning_buyers, mordad.return_rate) == (2, 1, 0.5)
+    assert (mordad.activated_members, mordad.activation_rate) == (3, 0.75)
+    # Mordad has 31 days: purchases on its first day (09:00 UTC) are 30.5 days before its end.
+    assert (mordad.active_30d, mordad.active_90d) == (0, 3)
+    assert (shahrivar.active_30d, shahrivar.active_90d) == (0, 3)
+    # The current month ends at the analysis moment.
+    assert (mehr.sales, mehr.active_30d, mehr.active_90d) == (0, 0, 3)
+    assert (tir.points_earned, tir.points_redeemed, tir.points_liability) == (100, 0, 100)
+    assert (mordad.points_redeemed, mordad.points_liability) == (30, 65)
+    assert mehr.points_liability == 65
+    assert all(kpis[("s2", m)].members == 0 and kpis[("s2", m)].sales == 0 for m in MONTHS)
+    for month in MONTHS:  # one store with everything: the chain equals it
+        chain, store = kpis[("*", month)]._asdict(), kpis[("s1", month)]._asdict()
+        assert {k: v for k, v in chain.items() if k != "store_id"} == {
+            k: v for k, v in store.items() if k != "store_id"
+        }
+    with seeded.connect() as conn:
+        run = conn.execute(sa.select(analytics_runs)).one()
+        cohorts = {
+            (r.cohort, r.months_since): r for r in conn.execute(sa.select(analytics_cohorts))
+        }
+    assert (run.members, run.buying_members, run.activation_rate) == (4, 3, 0.75)
+    assert (run.active_30d, run.active_90d, run.points_liability) == (0, 3, 65)
+    assert run.clv_fitted is result["clv_fitted"] and run.seconds >= 0
+    assert result["run"]["points_liability"] == 65
+    assert sorted(cohorts) == [("1404-04", 0), ("1404-04", 1), ("1404-04", 2), ("1404-05", 0)]
+    assert (cohorts[("1404-04", 1)].cohort_members, cohorts[("1404-04", 1)].active_members) == (
+        2,
+        1,
+    )
+    assert cohorts[("1404-04", 2)].retention == 0.5
+
+
+def test_chain_counts_a_member_once_across_stores(seeded: sa.Engine) -> None:  # noqa: F811
+    with seeded.begin() as conn:  # b's Shahrivar purchase moves to s2
+        conn.execute(sa.update(sales).where(sales.c.id == "s5").values(store_id="s2"))
+        conn.execute(
+            sa.update(sales).where(sales.c.id == "s3").values(store_id="s2")
+        )  # a's Mordad one too
+    run_analytics(seeded, AS_OF)
+    kpis = _kpis(seeded)
+    assert (kpis[("s1", "1404-05")].buyers, kpis[("s2", "1404-05")].buyers) == (1, 1)
+    assert kpis[("*", "1404-05")].buyers == 2
+    # In the 90 days to Mehr's analysis moment a bought at s2 only, b at s2, c at s1.
+    assert (kpis[("s1", "1404-07")].active_90d, kpis[("s2", "1404-07")].active_90d) == (1, 2)
+    assert kpis[("*", "1404-07")].active_90d == 3
+    # s2 enrolled nobody: its members stay 0 while the chain has all 4.
+    assert (kpis[("s2", "1404-07")].members, kpis[("*", "1404-07")].members) == (0, 4)
+
+
+def test_segment_counts_transitions_and_changes_between_runs(seeded: sa.Engine) -> None:  # noqa: F811
+    later = AS_OF + dt.timedelta(days=200)
+    run_analytics(seeded, AS_OF)
+    with seeded.begin() as conn:  # c comes back often; a and b stay away
+        for n in range(5):
+            _buy(conn, "c", AS_OF + dt.timedelta(days=100 + 20 * n), 100 + n)
+    run_analytics(seeded, later)
+    run_analytics(seeded, later)  # a rerun of a day replaces that day's rows
+    with seeded.connect() as conn:
+        history = {
+            (r.member_id, r.computed_on): r.segment
+            for r in conn.execute(sa.select(segment_history))
+        }
+        counts = {
+            (r.computed_on, r.segment): r.members
+            for r in conn.execute(sa.select(analytics_segments))
+        }
+        moves = {
+            (r.computed_on, r.from_segment, r.to_segment): r.members
+            for r in conn.execute(sa.select(analytics_transitions))
+        }
+        changes = {
+            r.member_id: (r.changed_on, r.from_segment, r.to_segment)
+            for r in conn.execute(sa.select(segment_changes))
+        }
+        runs = list(conn.execute(sa.select(analytics_runs.c.computed_on)).scalars())
+    first, second = AS_OF.date(), later.date()
+    assert sorted(runs) == [first, second]
+    for day in (first, second):
+        by_segment: dict[str, int] = {}
+        for (_member, on), segment in history.items():
+            if on == day:
+                by_segment[segment] = by_segment.get(segment, 0) + 1
+        assert {s: n for (d, s), n in counts.items() if d == day} == by_segment
+    # The first run: everyone is new to the analysis, and nobody "changed".
+    assert all(old == "" for (day, old, _), _n in moves.items() if day == first)
+    assert sum(n for (day, _, _), n in moves.items() if day == first) == 3
+    expected = {
+        m: (second, history[(m, first)], history[(m, second)])
+        for m in ("a", "b", "c")
+        if history[(m, first)] != history[(m, second)]
+    }
+    assert changes == expected and "c" in expected  # c's came back: a new segment
+    assert sum(n for (day, _, _), n in moves.items() if day == second) == 3
+    for _changed_on, old, new in changes.values():
+        assert moves[(second, old, new)] >= 1
+
+
+def test_clv_histogram_holds_every_fitted_member(cloud_app_any: Flask) -> None:
+    engine = cloud_app_any.extensions["vafa"].engine
+    many = {
+        f"m{i:02}": [(d, 100_000 * (1 + i % 4), "store") for d in range(i % 7, 360, 20 + i)]
+        for i in range(40)
+    }
+    with engine.begin() as conn:
+        _seed(conn, many)
+    day = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    assert run_analytics(engine, day)["clv_fitted"] is True
+    with engine.connect() as conn:
+        buckets = list(
+            conn.execute(sa.select(analytics_clv_buckets).order_by(analytics_clv_buckets.c.bucket))
+        )
+        values = list(conn.execute(sa.select(member_analytics.c.clv_rial)).scalars())
+    assert [b.low_rial for b in buckets] == list(CLV_EDGES)
+    assert buckets[-1].high_rial is None
+    assert sum(b.members for b in buckets) == 40
+    for b in buckets:
+        inside = [v for v in values if v >= b.low_rial and (b.high_rial is None or v < b.high_rial)]
+        assert b.members == len(inside)
+
+
+def test_age_groups_from_jalali_birth_years() -> None:
+    assert age_group(None, 1405) == ""
+    assert age_group(1388, 1405) == "<18"  # 17
+    assert age_group(1387, 1405) == "18-24"  # 18
+    assert age_group(1371, 1405) == "25-34"  # 34
+    assert age_group(1370, 1405) == "35-44"
+    assert age_group(1340, 1405) == "65+"
+    assert age_group(1406, 1405) == "<18"  # a typo from the future still lands somewhere
+
+
+def test_demographics_per_run(seeded: sa.Engine) -> None:  # noqa: F811
+    people = {
+        "a": ("f", "تهران", "تهران", 1370),
+        "b": ("m", "اصفهان", "اصفهان", 1380),
+        "c": ("f", "تهران", "شمیرانات", None),
+    }
+    with seeded.begin() as conn:
+        for member, (gender, province, city, year) in people.items():
+            conn.execute(
+                sa.update(members)
+                .where(members.c.id == member)
+                .values(gender=gender, province=province, city=city, birth_year=year)
+            )
+    run_analytics(seeded, AS_OF)  # AS_OF 2025-10-01 is in Jalali 1404
+    with seeded.connect() as conn:
+        rows = {
+            (r.dimension, r.value): (r.members, r.buying_members)
+            for r in conn.execute(sa.select(analytics_demographics))
+        }
+    assert rows[("gender", "f")] == (2, 2) and rows[("gender", "m")] == (1, 1)
+    assert rows[("gender", "")] == (1, 0)  # "never" said nothing and bought nothing
+    assert rows[("age", "25-34")] == (1, 1)  # a: 34
+    assert rows[("age", "18-24")] == (1, 1)  # b: 24
+    assert rows[("age", "")] == (2, 1)
+    assert rows[("province", "تهران")] == (2, 2)
+    assert rows[("city", "تهران/شمیرانات")] == (1, 1)
+    for dimension in ("age", "gender", "province", "city"):
+        assert sum(n for (d, _), (n, _b) in rows.items() if d == dimension) == 4
