@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import io
 import logging
 import os
 import select
@@ -194,7 +195,7 @@ class TimedFile(escpos_printer.File):  # type: ignore[misc]
     def close(self) -> None:
         """Close the node without waiting for anything."""
         device, self._device = self._device, False
-        if device:
+        if isinstance(device, io.FileIO):
             with contextlib.suppress(OSError):
                 device.close()
 
