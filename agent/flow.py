@@ -28,6 +28,7 @@ from agent.rules import (
     points_for_sale,
     tier_for,
 )
+from common.demographics import Demographics, InvalidDemographic, split_birth_date
 from common.persian import TEHRAN, in_birthday_week, now_tehran, to_ascii_digits
 from common.pii import PiiVault
 from common.protocol import Posting, new_id
@@ -105,8 +106,16 @@ class CashierFlow:
         consent: bool,
         birthday: str | None = None,
         referred_by: str | None = None,
+        gender: str | None = None,
+        province: str | None = None,
+        city: str | None = None,
     ) -> Member:
-        """Enrol a new member (with a friend's referral code, if any) and queue it for the cloud."""
+        """Enrol a new member (with a friend's referral code, if any) and queue it for the cloud.
+
+        ``birthday`` is Jalali "MM-DD" or the full "YYYY-MM-DD" (the year is kept in clear
+        for age groups, month and day encrypted); gender is "f" or "m"; province and city
+        come from ``common/iran_places.toml``. Each is optional; a bad one refuses all.
+        """
         code = None
         if referred_by:
             code = normalise_code(referred_by)
@@ -114,10 +123,24 @@ class CashierFlow:
                 raise InputError(
                     f"not a referral code: {referred_by[:20]!r}", fa="کد معرف درست نیست"
                 )
+        birth_year, month_day = None, None
+        if birthday:
+            try:
+                birth_year, month_day = split_birth_date(birthday)
+            except InvalidDemographic as exc:
+                raise InputError(str(exc), fa=exc.fa) from exc
+        about = members.checked_demographics(Demographics(gender, province, city, birth_year))
         now = self.clock().isoformat()
         with write_transaction(self.conn):
             member = members.enrol(
-                self.conn, self.vault, mobile, name, consent, now, birthday=birthday
+                self.conn,
+                self.vault,
+                mobile,
+                name,
+                consent,
+                now,
+                birthday=month_day,
+                demographics=about,
             )
             payload = {
                 "member_id": member.id,
@@ -127,6 +150,7 @@ class CashierFlow:
                 "marketing_consent": member.marketing_consent,
                 "birthday": member.birthday_text(),
                 "referred_by": code,
+                **member.demographics.as_payload(),
             }
             outbox.enqueue(self.conn, self.vault, "member.enrolled", payload, now)
         return member

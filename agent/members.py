@@ -5,6 +5,7 @@ Mobile and name are stored only encrypted; a mobile is found by its keyed HMAC.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -12,11 +13,20 @@ from typing import Any
 
 from agent.errors import InputError, UnknownMember
 from agent.ledger import accounts
+from common.demographics import (
+    Demographics,
+    InvalidDemographic,
+    check_birth_year,
+    check_gender,
+    check_place,
+)
+from common.demographics import check as check_demographics
 from common.mobile import looks_like_mobile, normalize_mobile
 from common.persian import normalize_text, parse_birthday, to_ascii_digits
 from common.pii import PiiVault
 from common.protocol import new_id
 
+log = logging.getLogger(__name__)
 CARD_PREFIX = "29"  # EAN-13 "in-store" range: never collides with a product barcode
 MAX_NAME = 80
 
@@ -32,6 +42,15 @@ class Member:
     tier: str
     marketing_consent: bool
     birthday: tuple[int, int] | None = None  # Jalali (month, day)
+    gender: str | None = None  # "f" | "m"
+    province: str | None = None
+    city: str | None = None
+    birth_year: int | None = None  # Jalali
+
+    @property
+    def demographics(self) -> Demographics:
+        """Return gender, place and birth year as one value."""
+        return Demographics(self.gender, self.province, self.city, self.birth_year)
 
     def birthday_text(self) -> str | None:
         """Return the birthday as Jalali MM-DD, or None."""
@@ -69,6 +88,7 @@ def enrol(
     member_id: str | None = None,
     card_code: str | None = None,
     birthday: str | None = None,
+    demographics: Demographics | None = None,
 ) -> Member:
     """Insert a member inside the caller's transaction; refuse a mobile already enrolled."""
     e164 = normalize_mobile(mobile)
@@ -77,16 +97,28 @@ def enrol(
         born = parse_birthday(birthday) if birthday else None
     except ValueError as exc:
         raise InputError(str(exc), fa="تاریخ تولد را به شکل ماه-روز شمسی وارد کنید") from exc
+    about = checked_demographics(demographics or Demographics())
     digest = vault.lookup_hash(e164)
     if conn.execute("SELECT 1 FROM members WHERE mobile_hmac = ?", (digest,)).fetchone():
         raise InputError("mobile already enrolled", fa="این شماره قبلاً عضو شده است")
     member = Member(
-        member_id or new_id(), card_code or new_card_code(), e164, clean, "normal", consent, born
+        member_id or new_id(),
+        card_code or new_card_code(),
+        e164,
+        clean,
+        "normal",
+        consent,
+        born,
+        about.gender,
+        about.province,
+        about.city,
+        about.birth_year,
     )
     birthday_text = member.birthday_text()
     conn.execute(
         "INSERT INTO members (id, card_code, mobile_hmac, mobile_enc, name_enc, tier,"
-        " marketing_consent, created_at, birthday_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " marketing_consent, created_at, birthday_enc, gender, province, city, birth_year)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             member.id,
             member.card_code,
@@ -97,6 +129,10 @@ def enrol(
             int(consent),
             now,
             vault.encrypt(member.id, birthday_text) if birthday_text else None,
+            about.gender,
+            about.province,
+            about.city,
+            about.birth_year,
         ),
     )
     conn.execute(
@@ -110,6 +146,14 @@ def enrol(
         ),
     )
     return member
+
+
+def checked_demographics(about: Demographics) -> Demographics:
+    """Check gender, place and birth year against common's lists, or raise InputError."""
+    try:
+        return check_demographics(about.gender, about.province, about.city, about.birth_year)
+    except InvalidDemographic as exc:
+        raise InputError(str(exc), fa=exc.fa) from exc
 
 
 def identify(conn: sqlite3.Connection, vault: PiiVault, raw: str) -> Member:
@@ -145,6 +189,10 @@ def _from_row(vault: PiiVault, row: sqlite3.Row) -> Member:
         tier=row["tier"],
         marketing_consent=bool(row["marketing_consent"]),
         birthday=parse_birthday(vault.decrypt(row["id"], sealed)) if sealed else None,
+        gender=row["gender"],
+        province=row["province"],
+        city=row["city"],
+        birth_year=row["birth_year"],
     )
 
 
@@ -153,6 +201,7 @@ def apply_snapshot(
 ) -> None:
     """Insert or refresh a member from the cloud's snapshot, inside the caller's transaction."""
     member_id = snapshot["member_id"]
+    about = _snapshot_demographics(snapshot)
     known = conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone()
     if known is None:
         enrol(
@@ -165,6 +214,12 @@ def apply_snapshot(
             member_id=member_id,
             card_code=snapshot["card_code"],
             birthday=snapshot.get("birthday"),
+            demographics=about,
+        )
+    if about is not None:  # a cloud that sends them is the authority on them
+        conn.execute(
+            "UPDATE members SET gender = ?, province = ?, city = ?, birth_year = ? WHERE id = ?",
+            (about.gender, about.province, about.city, about.birth_year, member_id),
         )
     conn.execute(
         "UPDATE members SET tier = ?, marketing_consent = ?, points_elsewhere = ? WHERE id = ?",
@@ -176,6 +231,39 @@ def apply_snapshot(
         ),
     )
     _replace_coupons(conn, member_id, list(snapshot.get("coupons", [])))
+
+
+def _snapshot_demographics(snapshot: dict[str, Any]) -> Demographics | None:
+    """Return the snapshot's demographics; None from a cloud that sends none.
+
+    A value this terminal's lists do not know (a cloud with a newer places file) is left
+    out rather than refusing the member: being recognised at the till matters more.
+    """
+    if not any(key in snapshot for key in ("gender", "province", "city", "birth_year")):
+        return None
+    kept: dict[str, Any] = {}
+    for name, value in (
+        ("gender", snapshot.get("gender")),
+        ("place", (snapshot.get("province"), snapshot.get("city"))),
+        ("place", (snapshot.get("province"), None)),
+        ("birth_year", snapshot.get("birth_year")),
+    ):
+        if name in kept:
+            continue
+        try:
+            kept[name] = _check_one(name, value)
+        except (InvalidDemographic, TypeError, AttributeError):
+            log.info("snapshot of %s: %s not applied", snapshot.get("member_id"), name)
+    place = kept.get("place", (None, None))
+    return Demographics(kept.get("gender"), place[0], place[1], kept.get("birth_year"))
+
+
+def _check_one(name: str, value: Any) -> Any:
+    if name == "gender":
+        return check_gender(value)
+    if name == "place":
+        return check_place(*value)
+    return check_birth_year(value)
 
 
 def _replace_coupons(conn: sqlite3.Connection, member_id: str, offers: list[Any]) -> None:

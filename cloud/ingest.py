@@ -34,6 +34,8 @@ from cloud.tables import (
     terminals,
 )
 from cloud.versions import bump_members
+from common.demographics import Demographics, InvalidDemographic
+from common.demographics import check as check_demographics
 from common.errors import InvalidMobile, ProtocolError
 from common.mobile import normalize_mobile
 from common.persian import birthday_lookup, parse_birthday
@@ -335,6 +337,7 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
             parse_birthday(_field(p, "birthday", str))
         except ValueError as exc:
             raise EventRejected(str(exc), field="payload.birthday") from exc
+    about = _demographics(p)
     digest = batch.vault.lookup_hash(mobile)
     if digest in batch.mobiles:
         raise EventRejected("mobile already belongs to another member", field="payload.mobile")
@@ -360,11 +363,25 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
                 "birthday_enc": batch.vault.encrypt(member_id, birthday) if birthday else None,
                 "birthday_hmac": birthday_lookup(batch.vault, birthday) if birthday else None,
                 "referral_code": referral_code(member_id),
+                **about.as_payload(),
             },
         )
     )
     if p.get("referred_by") is not None:
         staged.referral = (member_id, p["referred_by"])
+
+
+def _demographics(p: dict[str, Any]) -> Demographics:
+    """Check the enrolment's optional gender, province, city and birth year (absent from
+    older terminals) against common's lists; a bad one rejects the event, naming it."""
+    raw: dict[str, Any] = {}
+    for name, kind in (("gender", str), ("province", str), ("city", str), ("birth_year", int)):
+        if p.get(name) is not None:
+            raw[name] = _field(p, name, kind)
+    try:
+        return check_demographics(**raw)
+    except InvalidDemographic as exc:
+        raise EventRejected(str(exc), field=f"payload.{exc.field}") from exc
 
 
 def _apply_sale(batch: _Batch, event: Event, staged: _Staged) -> None:

@@ -40,6 +40,15 @@ def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) 
     }
 
 
+# Optional at enrolment; province and city are names from common/iran_places.toml.
+DEMOGRAPHICS: dict[str, Schema] = {
+    "gender": {"enum": ["f", "m", None]},
+    "province": {"type": ["string", "null"], "maxLength": 40},
+    "city": {"type": ["string", "null"], "maxLength": 60},
+    "birth_year": {"type": ["integer", "null"], "description": "Jalali, 1300 to this year"},
+}
+
+
 def _entries() -> Schema:
     return {"type": "array", "items": ref("Entry")}
 
@@ -61,6 +70,7 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
                     "type": ["string", "null"],
                     "description": "the referral code the member gave (R- and 8 characters)",
                 },
+                **DEMOGRAPHICS,
             },
         ),
     ),
@@ -254,7 +264,8 @@ SCHEMAS: dict[str, Schema] = {
             "marketing_consent": {"type": "boolean"},
             "points_elsewhere": {"type": "integer"},
             "coupons": {"type": "array", "items": ref("Coupon")},
-        }
+        },
+        DEMOGRAPHICS,
     ),
     "Coupon": obj(
         {

@@ -110,6 +110,10 @@ def _snapshot(
         "birthday": vault.decrypt(row.id, row.birthday_enc) if row.birthday_enc else None,
         "tier": row.tier,
         "marketing_consent": row.marketing_consent,
+        "gender": row.gender,
+        "province": row.province,
+        "city": row.city,
+        "birth_year": row.birth_year,
         "points_elsewhere": elsewhere,
         "coupons": offers,
     }

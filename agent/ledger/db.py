@@ -279,3 +279,24 @@ CREATE INDEX coupons_member ON coupons(member_id);
 ALTER TABLE sales ADD COLUMN coupon_code TEXT;
 ALTER TABLE sales ADD COLUMN coupon_rial INTEGER NOT NULL DEFAULT 0;
 """
+
+
+@migrations()
+def m008_member_demographics(db: sqlite_utils.Database) -> None:
+    """Keep what a member tells at enrolment beyond name and mobile: gender ("f"/"m"),
+    province and city (names from common/iran_places.toml) and the Jalali birth year.
+
+    They are coarse and in clear, as at the cloud, so the owner's pages can count them
+    without the PII key; the full birthday (month and day) stays in ``birthday_enc``.
+    """
+    db.executescript(_SCHEMA_008)
+
+
+_SCHEMA_008 = """
+ALTER TABLE members ADD COLUMN gender TEXT CHECK (gender IN ('f', 'm'));
+ALTER TABLE members ADD COLUMN province TEXT;
+ALTER TABLE members ADD COLUMN city TEXT;
+ALTER TABLE members ADD COLUMN birth_year INTEGER;
+-- The owner's pages count members joined per Jalali day.
+CREATE INDEX members_created ON members(created_at);
+"""

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from agent.members import Member, points_elsewhere
 from agent.offline_queue import outbox
 from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
+from common.demographics import provinces
 from common.errors import VafaError
 from common.persian import (
     MoneyUnit,
@@ -113,6 +115,57 @@ def cashier_for_pin(terminal: Terminal, pin: str) -> str | None:
     return None
 
 
+class DeviceStatusCache:
+    """The printer's and drawer's state for the till's header, asked at most every ``ttl``
+    seconds: each question is a DLE EOT round trip (or a serial line read), and the screen
+    polls every 0.7 s. A sale holding the device lock is never waited for: the screen keeps
+    the last answer until the printer is free to be asked."""
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.asked_at = float("-inf")
+        self.last: dict[str, Any] = {}
+
+    def get(self, terminal: Terminal, lock: threading.Lock) -> dict[str, Any]:
+        """Return the device status, asking the devices if the last answer is stale."""
+        if self.clock() - self.asked_at < self.ttl or not lock.acquire(blocking=False):
+            return self.last
+        try:
+            self.last = _device_strip(terminal.device_status())
+            self.asked_at = self.clock()
+        except Exception as exc:  # the header never breaks the till
+            log.warning("device status failed: %r", exc)
+        finally:
+            lock.release()
+        return self.last
+
+
+def _device_strip(status: dict[str, Any]) -> dict[str, Any]:
+    """Reduce Terminal.device_status() to what the till's header shows, with a level each."""
+    if not status["printer_ready"]:
+        printer = "bad"
+    elif not status["printer_known"]:
+        printer = "unknown"
+    else:
+        printer = "warn" if status["paper_near_end"] else "ok"
+    printer_fa = status["printer_fa"]
+    if printer == "warn":
+        printer_fa = "کاغذ چاپگر رو به اتمام است"
+    drawer = {True: "warn", False: "ok", None: "unknown"}[status["drawer_open"]]
+    return {
+        "printer": printer,
+        "printer_fa": printer_fa,
+        "drawer": drawer,
+        "drawer_fa": status["drawer_fa"],
+    }
+
+
+def _devices() -> dict[str, Any]:
+    cache: DeviceStatusCache = current_app.extensions["vafa_device_status"]
+    return cache.get(_terminal(), _lock())
+
+
 def _terminal() -> Terminal:
     terminal: Terminal = current_app.extensions["vafa_terminal"]
     return terminal
@@ -184,6 +237,7 @@ def _screen(template: str, status: int = 200, **context: Any) -> tuple[str, int]
         scan_seq=feed.since(0)[0],  # the page acts on scans made after it was drawn
         cashier=session.get("cashier", ""),
         queue_depth=depth,
+        devices=_devices(),
         unit=_unit(),
         **context,
     ), status
@@ -326,10 +380,11 @@ def drawer() -> Response | tuple[str, int]:
 @_cashier_required
 def enrol() -> Response | tuple[str, int]:
     """Enrol a new member in one form."""
-    form = {k: request.form.get(k, "") for k in ("mobile", "name", "birthday", "referral")}
+    fields = ("mobile", "name", "birthday", "referral", "gender", "province", "city")
+    form = {k: request.form.get(k, "") for k in fields}
     if request.method == "GET":
         form["mobile"] = request.args.get("mobile", "")
-        return _screen("cashier/enrol.html", form=form, error="")
+        return _screen("cashier/enrol.html", form=form, error="", places=provinces())
     check_csrf()
     birthday = to_ascii_digits(form["birthday"]).strip().replace("/", "-") or None
     try:
@@ -340,10 +395,13 @@ def enrol() -> Response | tuple[str, int]:
                 request.form.get("consent") == "yes",
                 birthday=birthday,
                 referred_by=form["referral"].strip() or None,
+                gender=form["gender"] or None,
+                province=form["province"] or None,
+                city=form["city"] or None,
             )
     except VafaError as exc:
         log.info("enrolment refused: %s", exc)
-        return _screen("cashier/enrol.html", 400, form=form, error=exc.fa)
+        return _screen("cashier/enrol.html", 400, form=form, error=exc.fa, places=provinces())
     return redirect(url_for("cashier.member", member_id=created.id))
 
 
@@ -355,7 +413,7 @@ def scans() -> Response:
     after = request.args.get("after", "0")
     seq, codes = feed.since(int(after) if after.isdigit() else 0)
     depth = outbox.depth(_terminal().conn)
-    return jsonify(seq=seq, codes=codes, queue_depth=depth)
+    return jsonify(seq=seq, codes=codes, queue_depth=depth, devices=_devices())
 
 
 def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> None:
@@ -364,5 +422,6 @@ def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> N
     app.extensions.setdefault("vafa_flow_lock", threading.Lock())
     app.extensions["vafa_pin_limiter"] = LoginLimiter()
     app.extensions["vafa_scans"] = scans or ScanFeed()
+    app.extensions["vafa_device_status"] = DeviceStatusCache()
     app.register_blueprint(bp)
     app.jinja_env.globals.update(money=format_money, num=group_thousands)
