@@ -17,15 +17,17 @@ import sqlalchemy as sa
 from cloud.tables import member_analytics, members
 from common.persian import TEHRAN
 
-# (label, youngest age in the group); the last group is open-ended.
+# (key, youngest age in the group); the last group is open-ended. The keys and bounds are
+# the scenarios' ``age_groups`` condition's (cloud/scenarios/model.py), so a page can offer
+# "send to this group" from a bar of the chart.
 AGE_GROUPS = (
-    ("<18", 0),
-    ("18-24", 18),
-    ("25-34", 25),
-    ("35-44", 35),
-    ("45-54", 45),
-    ("55-64", 55),
-    ("65+", 65),
+    ("under_18", 0),
+    ("18_24", 18),
+    ("25_34", 25),
+    ("35_44", 35),
+    ("45_54", 45),
+    ("55_64", 55),
+    ("65_plus", 65),
 )
 UNKNOWN = ""
 

@@ -231,12 +231,12 @@ def test_clv_histogram_holds_every_fitted_member(cloud_app_any: Flask) -> None:
 
 def test_age_groups_from_jalali_birth_years() -> None:
     assert age_group(None, 1405) == ""
-    assert age_group(1388, 1405) == "<18"  # 17
-    assert age_group(1387, 1405) == "18-24"  # 18
-    assert age_group(1371, 1405) == "25-34"  # 34
-    assert age_group(1370, 1405) == "35-44"
-    assert age_group(1340, 1405) == "65+"
-    assert age_group(1406, 1405) == "<18"  # a typo from the future still lands somewhere
+    assert age_group(1388, 1405) == "under_18"  # 17
+    assert age_group(1387, 1405) == "18_24"  # 18
+    assert age_group(1371, 1405) == "25_34"  # 34
+    assert age_group(1370, 1405) == "35_44"
+    assert age_group(1340, 1405) == "65_plus"
+    assert age_group(1406, 1405) == "under_18"  # a typo from the future still lands somewhere
 
 
 def test_demographics_per_run(seeded: sa.Engine) -> None:  # noqa: F811
@@ -260,8 +260,8 @@ def test_demographics_per_run(seeded: sa.Engine) -> None:  # noqa: F811
         }
     assert rows[("gender", "f")] == (2, 2) and rows[("gender", "m")] == (1, 1)
     assert rows[("gender", "")] == (1, 0)  # "never" said nothing and bought nothing
-    assert rows[("age", "25-34")] == (1, 1)  # a: 34
-    assert rows[("age", "18-24")] == (1, 1)  # b: 24
+    assert rows[("age", "25_34")] == (1, 1)  # a: 34
+    assert rows[("age", "18_24")] == (1, 1)  # b: 24
     assert rows[("age", "")] == (2, 1)
     assert rows[("province", "تهران")] == (2, 2)
     assert rows[("city", "تهران/شمیرانات")] == (1, 1)
