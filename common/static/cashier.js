@@ -2,6 +2,18 @@
 (function () {
   "use strict";
   let seen = Number(document.body.dataset.scanSeq || 0);
+  // The printer and drawer chips in the header follow the terminal's device status.
+  function showDevices(devices) {
+    const chips = [["printer-state", devices.printer, devices.printer_fa],
+                   ["drawer-state", devices.drawer, devices.drawer_fa]];
+    for (const [id, level, text] of chips) {
+      const chip = document.getElementById(id);
+      if (!chip || !level) continue;
+      chip.className = "chip " + level;
+      chip.textContent = text;
+      chip.hidden = id === "drawer-state" && level === "unknown";
+    }
+  }
   async function poll() {
     try {
       const url = "/cashier/scans?after=" + seen;
@@ -12,6 +24,7 @@
         seen = data.seq;
         const depth = document.getElementById("queue-depth");
         if (depth) depth.textContent = data.queue_depth.toLocaleString("fa-IR");
+        showDevices(data.devices || {});
         const form = document.getElementById("identify") || document.getElementById("scan-form");
         if (fresh.length && form) {
           form.elements.code.value = fresh[fresh.length - 1];
