@@ -488,7 +488,9 @@ def sms_log() -> str:
         )
     page = _int_arg("page", 1, 1, 10**6)
     with ctx().engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).where(*wheres)).scalar_one()
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(sms_messages).where(*wheres)
+        ).scalar_one()
         rows = conn.execute(
             sa.select(sms_messages, members.c.mobile_enc)
             .join(members, members.c.id == sms_messages.c.member_id)

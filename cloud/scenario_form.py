@@ -90,10 +90,12 @@ def read_form(form: Form, known_stores: Sequence[str] = ()) -> tuple[str, dict[s
         "name_fa": name,
         "trigger": _trigger(reader, form),
         "actions": _actions(reader, form),
-        "conditions": _conditions(reader, form, known_stores),
         "guardrails": _guardrails(reader, form),
         "control_pct": reader.number("control_pct", 0, 90, "سهم گروه کنترل", default=10),
     }
+    conditions = _conditions(reader, form, known_stores)
+    if conditions:  # none is every member, as in the library's scenarios
+        definition["conditions"] = conditions
     if reader.errors:
         raise FormErrors(reader.errors)
     try:
