@@ -13,6 +13,7 @@ from cloud.errors import BadRequest, Conflict
 from cloud.fleet import enroll_terminal
 from cloud.ingest import ingest_batch
 from cloud.metrics import count_events
+from cloud.scenarios.events import run_after_ingest
 from cloud.snapshots import pull
 from cloud.terminal_auth import authenticate
 from common.errors import SignatureError
@@ -77,13 +78,16 @@ def sync_events() -> Response:
     headers = dict(request.headers)
     with ctx().engine.begin() as conn:
         terminal = authenticate(conn, headers, "POST", request.path, raw)
+    triggered: list[tuple[str, str]] = []
     try:
         with ctx().engine.begin() as conn:
-            answer = ingest_batch(conn, ctx().vault, terminal, body)
+            answer = ingest_batch(conn, ctx().vault, terminal, body, triggered)
     except sa.exc.IntegrityError:
         # A resend raced its own first delivery; the second look sees the first's rows.
+        triggered.clear()
         with ctx().engine.begin() as conn:
-            answer = ingest_batch(conn, ctx().vault, terminal, body)
+            answer = ingest_batch(conn, ctx().vault, terminal, body, triggered)
+    run_after_ingest(triggered)  # committed: purchase and enrolment scenarios run now
     kinds = {
         e["id"]: str(e.get("kind"))
         for e in body["events"]

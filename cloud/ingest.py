@@ -108,9 +108,17 @@ class _Staged:
 
 
 def ingest_batch(
-    conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any
+    conn: sa.Connection,
+    vault: PiiVault,
+    terminal: sa.Row[Any],
+    body: Any,
+    triggered: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Apply every event of a batch; return per-event results and the terminal's gaps."""
+    """Apply every event of a batch; return per-event results and the terminal's gaps.
+
+    ``triggered`` receives (``purchase`` | ``enrolment``, member id) for each event applied
+    (not for duplicates): the caller runs those scenarios once this transaction commits.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadRequest("body must be an object with an 'events' list", field="events")
     raw_events = body["events"]
@@ -119,6 +127,9 @@ def ingest_batch(
     batch = _load(conn, vault, terminal, raw_events)
     results = [_ingest_one(batch, raw) for raw in raw_events]
     _write(conn, batch)
+    if triggered is not None:
+        triggered.extend(("enrolment", row["id"]) for row in batch.rows[members])
+        triggered.extend(("purchase", row["member_id"]) for row in batch.rows[sales])
     return {"results": results, "gaps": _advance_sequence(conn, terminal.id)}
 
 

@@ -76,6 +76,8 @@ LIBRARY: dict[str, dict[str, Any]] = {
     "yalda": {
         "name_fa": "شب یلدا",
         "trigger": {"type": "occasion", "occasion": "yalda"},
+        # By age: the younger members, who shop for Yalda gatherings; edit the groups.
+        "conditions": {"age_groups": ["18_24", "25_34", "35_44"]},
         "actions": [
             {"type": "coupon", "value_rial": 200_000, "days": 7},
             {"type": "sms", "variants": ["{نام} عزیز، یلدایتان بلند و شاد. کد هدیه شما: {کد}"]},
@@ -86,6 +88,9 @@ LIBRARY: dict[str, dict[str, Any]] = {
     "nowruz": {
         "name_fa": "نوروز",
         "trigger": {"type": "occasion", "occasion": "nowruz"},
+        # By province: where the chain has stores; edit the list (names as in
+        # common/iran_places.toml). A member who gave no province is left out.
+        "conditions": {"provinces": ["تهران", "البرز", "اصفهان", "فارس", "خراسان رضوی"]},
         "actions": [
             {"type": "points", "amount": 300, "note": "عیدی نوروز"},
             {"type": "sms", "variants": ["{نام} عزیز، نوروزتان پیروز! {امتیاز} امتیاز عیدی شما."]},
@@ -108,6 +113,64 @@ LIBRARY: dict[str, dict[str, Any]] = {
             },
         ],
         "guardrails": {"period": "quarter", "sms_per_week": 1},
+        "control_pct": 10,
+    },
+    "rising-rate": {
+        "name_fa": "پاداش خرید پرتکرارتر",
+        "trigger": {"type": "rising_rate", "recent": 2, "min_purchases": 4, "ratio": 0.5},
+        "actions": [
+            {"type": "credit", "amount": 200_000},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، این روزها بیشتر به ما سر می‌زنید؛ ۲۰ هزار تومان اعتبار"
+                    " خرید هدیهٔ شماست.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "quarter", "budget_rial": 200_000_000, "sms_per_week": 2},
+        "control_pct": 10,
+    },
+    "survey-thanks": {
+        "name_fa": "سپاس از شرکت در نظرسنجی",
+        "trigger": {"type": "feedback", "max_nps": 10},
+        "actions": [
+            {"type": "points", "amount": 50, "note": "سپاس از نظر شما"},
+            {
+                "type": "sms",
+                "variants": ["{نام} عزیز، از نظرتان سپاسگزاریم. {امتیاز} امتیاز هدیهٔ شما."],
+            },
+        ],
+        "guardrails": {"period": "month", "sms_per_week": 2},
+        "control_pct": 10,
+    },
+    "referral-thanks": {
+        "name_fa": "سپاس از معرفی دوستان",
+        "trigger": {"type": "referral"},
+        "actions": [
+            {"type": "points", "amount": 200, "note": "سپاس از معرفی دوستتان"},
+            {
+                "type": "sms",
+                "variants": [
+                    "{نام} عزیز، دوستی که معرفی کردید نخستین خریدش را کرد."
+                    " {امتیاز} امتیاز هدیهٔ شما.",
+                ],
+            },
+        ],
+        "guardrails": {"period": "event", "budget_rial": 100_000_000, "sms_per_week": 2},
+        "control_pct": 0,
+    },
+    "surprise-gift": {
+        "name_fa": "هدیهٔ غافلگیری پس از خرید بزرگ",
+        "trigger": {"type": "purchase", "min_amount_rial": 50_000_000},
+        "actions": [
+            {
+                "type": "gift",
+                "amount": 300,
+                "note": "هدیه‌ای کوچک برای همراهی بزرگ شما",
+            },
+        ],
+        "guardrails": {"period": "quarter", "budget_rial": 100_000_000},
         "control_pct": 10,
     },
 }

@@ -15,19 +15,154 @@ or less in the last day; run at once when the answer arrives: the apology), ``an
 (the Jalali day of the member's first purchase, a year or more ago), ``occasion`` (every
 member on the dates the occasions table gives the ``occasion`` key that year). Periods: day,
 week, month, quarter, year (Jalali months and years), or ``once``.
+
+Added later (every field optional unless said; older scenarios read the same):
+
+Event triggers, run at once when the cloud receives the event and caught up by the daily run
+(events of the run's day and the day before). Each occurrence has a date, and the entry's
+period is taken from that date, so an event is acted on once however often it is seen:
+
+- ``purchase``: a sale; ``min_amount_rial`` (default 0) is the least this sale must be.
+- ``enrolment``: a new member.
+- ``referral``: the referrer, when the member they referred makes a first purchase and the
+  referral is rewarded (``cloud/referrals.py``; one past the monthly cap does not count).
+- ``feedback`` (above) and ``rising_rate``, ``segment_change``, ``rfm_drop`` (below).
+
+State triggers, from the member's own history:
+
+- ``rising_rate``: checked on each purchase. With at least ``min_purchases`` (default 4)
+  kept purchases, the mean of the member's last ``recent`` (default 2) intervals between
+  purchases is at most ``ratio`` (default 0.5) of the mean of their earlier intervals:
+  they now come back at least twice as often as they used to.
+- ``gap``: the time since the last purchase is more than ``k`` (a number, at least 1) times
+  the member's own mean interval (first to last purchase over the number of intervals,
+  at least one day), for members with at least ``min_purchases`` (default 3) purchases.
+- ``inactive`` (above): no purchase for ``days``.
+- ``segment_change``: the latest analytics run put the member in another RFM segment than
+  the run before (``segment_history``); ``from`` and ``to`` (lists of segment keys from
+  ``cloud/analytics/segments.toml``) narrow it. A run is looked at for 2 days.
+- ``rfm_drop``: the same change, when the segment's score fell by at least ``points``
+  (default 2). The history keeps segments, not scores, so a segment's score is the middle
+  of its recency range plus the middle of its frequency range (``segment_scores``).
+
+Conditions, all optional and combined with "and": ``tiers``, ``stores`` (home store ids),
+``min_spend_rial`` (lifetime), ``genders`` (``GENDERS`` keys), ``provinces`` and ``cities``
+(names as ``common/iran_places.toml`` writes them), ``age_groups`` (``AGE_GROUPS`` keys;
+the age is the current Jalali year minus the member's Jalali birth year). A member who did
+not give a field never meets a condition on it.
+
+Period ``event``: one entry per triggering event (every qualifying purchase, every
+referral …), only for event triggers; its budget counts per Jalali month of the events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloud.errors import BadRequest
 
-TRIGGERS = ("birthday", "inactive", "tier", "feedback", "anniversary", "occasion")
+if TYPE_CHECKING:
+    from cloud.analytics.rfm import Segment
+
+TRIGGERS = (
+    "birthday",
+    "inactive",
+    "tier",
+    "feedback",
+    "anniversary",
+    "occasion",
+    "purchase",
+    "enrolment",
+    "referral",
+    "rising_rate",
+    "gap",
+    "segment_change",
+    "rfm_drop",
+)
+# Triggers whose every occurrence is an event with its own date (the entry's period).
+EVENT_TRIGGERS = (
+    "feedback",
+    "purchase",
+    "enrolment",
+    "referral",
+    "rising_rate",
+    "segment_change",
+    "rfm_drop",
+)
+# What the cloud receives -> the triggers it runs at once for the member.
+IMMEDIATE = {
+    "purchase": ("purchase", "rising_rate", "referral"),
+    "enrolment": ("enrolment",),
+    "feedback": ("feedback",),
+}
 ACTIONS = ("sms", "points", "credit", "coupon", "gift")
 PERIODS = ("day", "week", "month", "quarter", "year", "once")
+# One entry per triggering event, for event triggers only. Kept out of PERIODS so a page
+# that labels each of PERIODS goes on working; parse() accepts ALL_PERIODS.
+EVENT_PERIOD = "event"
+ALL_PERIODS = (*PERIODS, EVENT_PERIOD)
 TIERS = ("normal", "silver", "gold", "vip")
+
+# Persian labels for the builder and the guide.
+TRIGGER_LABELS = {
+    "birthday": "تولد (تقویم شمسی)",
+    "inactive": "چند روز بی‌خرید",
+    "tier": "سطح عضویت",
+    "feedback": "نظرسنجی پس از خرید",
+    "anniversary": "سالگرد نخستین خرید",
+    "occasion": "مناسبت",
+    "purchase": "خرید",
+    "enrolment": "عضویت",
+    "referral": "معرفی دوست",
+    "rising_rate": "خرید پرتکرارتر از همیشه",
+    "gap": "غیبت طولانی‌تر از فاصلهٔ همیشگی",
+    "segment_change": "تغییر بخش (RFM)",
+    "rfm_drop": "افت امتیاز RFM",
+}
+PERIOD_LABELS = {
+    "day": "روزانه",
+    "week": "هفتگی",
+    "month": "ماهانه",
+    "quarter": "فصلی",
+    "year": "سالانه",
+    "once": "فقط یک‌بار",
+    "event": "هر رویداد",
+}
+GENDERS = {"f": "زن", "m": "مرد"}  # as common/demographics.py stores them
+# Age groups by whole years (the current Jalali year minus the Jalali birth year): the one
+# place they are named. key -> (youngest, oldest or None, Persian label).
+AGE_GROUPS: dict[str, tuple[int, int | None, str]] = {
+    "under_18": (0, 17, "زیر ۱۸ سال"),
+    "18_24": (18, 24, "۱۸ تا ۲۴ سال"),
+    "25_34": (25, 34, "۲۵ تا ۳۴ سال"),
+    "35_44": (35, 44, "۳۵ تا ۴۴ سال"),
+    "45_54": (45, 54, "۴۵ تا ۵۴ سال"),
+    "55_64": (55, 64, "۵۵ تا ۶۴ سال"),
+    "65_plus": (65, None, "۶۵ سال و بیشتر"),
+}
+
+
+def age_group(birth_year: int | None, jalali_year: int) -> str | None:
+    """Return the age group of a member born in ``birth_year`` (Jalali), or None if unknown."""
+    if birth_year is None:
+        return None
+    age = jalali_year - birth_year
+    for key, (youngest, oldest, _label) in AGE_GROUPS.items():
+        if youngest <= age and (oldest is None or age <= oldest):
+            return key
+    return None
+
+
+def segment_scores() -> dict[str, float]:
+    """Return each segment's RFM score: the middles of its recency and frequency ranges."""
+    return {s.key: (sum(s.r) + sum(s.f)) / 2 for s in _segments()}
+
+
+def _segments() -> tuple[Segment, ...]:
+    from cloud.analytics.rfm import load_segments  # numpy and scipy: only when asked
+
+    return load_segments()
 
 
 @dataclass(frozen=True)
@@ -65,6 +200,7 @@ def parse(scenario_id: str, data: Any, enabled: bool = True) -> Scenario:
         score = trigger.get("max_nps")
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
             raise BadRequest("trigger.max_nps must be 0..10", field="trigger.max_nps")
+    _new_trigger(trigger)
     actions = data.get("actions")
     if not isinstance(actions, list) or not actions:
         raise BadRequest("actions must be a non-empty list", field="actions")
@@ -75,12 +211,20 @@ def parse(scenario_id: str, data: Any, enabled: bool = True) -> Scenario:
         raise BadRequest("conditions must be an object", field="conditions")
     if "tiers" in conditions:
         _tiers(conditions["tiers"], "conditions.tiers")
+    _audience(conditions)
     guardrails = data.get("guardrails", {})
     if not isinstance(guardrails, dict):
         raise BadRequest("guardrails must be an object", field="guardrails")
     period = guardrails.get("period", "year")
-    if period not in PERIODS:
-        raise BadRequest(f"guardrails.period must be one of {PERIODS}", field="guardrails.period")
+    if period not in ALL_PERIODS:
+        raise BadRequest(
+            f"guardrails.period must be one of {ALL_PERIODS}", field="guardrails.period"
+        )
+    if period == EVENT_PERIOD and trigger["type"] not in EVENT_TRIGGERS:
+        raise BadRequest(
+            f"guardrails.period event needs an event trigger {EVENT_TRIGGERS}",
+            field="guardrails.period",
+        )
     budget = guardrails.get("budget_rial")
     if budget is not None:
         _whole(guardrails, "budget_rial", "guardrails.budget_rial", low=0)
@@ -143,3 +287,76 @@ def _action(action: Any, where: str) -> None:
         raise BadRequest("a gift action needs a note for the member", field=f"{where}.note")
     else:  # a surprise at the next visit: points handed over with the note by the terminal
         _whole(action, "amount", f"{where}.amount", low=1)
+
+
+def _new_trigger(trigger: dict[str, Any]) -> None:
+    """Check the options of the triggers added after the first six."""
+    kind = trigger["type"]
+    if kind == "purchase" and "min_amount_rial" in trigger:
+        _whole(trigger, "min_amount_rial", "trigger.min_amount_rial", low=0)
+    elif kind == "rising_rate":
+        recent = _optional_whole(trigger, "recent", 2, low=1)
+        least = _optional_whole(trigger, "min_purchases", 4, low=3)
+        if least < recent + 2:
+            raise BadRequest(
+                "trigger.min_purchases must leave an earlier interval: at least recent + 2",
+                field="trigger.min_purchases",
+            )
+        _number(trigger, "ratio", "trigger.ratio", 0.5, low=0.0, high=1.0)
+    elif kind == "gap":
+        if "k" not in trigger:
+            raise BadRequest("trigger.k must be a number of at least 1", field="trigger.k")
+        _number(trigger, "k", "trigger.k", 1.0, low=1.0, high=100.0)
+        _optional_whole(trigger, "min_purchases", 3, low=2)
+    elif kind in ("segment_change", "rfm_drop"):
+        keys = {segment.key for segment in _segments()}
+        for name in ("from", "to"):
+            value = trigger.get(name)
+            if value is not None and (
+                not isinstance(value, list) or not value or not set(value) <= keys
+            ):
+                raise BadRequest(
+                    f"trigger.{name} must list segments from {sorted(keys)}",
+                    field=f"trigger.{name}",
+                )
+        if kind == "rfm_drop":
+            _optional_whole(trigger, "points", 2, low=1)
+
+
+def _optional_whole(data: dict[str, Any], name: str, default: int, low: int) -> int:
+    if name not in data:
+        return default
+    return _whole(data, name, f"trigger.{name}", low)
+
+
+def _number(
+    data: dict[str, Any], name: str, where: str, default: float, low: float, high: float
+) -> float:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise BadRequest(f"{where} must be a number from {low} to {high}", field=where)
+    return float(value)
+
+
+def _audience(conditions: dict[str, Any]) -> None:
+    """Check the demographic conditions: genders, provinces, cities, age groups."""
+    known = {"genders": set(GENDERS), "age_groups": set(AGE_GROUPS)}
+    for name, allowed in known.items():
+        value = conditions.get(name)
+        if value is not None and (
+            not isinstance(value, list) or not value or not set(value) <= allowed
+        ):
+            raise BadRequest(
+                f"conditions.{name} must list some of {sorted(allowed)}", field=f"conditions.{name}"
+            )
+    for name, width in (("provinces", 40), ("cities", 60)):
+        value = conditions.get(name)
+        if value is not None and (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() and len(v) <= width for v in value)
+        ):
+            raise BadRequest(
+                f"conditions.{name} must list names of at most {width} characters",
+                field=f"conditions.{name}",
+            )

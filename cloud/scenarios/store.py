@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -11,12 +13,15 @@ import jdatetime
 import sqlalchemy as sa
 
 from cloud.errors import BadRequest, NotFound
-from cloud.scenarios.engine import act, decide
-from cloud.scenarios.model import Scenario, parse
+from cloud.scenarios.engine import Decision, act, decide
+from cloud.scenarios.model import IMMEDIATE, TRIGGERS, Scenario, parse
 from cloud.sms.providers import SmsProvider
 from cloud.storage import utcnow
-from cloud.tables import occasions, scenarios
+from cloud.tables import occasions, referral_rewards, scenarios
 from common.pii import PiiVault
+
+log = logging.getLogger(__name__)
+IDENTITY = {trigger: (trigger,) for trigger in TRIGGERS}  # run_triggered names the trigger
 
 
 def save(conn: sa.Connection, scenario_id: str, definition: Any, enabled: bool = True) -> None:
@@ -70,9 +75,8 @@ def run_day(
         with engine.connect() as conn:
             decisions = decide(conn, vault, scenario, moment)
         for decision in decisions:
-            with engine.begin() as conn:  # a failure loses one member's entry, not the day's
-                act(conn, vault, provider, scenario, decision, moment)
-            counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
+            outcome = _act_once(engine, vault, provider, scenario, decision, moment)
+            counts[outcome] = counts.get(outcome, 0) + 1
         summary[scenario.id] = counts
     return summary
 
@@ -85,16 +89,82 @@ def run_triggered(
     trigger: str,
     member_id: str,
 ) -> dict[str, str]:
-    """Run at once, for one member, the enabled scenarios an event triggers."""
+    """Run at once, for one member, the enabled scenarios of one trigger type."""
+    return run_events(engine, vault, provider, moment, [(trigger, member_id)], IDENTITY)
+
+
+def run_events(
+    engine: sa.Engine,
+    vault: PiiVault,
+    provider: SmsProvider,
+    moment: dt.datetime,
+    received: Iterable[tuple[str, str]],
+    immediate: Mapping[str, tuple[str, ...]] = IMMEDIATE,
+) -> dict[str, str]:
+    """Run at once the enabled scenarios that events just received trigger, per member.
+
+    ``received`` holds (what, member id) pairs: ``purchase`` (the buyer), ``enrolment``,
+    ``feedback``; ``immediate`` maps each to the triggers it runs (a purchase runs the
+    purchase, rising-rate and referral scenarios; a referral's member is the buyer's
+    referrer). Entries are keyed by the event, so what this run and the daily run both see
+    is acted on once. Return {scenario id: the last outcome}.
+    """
+    wanted: dict[str, set[str]] = {}
+    buyers: set[str] = set()  # whose referrers the referral scenarios are for
+    for what, member_id in received:
+        for trigger in immediate.get(what, ()):
+            wanted.setdefault(trigger, set())
+            if trigger == "referral" and what == "purchase":
+                buyers.add(member_id)
+            else:
+                wanted[trigger].add(member_id)
+    if not wanted:
+        return {}
     with engine.connect() as conn:
-        chosen = [s for s in load(conn) if s.trigger["type"] == trigger]
+        chosen = [s for s in load(conn) if s.trigger["type"] in wanted]
+        if buyers and any(s.trigger["type"] == "referral" for s in chosen):
+            wanted["referral"] |= _referrers(conn, buyers)
     done = {}
     for scenario in chosen:
-        with engine.begin() as conn:
-            for decision in decide(conn, vault, scenario, moment, only_member=member_id):
-                act(conn, vault, provider, scenario, decision, moment)
-                done[scenario.id] = decision.outcome
+        for member_id in sorted(wanted[scenario.trigger["type"]]):
+            with engine.connect() as conn:
+                decisions = decide(conn, vault, scenario, moment, only_member=member_id)
+            for decision in decisions:
+                done[scenario.id] = _act_once(engine, vault, provider, scenario, decision, moment)
     return done
+
+
+def _referrers(conn: sa.Connection, buyers: set[str]) -> set[str]:
+    """Return who referred these buyers (the referral scenario's members)."""
+    rows = conn.execute(
+        sa.select(referral_rewards.c.referrer_id).where(
+            referral_rewards.c.referred_id.in_(sorted(buyers))
+        )
+    )
+    return set(rows.scalars())
+
+
+def _act_once(
+    engine: sa.Engine,
+    vault: PiiVault,
+    provider: SmsProvider,
+    scenario: Scenario,
+    decision: Decision,
+    moment: dt.datetime,
+) -> str:
+    """Act on one decision in its own transaction; another run's entry wins a race."""
+    try:
+        with engine.begin() as conn:  # a failure loses one member's entry, not the day's
+            act(conn, vault, provider, scenario, decision, moment)
+    except sa.exc.IntegrityError:
+        log.info(
+            "scenario %s: member %s already entered for %s by another run",
+            scenario.id,
+            decision.member_id,
+            decision.period,
+        )
+        return "duplicate"
+    return decision.outcome
 
 
 def set_occasions(conn: sa.Connection, rows: Any) -> int:

@@ -349,7 +349,7 @@ def test_occasions_come_from_the_editable_table(chain: Chain) -> None:
     from cloud.scenarios.library import OCCASIONS
 
     members_now = {chain.member(), chain.member()}
-    chain.add("yalda", dict(LIBRARY["yalda"], control_pct=0))
+    chain.add("yalda", dict(LIBRARY["yalda"], control_pct=0, conditions={}))  # everyone
     assert chain.preview(_at("2026-12-21")) == []  # 30 Azar 1405: not in the table yet
     with chain.engine.begin() as conn:
         store.set_occasions(conn, OCCASIONS)
