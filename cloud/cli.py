@@ -365,7 +365,7 @@ def _analytics(args: argparse.Namespace) -> Any:
     if args.analytics_command == "run":
         context: CloudContext = _app(args).extensions["vafa"]
         as_of = _moment(args.date, "23:59:59") if args.date else dt.datetime.now(dt.UTC)
-        return run_analytics(context.engine, as_of)
+        return run_analytics(context.engine, as_of, context.vault)
 
     try:
         end = dt.date.fromisoformat(args.observation_end)

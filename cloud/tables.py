@@ -467,3 +467,68 @@ segment_changes = sa.Table(
     sa.Column("from_segment", sa.String(20), nullable=False),
     sa.Column("to_segment", sa.String(20), nullable=False),
 )
+
+# Sale lines as the POS sent them, taken by the analytics run from the sealed sale events
+# (ingest keeps only totals in ``sales``): the source of category preferences.
+sale_lines = sa.Table(
+    "sale_lines",
+    metadata,
+    sa.Column("sale_id", sa.String(32), primary_key=True),
+    sa.Column("line_no", sa.SmallInteger, primary_key=True),
+    sa.Column("member_id", sa.String(32), nullable=False, index=True),
+    sa.Column("category", sa.String(64), nullable=False),  # "" when the POS sent none
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("amount_rial", sa.BigInteger, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+)
+
+# Per member, as of the latest run: spend per category and its affinity (the member's share
+# of spend in the category over the chain's share; above 1 = more than the average member).
+member_categories = sa.Table(
+    "member_categories",
+    metadata,
+    sa.Column("member_id", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("purchases", sa.Integer, nullable=False),  # sales with the category
+    sa.Column("amount_rial", sa.BigInteger, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("affinity", sa.Float, nullable=False),
+)
+
+# "Not bought yet, but likely": categories members of the same segment buy together with
+# what this member buys (mean co-purchase lift), best first.
+member_suggestions = sa.Table(
+    "member_suggestions",
+    metadata,
+    sa.Column("member_id", sa.String(32), primary_key=True),
+    sa.Column("rank", sa.SmallInteger, primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("lift", sa.Float, nullable=False),
+)
+
+# Which incentive a member answers: scenario actions received (treated arm) and purchases
+# within the response window after them, per action type (sms, points, coupon …).
+member_incentives = sa.Table(
+    "member_incentives",
+    metadata,
+    sa.Column("member_id", sa.String(32), primary_key=True),
+    sa.Column("incentive", sa.String(10), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("offers", sa.Integer, nullable=False),
+    sa.Column("responses", sa.Integer, nullable=False),
+    sa.Column("response_rate", sa.Float, nullable=False),
+)
+
+# Per run: each category's buyers, sales and spend chain-wide.
+analytics_categories = sa.Table(
+    "analytics_categories",
+    metadata,
+    sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("sales", sa.BigInteger, nullable=False),
+    sa.Column("amount_rial", sa.BigInteger, nullable=False),
+)

@@ -4,7 +4,8 @@ Written inside the analytics run's transaction: the latest-run tables (KPIs per 
 month, cohort retention) are replaced whole; the per-run tables (segment counts, segment
 transitions, the CLV histogram, demographics, the run's chain figures) replace that day's
 rows and keep earlier days for trends. Members whose segment changed since the previous run get a
-``segment_changes`` row each (a member's first segment is not a change).
+``segment_changes`` row each (a member's first segment is not a change). Members'
+preferences (``preferences.py``) are replaced whole, with the chain's categories per day.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ import sqlalchemy as sa
 from cloud.analytics.cohorts import retention_matrix
 from cloud.analytics.demographics import demographic_rows
 from cloud.analytics.grid import CHAIN, kpi_grid
+from cloud.analytics.preferences import (
+    affinity_rows,
+    category_spend,
+    incentive_rows,
+    suggestion_rows,
+)
 from cloud.reports import totals
 from cloud.tables import (
+    analytics_categories,
     analytics_clv_buckets,
     analytics_cohorts,
     analytics_demographics,
@@ -29,6 +37,9 @@ from cloud.tables import (
     analytics_runs,
     analytics_segments,
     analytics_transitions,
+    member_categories,
+    member_incentives,
+    member_suggestions,
     segment_changes,
     segment_history,
 )
@@ -199,4 +210,26 @@ def _chain_row(
         "points_liability": int(figures["points_total"]),
         "clv_fitted": clv_fitted,
         "seconds": round(seconds, 3),
+    }
+
+
+def store_preferences(
+    conn: sa.Connection, as_of: dt.datetime, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, int]:
+    """Replace members' category affinities, suggestions and incentive answers; count them."""
+    day = as_of.date()
+    spend = category_spend(conn, as_of)
+    affinities, categories = affinity_rows(spend, day)
+    segment_of = {row["member_id"]: row["segment"] for row in rows}
+    suggestions = suggestion_rows(spend, segment_of, day)
+    incentives = incentive_rows(conn, as_of)
+    _replace(conn, member_categories, None, affinities)
+    _replace(conn, member_suggestions, None, suggestions)
+    _replace(conn, member_incentives, None, incentives)
+    _replace(conn, analytics_categories, analytics_categories.c.computed_on == day, categories)
+    return {
+        "member_categories": len(affinities),
+        "suggestions": len(suggestions),
+        "incentives": len(incentives),
+        "categories": len(categories),
     }

@@ -13,12 +13,14 @@ import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
-from cloud.analytics.aggregates import store_aggregates
+from cloud.analytics.aggregates import store_aggregates, store_preferences
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import chain_kpis
+from cloud.analytics.lines import copy_sale_lines
 from cloud.analytics.patterns import Pattern, member_patterns
 from cloud.analytics.rfm import Segment, load_segments, rfm_scores, segment_of
 from cloud.tables import member_analytics, segment_history
+from common.pii import PiiVault
 
 CLV_HORIZON_WEEKS = 52
 ANNUAL_DISCOUNT = 0.30  # Iranian money loses value fast: a high yearly discount rate
@@ -58,11 +60,18 @@ def _clv_columns(s: clv.Summary) -> dict[str, Any]:
     return columns if all(np.isfinite(v).all() for v in columns.values()) else {}
 
 
-def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
-    """Compute and store every buying member's analytics as of ``as_of``; return counts."""
+def run_analytics(
+    engine: sa.Engine, as_of: dt.datetime, vault: PiiVault | None = None
+) -> dict[str, Any]:
+    """Compute and store every buying member's analytics as of ``as_of``; return counts.
+
+    With the PII ``vault``, sale lines are first copied out of the sealed sale events
+    received since the last run (category preferences need them).
+    """
     started = time.monotonic()
     segments = load_segments()
     with engine.begin() as conn:
+        lines = copy_sale_lines(conn, vault) if vault is not None else 0
         patterns = member_patterns(conn, as_of)
         r, f, m = rfm_scores(
             [p.gap_days for p in patterns],
@@ -91,6 +100,7 @@ def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
                     for row in rows
                 ],
             )
+        preferences = store_preferences(conn, as_of, rows)
         stored = store_aggregates(conn, as_of, rows, bool(extra), started)
         figures = {
             "chain": chain_kpis(conn, as_of),
@@ -104,6 +114,8 @@ def run_analytics(engine: sa.Engine, as_of: dt.datetime) -> dict[str, Any]:
         "segments": dict(sorted(Counter(row["segment"] for row in rows).items())),
         "clv_fitted": bool(extra),
         "run": stored["run"],
+        "sale_lines_copied": lines,
+        "preferences": preferences,
         **figures,
     }
 
