@@ -1,6 +1,7 @@
 """Did a scenario work? Treated members against the control group, with a 95 % interval.
 
-For the entries of a scenario in a period, each member counts as returned if they bought
+For the entries of a scenario in a period (per-event entries by their month, see
+``in_period``), each member counts as returned if they bought
 within ``days`` after their entry, and their revenue is what they spent in that time. The
 report gives both arms' return rate and revenue per member, the differences (treated minus
 control) and their 95 % confidence intervals (normal approximation: Wald for the
@@ -54,7 +55,7 @@ def report(conn: sa.Connection, scenario_id: str, period: str, days: int = 30) -
             scenario_entries.c.member_id, scenario_entries.c.arm, scenario_entries.c.created_at
         ).where(
             scenario_entries.c.scenario_id == scenario_id,
-            scenario_entries.c.period == period,
+            in_period(period),
             scenario_entries.c.outcome.not_like("skipped%"),
         )
     ).all()
@@ -81,6 +82,19 @@ def report(conn: sa.Connection, scenario_id: str, period: str, days: int = 30) -
         revenue_diff,
         (revenue_diff - Z95 * revenue_se, revenue_diff + Z95 * revenue_se),
     )
+
+
+def in_period(period: str) -> sa.ColumnElement[bool]:
+    """Match the entries of a period, with the per-event entries of its months.
+
+    A per-event entry's period is ``YYYY-MM/<digest>``: ``1405-09`` takes that month's and
+    ``1405`` the whole year's; other periods match exactly.
+    """
+    column = scenario_entries.c.period
+    clauses = [column == period, column.startswith(f"{period}/", autoescape=True)]
+    if period.isdigit():  # a year: the per-event entries of its months too
+        clauses.append(sa.and_(column.startswith(f"{period}-"), column.contains("/")))
+    return sa.or_(*clauses)
 
 
 def _purchases(conn: sa.Connection, member_ids: list[str]) -> dict[str, list[tuple[Any, int]]]:

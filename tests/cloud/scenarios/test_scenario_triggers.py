@@ -452,3 +452,35 @@ def test_cli_preview_json_lists_the_new_triggers_and_sends_nothing(
     assert decisions[0]["period"].startswith("1405-09/")
     assert chain.scalar(sa.select(sa.func.count()).select_from(scenario_entries)) == 0
     assert chain.scalar(sa.select(sa.func.count()).select_from(grants)) == 0
+
+
+def test_a_run_that_loses_the_race_gives_nothing(chain: Chain) -> None:
+    """The sync's immediate run and the daily run decide the same sale at once: the second
+    to write its entry fails on the unique key before any grant, and says so."""
+    from cloud.scenarios.engine import decide
+    from cloud.scenarios.store import _act_once, load
+
+    buyer = chain.member()
+    chain.bought(buyer, "2026-11-22")
+    chain.add("thanks", _scenario({"type": "purchase"}, guardrails={"period": "event"}))
+    moment = _at("2026-11-22", dt.time(12))
+    with chain.engine.connect() as conn:
+        (scenario,) = load(conn)
+        (stale,) = decide(conn, chain.vault, scenario, moment)  # decided before the other ran
+    assert chain.run(moment) == {"thanks": {"acted": 1}}
+    assert _act_once(chain.engine, chain.vault, chain.sms, scenario, stale, moment) == "duplicate"
+    assert _grants_for(chain.engine, buyer, "scenario:thanks") == [100]
+
+
+def test_uplift_counts_per_event_entries_in_their_month_and_year(chain: Chain) -> None:
+    from cloud.scenarios.uplift import report
+
+    buyer = chain.member()
+    chain.bought(buyer, "2026-11-22", "2026-11-23")
+    chain.add("each", _scenario({"type": "purchase"}, guardrails={"period": "event"}))
+    chain.run(_at("2026-11-23"))
+    with chain.engine.connect() as conn:
+        assert report(conn, "each", "1405-09").treated.members == 2
+        assert report(conn, "each", "1405").treated.members == 2
+        assert report(conn, "each", "1405-08").treated.members == 0
+        assert report(conn, "each", "1405-Q3").treated.members == 0  # no per-event quarters
