@@ -36,7 +36,7 @@ from cloud.tables import (
     referral_rewards,
     sales,
     scenario_entries,
-    segment_history,
+    segment_changes,
     sms_messages,
 )
 from common.persian import TEHRAN, birthday_lookup
@@ -47,7 +47,7 @@ SMS_PART_COST_RIAL = 1_500  # what one Persian SMS part costs, for the budget
 DAY = 86_400.0  # seconds
 ONE_DAY = dt.timedelta(days=1)
 EVENT_LOOKBACK = dt.timedelta(days=1)  # the daily run also looks at the day before
-SEGMENT_RUN_DAYS = 2  # an analytics run's segment changes are acted on this long
+SEGMENT_RUN_DAYS = 2  # a segment change is acted on for this many days after its run
 
 
 @dataclass
@@ -376,45 +376,36 @@ def _segment_moves(
     audience: list[sa.ColumnElement[bool]],
     window: tuple[dt.datetime, dt.datetime],
 ) -> list[Found]:
-    """Members whose segment in the latest analytics run differs from the run before.
+    """Members whose segment an analytics run changed (``segment_changes``, migration 0017).
 
-    The latest run counts while it is at most ``SEGMENT_RUN_DAYS`` old; the event is that
-    run, so a member is acted on once per change whatever the period.
+    A change is acted on while it is at most ``SEGMENT_RUN_DAYS`` old; the event is the
+    member's change of that run day, so it is acted on once whatever the period.
     """
     day = window[1].astimezone(TEHRAN).date() - ONE_DAY
-    runs = list(
-        conn.execute(
-            sa.select(segment_history.c.computed_on)
-            .where(segment_history.c.computed_on <= day)
-            .group_by(segment_history.c.computed_on)
-            .order_by(segment_history.c.computed_on.desc())
-            .limit(2)
-        ).scalars()
-    )
-    if len(runs) < 2 or (day - runs[0]).days > SEGMENT_RUN_DAYS:
-        return []
-    now, before = segment_history.alias("now"), segment_history.alias("before")
     query = (
-        sa.select(now.c.member_id, before.c.segment, now.c.segment)
-        .join(before, before.c.member_id == now.c.member_id)
-        .join(members, members.c.id == now.c.member_id)
+        sa.select(
+            segment_changes.c.member_id,
+            segment_changes.c.changed_on,
+            segment_changes.c.from_segment,
+            segment_changes.c.to_segment,
+        )
+        .join(members, members.c.id == segment_changes.c.member_id)
         .where(
-            now.c.computed_on == runs[0],
-            before.c.computed_on == runs[1],
-            now.c.segment != before.c.segment,
+            segment_changes.c.changed_on <= day,
+            segment_changes.c.changed_on >= day - dt.timedelta(days=SEGMENT_RUN_DAYS),
             *audience,
         )
-        .order_by(now.c.member_id)
+        .order_by(segment_changes.c.changed_on, segment_changes.c.member_id)
     )
     if trigger.get("from"):
-        query = query.where(before.c.segment.in_(trigger["from"]))
+        query = query.where(segment_changes.c.from_segment.in_(trigger["from"]))
     if trigger.get("to"):
-        query = query.where(now.c.segment.in_(trigger["to"]))
+        query = query.where(segment_changes.c.to_segment.in_(trigger["to"]))
     drop = int(trigger.get("points", 2)) if trigger["type"] == "rfm_drop" else None
     score = segment_scores() if drop is not None else {}
     return [
-        Found(member_id, f"segments:{runs[0].isoformat()}", runs[0])
-        for member_id, was, became in conn.execute(query)
+        Found(member_id, f"segments:{on.isoformat()}", on)
+        for member_id, on, was, became in conn.execute(query)
         if drop is None or score.get(was, 0.0) - score.get(became, 0.0) >= drop
     ]
 

@@ -38,9 +38,10 @@ State triggers, from the member's own history:
   the member's own mean interval (first to last purchase over the number of intervals,
   at least one day), for members with at least ``min_purchases`` (default 3) purchases.
 - ``inactive`` (above): no purchase for ``days``.
-- ``segment_change``: the latest analytics run put the member in another RFM segment than
-  the run before (``segment_history``); ``from`` and ``to`` (lists of segment keys from
-  ``cloud/analytics/segments.toml``) narrow it. A run is looked at for 2 days.
+- ``segment_change``: an analytics run put the member in another RFM segment than the run
+  before (``segment_changes``; a first segment is no change); ``from`` and ``to`` (lists
+  of segment keys from ``cloud/analytics/segments.toml``) narrow it. A change counts for
+  2 days after its run.
 - ``rfm_drop``: the same change, when the segment's score fell by at least ``points``
   (default 2). The history keeps segments, not scores, so a segment's score is the middle
   of its recency range plus the middle of its frequency range (``segment_scores``).

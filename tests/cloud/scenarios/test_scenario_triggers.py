@@ -31,7 +31,7 @@ from cloud.tables import (
     sales,
     scenario_entries,
     scenarios,
-    segment_history,
+    segment_changes,
     terminals,
 )
 from common.persian import TEHRAN
@@ -122,13 +122,18 @@ class Chain:
                     )
                 )
 
-    def segments(self, day: str, **by_member: str) -> None:
+    def changed(self, day: str, **moves: tuple[str, str]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                sa.insert(segment_history),
+                sa.insert(segment_changes),
                 [
-                    {"member_id": m, "computed_on": dt.date.fromisoformat(day), "segment": s}
-                    for m, s in by_member.items()
+                    {
+                        "member_id": m,
+                        "changed_on": dt.date.fromisoformat(day),
+                        "from_segment": was,
+                        "to_segment": became,
+                    }
+                    for m, (was, became) in moves.items()
                 ],
             )
 
@@ -312,12 +317,10 @@ def test_a_gap_longer_than_k_times_the_members_own_interval(chain: Chain) -> Non
     assert chain.named(_at("2026-10-30")) == set()  # 8 days: within 3 x 7
 
 
-def test_segment_change_and_rfm_drop_read_the_last_two_analytics_runs(chain: Chain) -> None:
-    slipping, cooling, fresh, steady = (chain.member() for _ in range(4))
-    chain.segments("2026-11-20", **{slipping: "loyal", cooling: "vip", steady: "vip"})
-    chain.segments(
-        "2026-11-21", **{slipping: "at_risk", cooling: "loyal", fresh: "new", steady: "vip"}
-    )
+def test_segment_change_and_rfm_drop_read_the_analytics_runs_changes(chain: Chain) -> None:
+    slipping, cooling, earlier = (chain.member() for _ in range(3))
+    chain.changed("2026-11-17", **{earlier: ("loyal", "lost")})  # too long ago
+    chain.changed("2026-11-21", **{slipping: ("loyal", "at_risk"), cooling: ("vip", "loyal")})
     chain.add("moved", _scenario({"type": "segment_change", "to": ["at_risk", "loyal"]}))
     assert chain.named(_at("2026-11-22")) == {slipping, cooling}
     chain.add("moved", _scenario({"type": "segment_change", "from": ["vip"]}))
@@ -325,7 +328,7 @@ def test_segment_change_and_rfm_drop_read_the_last_two_analytics_runs(chain: Cha
     # loyal (4 + 4) to at_risk (1.5 + 3.5) drops 3 points; vip (9) to loyal (8) drops 1.
     chain.add("moved", _scenario({"type": "rfm_drop", "points": 2}))
     assert chain.named(_at("2026-11-22")) == {slipping}
-    assert chain.named(_at("2026-11-24")) == set()  # the run is 3 days old: stale
+    assert chain.named(_at("2026-11-24")) == set()  # the change is 3 days old: stale
     assert chain.run(_at("2026-11-22")) == {"moved": {"acted": 1}}
     assert chain.named(_at("2026-11-23")) == set()  # the same change, once (period year)
 
@@ -484,3 +487,9 @@ def test_uplift_counts_per_event_entries_in_their_month_and_year(chain: Chain) -
         assert report(conn, "each", "1405").treated.members == 2
         assert report(conn, "each", "1405-08").treated.members == 0
         assert report(conn, "each", "1405-Q3").treated.members == 0  # no per-event quarters
+
+
+def test_the_analytics_age_groups_are_the_scenarios_ones() -> None:
+    from cloud.analytics.demographics import AGE_GROUPS as CHARTED
+
+    assert [(key, youngest) for key, (youngest, *_) in AGE_GROUPS.items()] == list(CHARTED)
