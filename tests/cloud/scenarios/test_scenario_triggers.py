@@ -493,3 +493,12 @@ def test_the_analytics_age_groups_are_the_scenarios_ones() -> None:
     from cloud.analytics.demographics import AGE_GROUPS as CHARTED
 
     assert [(key, youngest) for key, (youngest, *_) in AGE_GROUPS.items()] == list(CHARTED)
+
+
+def test_the_guides_scenario_examples_are_valid() -> None:
+    import re
+
+    guide = (Path(__file__).parents[3] / "docs" / "hq-campaigns.fa.md").read_text()
+    examples = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", guide, re.S)]
+    scenarios_shown = [e for e in examples if isinstance(e, dict) and "trigger" in e]
+    assert scenarios_shown and all(parse("example", e).actions for e in scenarios_shown)
