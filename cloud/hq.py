@@ -1,4 +1,4 @@
-"""HQ's web pages: login and the chain overview (the dashboard grows in issue #9)."""
+"""HQ's web pages: login and the overview; the other analytics pages are in ``dashboard_pages``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from cloud.access import current_scope
+from cloud.balances import overdraft_totals
 from cloud.context import ctx
-from cloud.reports import fleet, totals
 from cloud.storage import utcnow
 from cloud.tables import users
 from common.persian import format_money, group_thousands, jalali_datetime
@@ -100,6 +101,21 @@ def logout() -> Response:
 @bp.get("/")
 @login_required
 def overview() -> str:
-    """Show chain-wide totals and the fleet of terminals."""
+    """Show the scope's headline figures, KPI charts over Jalali months, stores and fleet."""
+    from cloud import dashboard
+    from cloud.dashboard_pages import overview_blocks, page_scope, visible_stores
+
+    scope = page_scope()
     with ctx().engine.connect() as conn:
-        return render_template("overview.html", totals=totals(conn), fleet=fleet(conn))
+        owed = overdraft_totals(conn) if scope.whole_chain else None
+        return render_template(
+            "overview.html",
+            totals=dashboard.overview_cards(conn, scope),
+            overdraft=owed,
+            blocks=overview_blocks(conn, scope),
+            fleet=dashboard.scoped_fleet(conn, scope),
+            stores=visible_stores(conn, current_scope()),
+            chosen=request.args.get("store", ""),
+            scope=scope,
+            run_day=dashboard.latest_run(conn),
+        )

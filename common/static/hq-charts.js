@@ -31,12 +31,14 @@
       stacked: !!spec.stacked,
       ticks: { autoSkip: true, maxRotation: 0 },
     };
+    scales[labelAxis].position = horizontal ? "right" : "bottom";
     scales[valueAxis] = {
       position: horizontal ? "bottom" : "right",
       reverse: horizontal,
       stacked: !!spec.stacked,
       beginAtZero: true,
-      ticks: { callback: format },
+      // Counts and Rials have no fractions: whole ticks only, never "۱ ۱ ۲ ۲".
+      ticks: { callback: format, precision: spec.format === "int" ? 0 : undefined },
     };
     if (spec.format === "pct") scales[valueAxis].max = spec.stacked ? 1 : undefined;
     return new Chart(canvas, {
@@ -46,9 +48,11 @@
         datasets: spec.series.map((s, i) => ({
           label: s.label,
           data: s.data,
-          backgroundColor: PALETTE[i % PALETTE.length] + (spec.type === "line" ? "33" : "cc"),
-          borderColor: PALETTE[i % PALETTE.length],
+          backgroundColor: (s.color || PALETTE[i % PALETTE.length]) +
+            (spec.type === "line" ? "33" : "cc"),
+          borderColor: s.color || PALETTE[i % PALETTE.length],
           borderWidth: spec.type === "line" ? 2 : 0,
+          maxBarThickness: 36,
           fill: false,
           tension: 0.2,
           spanGaps: true,
@@ -60,6 +64,7 @@
         responsive: true,
         maintainAspectRatio: false,
         locale: FA,
+        layout: { padding: { left: 24, right: 4 } }, // room for the last label on the left
         scales: scales,
         plugins: {
           legend: { display: spec.series.length > 1, rtl: true, textDirection: "rtl",

@@ -107,7 +107,7 @@ def _sales(conn: sa.Connection) -> None:
         ("m03", VANAK, 33, 2_500_000, 10),
         ("m05", VANAK, 64, 150_000, 2),
         ("m06", TAJRISH, 2, 5_000_000, 6),
-        ("m06", TAJRISH, 31, 4_000_000, 0),
+        ("m06", TAJRISH, 31, 4_000_000, 9),
         ("m07", TAJRISH, 66, 700_000, 9),
         ("m08", TAJRISH, 96, 1_100_000, None),
     ]

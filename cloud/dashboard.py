@@ -1,0 +1,653 @@
+"""The HQ dashboard's figures: every table a page shows or exports, read within a scope.
+
+Pages read the aggregates each ``vafa-cloud analytics run`` stores (``analytics_kpis``,
+``analytics_cohorts``, ``analytics_segments``, ``analytics_transitions``,
+``analytics_clv_buckets``, ``analytics_demographics``), so a page costs a few small reads
+however many members the chain has. Only KPIs are stored per store; the other aggregates
+are chain-wide, so for a store owner the same tables are counted from ``member_analytics``
+and ``members`` restricted to their stores (``cloud.access``), and cohorts from their
+stores' sales. Feedback (NPS) has no stored aggregate and is grouped from ``feedback``.
+
+Each function returns a ``Table``: Persian column titles and plain values, which the page
+renders, the charts read and the CSV/Excel export writes, so all three always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from cloud.access import Scope
+from cloud.analytics.demographics import AGE_GROUPS
+from cloud.analytics.months import month_case, month_key
+from cloud.analytics.rfm import load_segments
+from cloud.tables import (
+    analytics_clv_buckets,
+    analytics_cohorts,
+    analytics_demographics,
+    analytics_kpis,
+    analytics_runs,
+    analytics_segments,
+    analytics_transitions,
+    feedback,
+    member_analytics,
+    members,
+    sales,
+    segment_history,
+    stores,
+)
+from common.persian import to_persian_digits
+
+MONTHS_FA = (
+    "فروردین",
+    "اردیبهشت",
+    "خرداد",
+    "تیر",
+    "مرداد",
+    "شهریور",
+    "مهر",
+    "آبان",
+    "آذر",
+    "دی",
+    "بهمن",
+    "اسفند",
+)
+GENDERS_FA = {"f": "زن", "m": "مرد", "": "نامشخص"}
+TOP_MEMBERS = 20
+# The analytics run's age groups (cloud/analytics/demographics.py), named for people.
+AGE_FA = {
+    "under_18": "زیر ۱۸",
+    "18_24": "۱۸ تا ۲۴",
+    "25_34": "۲۵ تا ۳۴",
+    "35_44": "۳۵ تا ۴۴",
+    "45_54": "۴۵ تا ۵۴",
+    "55_64": "۵۵ تا ۶۴",
+    "65_plus": "۶۵ و بالاتر",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its key in the rows, its Persian title and how to show its values."""
+
+    key: str
+    fa: str
+    kind: str = "int"  # int | rial | pct | text | month | score
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of plain values: shown on a page, charted and exported alike."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]]
+
+    def column(self, key: str) -> list[Any]:
+        """Return one column's values, top to bottom."""
+        return [row[key] for row in self.rows]
+
+
+def month_fa(key: str) -> str:
+    """Name a Jalali month ``YYYY-MM`` in Persian, e.g. «آذر ۱۴۰۵»."""
+    if not key or "-" not in key:
+        return "—"
+    year, month = key.split("-")
+    return f"{MONTHS_FA[int(month) - 1]} {to_persian_digits(year)}"
+
+
+def latest_run(conn: sa.Connection) -> dt.date | None:
+    """Return the day of the latest analytics run, or None before the first."""
+    day: dt.date | None = conn.execute(
+        sa.select(sa.func.max(analytics_runs.c.computed_on))
+    ).scalar()
+    return day
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+# --- overview -------------------------------------------------------------------------
+
+KPI_COLUMNS = (
+    Column("month", "ماه", "month"),
+    Column("sales", "خریدها"),
+    Column("revenue_rial", "مبلغ خرید", "rial"),
+    Column("average_purchase_rial", "میانگین خرید", "rial"),
+    Column("buyers", "خریداران"),
+    Column("return_rate", "نرخ بازگشت", "pct"),
+    Column("new_members", "عضو تازه"),
+    Column("active_90d", "فعال ۹۰ روزه"),
+    Column("points_earned", "امتیاز داده‌شده"),
+    Column("points_redeemed", "امتیاز خرج‌شده"),
+)
+SUMMED: tuple[str, ...] = ("sales", "revenue_rial", "buyers", "returning_buyers", "new_members")
+SUMMED += ("active_90d", "points_earned", "points_redeemed")
+
+
+def kpi_months(conn: sa.Connection, scope: Scope) -> Table:
+    """KPIs per Jalali month: the chain's row, or the owner's stores summed."""
+    k = analytics_kpis.c
+    where = (
+        k.store_id == "*"
+        if scope.whole_chain
+        else sa.and_(k.store_id != "*", scope.stores(k.store_id))
+    )
+    query = (
+        sa.select(k.month, *(sa.func.sum(getattr(k, c)).label(c) for c in SUMMED))
+        .where(where)
+        .group_by(k.month)
+        .order_by(k.month)
+    )
+    rows = []
+    for row in conn.execute(query).mappings():
+        values: dict[str, Any] = {c: int(row[c] or 0) for c in SUMMED}
+        values["month"] = row["month"]
+        values["average_purchase_rial"] = (
+            values["revenue_rial"] // values["sales"] if values["sales"] else 0
+        )
+        values["return_rate"] = _share(values["returning_buyers"], values["buyers"])
+        rows.append(values)
+    return Table("kpi_months", "شاخص‌ها به تفکیک ماه", KPI_COLUMNS, rows)
+
+
+def store_comparison(conn: sa.Connection, scope: Scope) -> Table:
+    """Each store in scope: its latest month and its totals over every month."""
+    k = analytics_kpis.c
+    last = sa.select(sa.func.max(k.month)).where(k.store_id != "*").scalar_subquery()
+    query = (
+        sa.select(
+            stores.c.id,
+            stores.c.name,
+            sa.func.coalesce(sa.func.sum(k.sales), 0).label("sales"),
+            sa.func.coalesce(sa.func.sum(k.revenue_rial), 0).label("revenue_rial"),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((k.month == last, k.revenue_rial), else_=0)), 0
+            ).label("month_revenue_rial"),
+            sa.func.coalesce(sa.func.sum(sa.case((k.month == last, k.buyers), else_=0)), 0).label(
+                "month_buyers"
+            ),
+            sa.func.coalesce(sa.func.max(sa.case((k.month == last, k.members), else_=0)), 0).label(
+                "members"
+            ),
+            sa.func.coalesce(
+                sa.func.max(sa.case((k.month == last, k.return_rate), else_=0.0)), 0.0
+            ).label("return_rate"),
+        )
+        .select_from(stores.outerjoin(analytics_kpis, k.store_id == stores.c.id))
+        .where(scope.stores(stores.c.id))
+        .group_by(stores.c.id, stores.c.name)
+        .order_by(sa.desc("revenue_rial"), stores.c.name)
+    )
+    rows = [
+        {
+            "store": r.name,
+            "members": int(r.members),
+            "sales": int(r.sales),
+            "revenue_rial": int(r.revenue_rial),
+            "month_revenue_rial": int(r.month_revenue_rial),
+            "month_buyers": int(r.month_buyers),
+            "return_rate": round(float(r.return_rate), 4),
+        }
+        for r in conn.execute(query)
+    ]
+    columns = (
+        Column("store", "فروشگاه", "text"),
+        Column("members", "اعضا"),
+        Column("sales", "خریدها"),
+        Column("revenue_rial", "مبلغ خرید", "rial"),
+        Column("month_revenue_rial", "مبلغ خرید ماه آخر", "rial"),
+        Column("month_buyers", "خریداران ماه آخر"),
+        Column("return_rate", "نرخ بازگشت ماه آخر", "pct"),
+    )
+    return Table("stores", "مقایسه فروشگاه‌ها", columns, rows)
+
+
+# --- segments -------------------------------------------------------------------------
+
+
+def _segment_fa() -> dict[str, str]:
+    return {s.key: s.fa for s in load_segments()}
+
+
+def segment_counts(conn: sa.Connection, scope: Scope) -> Table:
+    """Members and value per RFM segment, in the order of ``segments.toml``."""
+    if scope.whole_chain:
+        a = analytics_segments.c
+        query = sa.select(a.segment, a.members, a.value_rial).where(
+            a.computed_on == latest_run(conn)
+        )
+    else:
+        m = member_analytics.c
+        query = (
+            sa.select(
+                m.segment,
+                sa.func.count().label("members"),
+                sa.func.sum(m.value_rial).label("value_rial"),
+            )
+            .join(members, members.c.id == m.member_id)
+            .where(scope.members())
+            .group_by(m.segment)
+        )
+    found = {r.segment: (int(r.members), int(r.value_rial or 0)) for r in conn.execute(query)}
+    total = sum(n for n, _ in found.values())
+    rows = [
+        {
+            "segment": key,
+            "segment_fa": label,
+            "members": found.get(key, (0, 0))[0],
+            "share": _share(found.get(key, (0, 0))[0], total),
+            "value_rial": found.get(key, (0, 0))[1],
+        }
+        for key, label in _segment_fa().items()
+    ]
+    columns = (
+        Column("segment_fa", "بخش", "text"),
+        Column("members", "اعضا"),
+        Column("share", "سهم", "pct"),
+        Column("value_rial", "ارزش خریدها", "rial"),
+    )
+    return Table("segments", "بخش‌های RFM", columns, rows)
+
+
+def segment_moves(conn: sa.Connection, scope: Scope) -> Table:
+    """Members moving from one segment to another since the run before the latest."""
+    labels = _segment_fa()
+    if scope.whole_chain:
+        t = analytics_transitions.c
+        query = sa.select(t.from_segment, t.to_segment, t.members).where(
+            t.computed_on == latest_run(conn), t.from_segment != t.to_segment
+        )
+    else:
+        query = _scoped_moves(conn, scope)
+    rows = [
+        {
+            "from_fa": labels.get(r.from_segment, "تازه تحلیل‌شده")
+            if r.from_segment
+            else "تازه تحلیل‌شده",
+            "to_fa": labels.get(r.to_segment, r.to_segment),
+            "members": int(r.members),
+        }
+        for r in conn.execute(query)
+        if r.from_segment != r.to_segment
+    ]
+    rows.sort(key=lambda row: -row["members"])
+    columns = (
+        Column("from_fa", "از بخش", "text"),
+        Column("to_fa", "به بخش", "text"),
+        Column("members", "اعضا"),
+    )
+    return Table("segment_moves", "جابه‌جایی میان بخش‌ها", columns, rows)
+
+
+def _scoped_moves(conn: sa.Connection, scope: Scope) -> sa.Select[Any]:
+    days = list(
+        conn.execute(
+            sa.select(segment_history.c.computed_on)
+            .distinct()
+            .order_by(segment_history.c.computed_on.desc())
+            .limit(2)
+        ).scalars()
+    )
+    now = segment_history.alias("now")
+    before = segment_history.alias("before")
+    before_day = days[1] if len(days) > 1 else dt.date.min
+    joined = now.join(members, members.c.id == now.c.member_id).outerjoin(
+        before, sa.and_(before.c.member_id == now.c.member_id, before.c.computed_on == before_day)
+    )
+    from_segment = sa.func.coalesce(before.c.segment, "").label("from_segment")
+    return (
+        sa.select(from_segment, now.c.segment.label("to_segment"), sa.func.count().label("members"))
+        .select_from(joined)
+        .where(now.c.computed_on == (days[0] if days else dt.date.min), scope.members())
+        .group_by(sa.literal_column("from_segment"), now.c.segment)
+    )
+
+
+# --- cohorts --------------------------------------------------------------------------
+
+
+def cohort_table(conn: sa.Connection, scope: Scope) -> Table:
+    """Cohort retention: each first-purchase month and its share buying N months later."""
+    if scope.whole_chain:
+        c = analytics_cohorts.c
+        found = [
+            (r.cohort, int(r.months_since), int(r.cohort_members), int(r.active_members))
+            for r in conn.execute(
+                sa.select(c.cohort, c.months_since, c.cohort_members, c.active_members)
+            )
+        ]
+    else:
+        found = _scoped_cohorts(conn, scope)
+    sizes: dict[str, int] = {}
+    active: dict[str, dict[int, int]] = {}
+    for cohort, since, size, count in found:
+        sizes[cohort] = size
+        active.setdefault(cohort, {})[since] = count
+    width = max((max(v) for v in active.values()), default=-1) + 1
+    rows = []
+    for cohort in sorted(active):
+        row: dict[str, Any] = {"cohort": cohort, "members": sizes[cohort]}
+        for k in range(width):
+            seen = active[cohort].get(k)
+            row[f"m{k}"] = _share(seen, sizes[cohort]) if seen is not None else None
+        rows.append(row)
+    columns: tuple[Column, ...] = (
+        Column("cohort", "ماه نخستین خرید", "month"),
+        Column("members", "اعضا"),
+    )
+    columns += tuple(
+        Column(f"m{k}", f"ماه {to_persian_digits(str(k))}", "heat") for k in range(width)
+    )
+    return Table("cohorts", "ماندگاری گروه‌ها (کوهورت)", columns, rows)
+
+
+def _scoped_cohorts(conn: sa.Connection, scope: Scope) -> list[tuple[str, int, int, int]]:
+    kept = sa.and_(sales.c.refunded_at.is_(None), scope.stores(sales.c.store_id))
+    first, last = conn.execute(
+        sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
+    ).one()
+    if first is None:
+        return []
+    span = [m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last)]
+    first_at = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
+    scoped = (
+        sa.select(sales.c.member_id, sales.c.received_at, first_at.label("first_at"))
+        .where(kept)
+        .subquery()
+    )
+    cohort = month_case(scoped.c.first_at, span[0], span[1]).label("cohort")
+    month = month_case(scoped.c.received_at, span[0], span[1])
+    query = sa.select(cohort, month, sa.func.count(sa.distinct(scoped.c.member_id))).group_by(
+        sa.literal_column("cohort"), sa.literal_column("month")
+    )
+    counts = [(c, m, int(n)) for c, m, n in conn.execute(query)]
+    sizes = {c: n for c, m, n in counts if c == m}
+    return [(c, _offset(c, m), sizes.get(c, n), n) for c, m, n in counts]
+
+
+def _offset(start: str, later: str) -> int:
+    (y0, m0), (y1, m1) = ((int(p) for p in k.split("-")) for k in (start, later))
+    return (y1 - y0) * 12 + (m1 - m0)
+
+
+# --- CLV ------------------------------------------------------------------------------
+
+
+def clv_histogram(conn: sa.Connection, scope: Scope) -> Table:
+    """Members per CLV bucket (the run's fixed Rial edges)."""
+    b = analytics_clv_buckets.c
+    edges = list(
+        conn.execute(
+            sa.select(b.bucket, b.low_rial, b.high_rial, b.members)
+            .where(b.computed_on == latest_run(conn))
+            .order_by(b.bucket)
+        )
+    )
+    if scope.whole_chain:
+        counts = {r.bucket: int(r.members) for r in edges}
+    else:
+        counts = _scoped_buckets(conn, scope, edges)
+    rows = [
+        {
+            "low_rial": int(r.low_rial),
+            "high_rial": int(r.high_rial) if r.high_rial is not None else None,
+            "members": counts.get(r.bucket, 0),
+        }
+        for r in edges
+    ]
+    # Only the span of buckets someone is in: twenty buckets of zeros hide the shape.
+    filled = [i for i, row in enumerate(rows) if row["members"]]
+    rows = rows[filled[0] : filled[-1] + 1] if filled else []
+    columns = (
+        Column("low_rial", "از", "rial"),
+        Column("high_rial", "تا", "rial"),
+        Column("members", "اعضا"),
+    )
+    return Table("clv_buckets", "پراکندگی ارزش طول عمر (CLV)", columns, rows)
+
+
+def _scoped_buckets(conn: sa.Connection, scope: Scope, edges: list[Any]) -> dict[int, int]:
+    if not edges:
+        return {}
+    clv = member_analytics.c.clv_rial
+    bucket = sa.case(
+        *((clv >= r.low_rial, r.bucket) for r in reversed(edges)), else_=edges[0].bucket
+    ).label("bucket")
+    query = (
+        sa.select(bucket, sa.func.count())
+        .select_from(member_analytics.join(members, members.c.id == member_analytics.c.member_id))
+        .where(clv.is_not(None), scope.members())
+        .group_by(sa.literal_column("bucket"))
+    )
+    return {int(k): int(n) for k, n in conn.execute(query)}
+
+
+def top_members(conn: sa.Connection, scope: Scope, unmask: Callable[[str, bytes], str]) -> Table:
+    """The members in scope with the highest CLV (else value), mobile masked."""
+    from common.mobile import mask_mobile
+
+    m = member_analytics.c
+    order = sa.func.coalesce(m.clv_rial, m.value_rial).desc()
+    query = (
+        sa.select(
+            members.c.id,
+            members.c.mobile_enc,
+            stores.c.name.label("store"),
+            m.segment,
+            m.purchases,
+            m.value_rial,
+            m.clv_rial,
+            m.p_alive,
+        )
+        .select_from(
+            member_analytics.join(members, members.c.id == m.member_id).join(
+                stores, stores.c.id == members.c.home_store_id
+            )
+        )
+        .where(scope.members())
+        .order_by(order, members.c.id)
+        .limit(TOP_MEMBERS)
+    )
+    labels = _segment_fa()
+    rows = [
+        {
+            "member_id": r.id,
+            "mobile": mask_mobile(unmask(r.id, r.mobile_enc)),
+            "store": r.store,
+            "segment_fa": labels.get(r.segment, r.segment),
+            "purchases": int(r.purchases),
+            "value_rial": int(r.value_rial),
+            "clv_rial": int(r.clv_rial) if r.clv_rial is not None else None,
+            "p_alive": round(float(r.p_alive), 4) if r.p_alive is not None else None,
+        }
+        for r in conn.execute(query)
+    ]
+    columns = (
+        Column("mobile", "موبایل", "member"),
+        Column("store", "فروشگاه", "text"),
+        Column("segment_fa", "بخش", "text"),
+        Column("purchases", "خریدها"),
+        Column("value_rial", "ارزش خریدها", "rial"),
+        Column("clv_rial", "ارزش طول عمر", "rial"),
+        Column("p_alive", "احتمال فعال‌بودن", "pct"),
+    )
+    return Table("top_members", "اعضای برتر", columns, rows)
+
+
+# --- feedback -------------------------------------------------------------------------
+
+
+def nps_months(conn: sa.Connection, scope: Scope) -> Table:
+    """NPS and promoters/passives/detractors per Jalali month at the stores in scope."""
+    f = feedback.c
+    in_scope = scope.stores(f.store_id)
+    first, last = conn.execute(
+        sa.select(sa.func.min(f.created_at), sa.func.max(f.created_at)).where(in_scope)
+    ).one()
+    rows: list[dict[str, Any]] = []
+    if first is not None:
+        span = [m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last)]
+        month = month_case(f.created_at, span[0], span[1])
+        query = (
+            sa.select(
+                month,
+                sa.func.count().label("answers"),
+                sa.func.sum(sa.case((f.nps >= 9, 1), else_=0)).label("promoters"),
+                sa.func.sum(sa.case((f.nps <= 6, 1), else_=0)).label("detractors"),
+                sa.func.avg(f.nps).label("mean"),
+            )
+            .where(in_scope)
+            .group_by(sa.literal_column("month"))
+            .order_by(sa.literal_column("month"))
+        )
+        for r in conn.execute(query):
+            answers, pro, det = int(r.answers), int(r.promoters), int(r.detractors)
+            rows.append(
+                {
+                    "month": r.month,
+                    "answers": answers,
+                    "promoters": _share(pro, answers),
+                    "passives": _share(answers - pro - det, answers),
+                    "detractors": _share(det, answers),
+                    "nps": round(100 * (pro - det) / answers),
+                    "mean": round(float(r.mean), 2),
+                }
+            )
+    columns = (
+        Column("month", "ماه", "month"),
+        Column("answers", "پاسخ‌ها"),
+        Column("nps", "NPS", "score"),
+        Column("promoters", "مشوق (۹–۱۰)", "pct"),
+        Column("passives", "خنثی (۷–۸)", "pct"),
+        Column("detractors", "منتقد (۰–۶)", "pct"),
+        Column("mean", "میانگین امتیاز", "score"),
+    )
+    return Table("nps", "رضایت مشتریان (NPS) به تفکیک ماه", columns, rows)
+
+
+# --- demographics ---------------------------------------------------------------------
+
+
+def demographics(conn: sa.Connection, scope: Scope, dimension: str) -> Table:
+    """Members and buying members by age group, gender or province."""
+    if scope.whole_chain:
+        d = analytics_demographics.c
+        found = [
+            (r.value, int(r.members), int(r.buying_members))
+            for r in conn.execute(
+                sa.select(d.value, d.members, d.buying_members).where(
+                    d.computed_on == latest_run(conn), d.dimension == dimension
+                )
+            )
+        ]
+    else:
+        found = _scoped_demographics(conn, scope, dimension)
+    rows = [
+        {"value": _value_fa(dimension, v), "members": n, "buying_members": b}
+        for v, n, b in sorted(found, key=lambda t: _order(dimension, t))
+    ]
+    titles = {
+        "age": ("گروه سنی", "سن"),
+        "gender": ("جنسیت", "جنسیت"),
+        "province": ("استان", "استان"),
+    }
+    column_fa, title = titles[dimension]
+    columns = (
+        Column("value", column_fa, "text"),
+        Column("members", "اعضا"),
+        Column("buying_members", "اعضای خریدار"),
+    )
+    return Table(f"demographics_{dimension}", f"اعضا به تفکیک {title}", columns, rows)
+
+
+def _value_fa(dimension: str, value: str) -> str:
+    if dimension == "gender":
+        return GENDERS_FA.get(value, value)
+    if dimension == "age":
+        return AGE_FA.get(value, "نامشخص")
+    return to_persian_digits(value) if value else "نامشخص"
+
+
+def _order(dimension: str, item: tuple[str, int, int]) -> tuple[Any, ...]:
+    if dimension == "age":
+        keys = [key for key, _ in AGE_GROUPS]
+        return (keys.index(item[0]) if item[0] in keys else len(keys), item[0])
+    return (item[0] == "", -item[1], item[0])
+
+
+def _scoped_demographics(
+    conn: sa.Connection, scope: Scope, dimension: str
+) -> list[tuple[str, int, int]]:
+    if dimension == "age":
+        this_year = int(month_key(dt.datetime.now(dt.UTC))[:4])
+        age = this_year - members.c.birth_year
+        value: sa.ColumnElement[Any] = sa.case(
+            (members.c.birth_year.is_(None), sa.literal("")),
+            *((age >= low, sa.literal(key)) for key, low in reversed(AGE_GROUPS) if low > 0),
+            else_=sa.literal(AGE_GROUPS[0][0]),
+        )
+    else:
+        value = sa.func.coalesce(getattr(members.c, dimension), "")
+    bought = sa.func.count(member_analytics.c.member_id)
+    query = (
+        sa.select(value.label("value"), sa.func.count().label("n"), bought.label("b"))
+        .select_from(
+            members.outerjoin(member_analytics, member_analytics.c.member_id == members.c.id)
+        )
+        .where(scope.members())
+        .group_by(sa.literal_column("value"))
+    )
+    return [(str(v), int(n), int(b)) for v, n, b in conn.execute(query)]
+
+
+# --- overview cards and fleet ---------------------------------------------------------
+
+
+def overview_cards(conn: sa.Connection, scope: Scope) -> dict[str, Any]:
+    """Return the overview's headline figures for the scope, from the latest KPI rows."""
+    k = analytics_kpis.c
+    where = (
+        k.store_id == "*"
+        if scope.whole_chain
+        else sa.and_(k.store_id != "*", scope.stores(k.store_id))
+    )
+    last = sa.select(sa.func.max(k.month)).where(where).scalar_subquery()
+    latest = sa.case((k.month == last, 1), else_=0)
+    row = conn.execute(
+        sa.select(
+            *(
+                sa.func.coalesce(sa.func.sum(getattr(k, c)), 0).label(c)
+                for c in ("sales", "revenue_rial", "points_earned", "points_redeemed")
+            ),
+            *(
+                sa.func.coalesce(sa.func.sum(getattr(k, c) * latest), 0).label(c)
+                for c in ("members", "activated_members", "active_90d", "points_liability")
+            ),
+        ).where(where)
+    ).one()
+    figures: dict[str, Any] = {key: int(value) for key, value in row._mapping.items()}
+    figures["stores"] = conn.execute(
+        sa.select(sa.func.count()).select_from(stores).where(scope.stores(stores.c.id))
+    ).scalar_one()
+    figures["activation_rate"] = _share(figures["activated_members"], figures["members"])
+    return figures
+
+
+def scoped_fleet(conn: sa.Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Return the terminals of the stores in scope with their sync watermark."""
+    from cloud.tables import terminals
+
+    rows = conn.execute(
+        sa.select(terminals, stores.c.name.label("store_name"))
+        .join(stores, stores.c.id == terminals.c.store_id)
+        .where(scope.stores(terminals.c.store_id))
+        .order_by(stores.c.name, terminals.c.created_at)
+    ).mappings()
+    return [dict(row) for row in rows]

@@ -1,0 +1,157 @@
+"""HQ's analytics pages and exports within the user's scope, on SQLite and PostgreSQL:
+a store owner who edits ``?store=``, an export's name or a member id reaches nothing of
+another store; what they do see adds up to their own store's sales.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from openpyxl import load_workbook
+
+from cloud.analytics.run import run_analytics
+from cloud.dashboard_pages import TABLES
+from tests.cloud.test_access_scope import TAJRISH, VANAK, Chain, add_users, seed_chain, signed_in
+
+AS_OF = dt.datetime(2025, 10, 5, tzinfo=dt.UTC)
+PAGES = ["/hq/", "/hq/segments", "/hq/cohorts", "/hq/clv", "/hq/nps", "/hq/demographics"]
+# What only Tajrish's side of the chain would show: its name, its members' provinces and
+# masked mobiles (m06-m08 end in 0006-0008), in Persian or ASCII digits.
+TAJRISH_TRACES = ("تجریش", "اصفهان", "فارس", "۰۰۰۶", "۰۰۰۷", "۰۰۰۸", TAJRISH)
+VANAK_SALES_RIAL = 1_200_000 + 800_000 + 900_000 + 300_000 + 450_000 + 2_500_000 + 150_000
+
+
+@pytest.fixture
+def analysed(cloud_app_any: Flask) -> tuple[Flask, Chain]:
+    chain = seed_chain(cloud_app_any)
+    add_users(cloud_app_any)
+    run_analytics(cloud_app_any.extensions["vafa"].engine, AS_OF)
+    return cloud_app_any, chain
+
+
+def _csv(body: bytes) -> list[list[str]]:
+    assert body.startswith("\ufeff".encode()), "Excel needs the BOM to read UTF-8 Persian"
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_owner_pages_and_exports_show_no_other_store(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN Vanak's owner WHEN they open every page and export every table
+    THEN nothing of Tajrish is in any answer."""
+    app, _ = analysed
+    client = signed_in(app, "vanak.owner")
+    for path in PAGES:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        for trace in TAJRISH_TRACES:
+            assert trace not in page.text, (path, trace)
+    for name in TABLES:
+        for fmt in ("csv", "xlsx"):
+            answer = client.get(f"/hq/export/{name}.{fmt}")
+            assert answer.status_code == 200, (name, fmt)
+            text = (
+                answer.get_data().decode("utf-8-sig")
+                if fmt == "csv"
+                else _xlsx_text(answer.get_data())
+            )
+            for trace in TAJRISH_TRACES:
+                assert trace not in text, (name, fmt, trace)
+
+
+def _xlsx_text(body: bytes) -> str:
+    sheet = load_workbook(io.BytesIO(body)).active
+    assert sheet is not None
+    return " ".join(str(v) for row in sheet.iter_rows(values_only=True) for v in row)
+
+
+def test_owner_figures_add_up_to_their_store(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN Vanak's seven sales WHEN its owner exports KPIs and stores
+    THEN revenue is Vanak's alone; the admin's chain row has Tajrish's too."""
+    app, _ = analysed
+    owner = _csv(signed_in(app, "vanak.owner").get("/hq/export/kpi_months.csv").get_data())
+    assert owner[0][:3] == ["ماه", "خریدها", "مبلغ خرید"]
+    assert sum(int(row[2]) for row in owner[1:]) == VANAK_SALES_RIAL
+    assert sum(int(row[1]) for row in owner[1:]) == 7
+    stores = _csv(signed_in(app, "vanak.owner").get("/hq/export/stores.csv").get_data())
+    assert [row[0] for row in stores[1:]] == ["فروشگاه ونک"]
+    chain = _csv(signed_in(app, "admin").get("/hq/export/kpi_months.csv").get_data())
+    assert sum(int(row[1]) for row in chain[1:]) == 12
+    segments = _csv(signed_in(app, "vanak.owner").get("/hq/export/segments.csv").get_data())
+    assert sum(int(row[1]) for row in segments[1:]) == 4  # m01, m02, m03, m05 bought
+    gender = _csv(
+        signed_in(app, "vanak.owner").get("/hq/export/demographics_gender.csv").get_data()
+    )
+    assert {row[0]: int(row[1]) for row in gender[1:]} == {"زن": 3, "مرد": 1, "نامشخص": 1}
+
+
+def test_editing_store_in_the_url_is_refused(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN Vanak's owner WHEN they put Tajrish's id (or a made-up one) in ?store=
+    on any page or export THEN 404 naming nothing; their own store's id works."""
+    app, _ = analysed
+    client = signed_in(app, "vanak.owner")
+    for store in (TAJRISH, "no-such-store"):
+        for path in [*PAGES, "/hq/export/kpi_months.csv", "/hq/export/top_members.xlsx"]:
+            answer = client.get(path, query_string={"store": store})
+            assert answer.status_code == 404, (path, store)
+            assert "تجریش" not in answer.text and "عضو" not in answer.text
+    assert client.get("/hq/segments", query_string={"store": VANAK}).status_code == 200
+
+
+def test_admin_narrows_to_one_store(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN the admin WHEN they pick Tajrish THEN the tables hold Tajrish's figures only."""
+    app, _ = analysed
+    client = signed_in(app, "admin")
+    stores = _csv(client.get("/hq/export/stores.csv?store=" + TAJRISH).get_data())
+    assert [row[0] for row in stores[1:]] == ["فروشگاه تجریش"]
+    top = _csv(client.get("/hq/export/top_members.csv?store=" + TAJRISH).get_data())
+    assert {row[1] for row in top[1:]} == {"فروشگاه تجریش"}
+    page = client.get("/hq/clv", query_string={"store": TAJRISH})
+    assert "فروشگاه ونک</td>" not in page.text
+
+
+def test_owner_of_no_store_sees_empty_pages(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN an owner with no store WHEN they open pages and exports THEN no rows at all."""
+    app, _ = analysed
+    client = signed_in(app, "nobody.owner")
+    for path in PAGES:
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "ونک" not in page.text and "تجریش" not in page.text, path
+    for name in ("kpi_months", "stores", "top_members", "nps", "cohorts"):
+        rows = _csv(client.get(f"/hq/export/{name}.csv").get_data())
+        assert len(rows) == 1, name  # the titles only
+
+
+def test_unknown_exports_and_anonymous_visitors_are_refused(
+    analysed: tuple[Flask, Chain],
+) -> None:
+    """GIVEN made-up export names or formats, or no session THEN 404, or the login page."""
+    app, _ = analysed
+    client = signed_in(app, "admin")
+    for path in ("/hq/export/members.csv", "/hq/export/kpi_months.json", "/hq/export/x.xlsx"):
+        assert client.get(path).status_code == 404, path
+    anonymous = app.test_client()
+    for path in [*PAGES, "/hq/export/kpi_months.csv"]:
+        answer = anonymous.get(path)
+        assert answer.status_code == 302 and "/hq/login" in answer.headers["Location"], path
+
+
+def test_excel_export_is_right_to_left_with_numbers(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN the KPI table WHEN exported as .xlsx THEN the sheet reads right to left,
+    titles are Persian, Rials are numbers and rates are percentages."""
+    app, _ = analysed
+    answer = signed_in(app, "admin").get("/hq/export/kpi_months.xlsx")
+    assert answer.headers["Content-Disposition"].startswith('attachment; filename="vafa-kpi')
+    assert answer.headers["Cache-Control"] == "no-store"
+    sheet = load_workbook(io.BytesIO(answer.get_data())).active
+    assert sheet is not None and sheet.sheet_view.rightToLeft
+    rows: list[tuple[Any, ...]] = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("ماه", "خریدها", "مبلغ خرید")
+    assert sum(row[2] for row in rows[1:]) == VANAK_SALES_RIAL + 5_000_000 + 4_000_000 + (
+        650_000 + 700_000 + 1_100_000
+    )
+    assert sheet.cell(row=2, column=6).number_format == "0.0%"
