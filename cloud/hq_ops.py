@@ -120,7 +120,7 @@ def _fa(text: object) -> str:
 
 @bp.app_template_filter("pct")
 def _pct(share: float) -> str:
-    return to_persian_digits(f"{share * 100:.1f}") + "٪"
+    return to_persian_digits(f"{share * 100:.1f}").replace(".", "٫") + "٪"
 
 
 # --- Scenarios ------------------------------------------------------------------------------
@@ -257,13 +257,14 @@ def _preview(conn: sa.Connection, scenario: Scenario) -> tuple[dict[str, Any] | 
     shown = decisions[:PREVIEW_ROWS]
     people = _people(conn, [d.member_id for d in shown])
     sms = next((a for a in scenario.actions if a["type"] == "sms"), None)
+    points = sum(int(a["amount"]) for a in scenario.actions if a["type"] in ("points", "gift"))
     rows = [
         {
             "member": people.get(d.member_id, ("—", "—")),
             "arm": d.arm,
             "outcome": OUTCOMES_FA.get(d.outcome, d.outcome),
             "actions": [_action_fa(a) for a in d.actions],
-            "text": _text(sms, d.arm, people.get(d.member_id, ("",))[0])
+            "text": _text(sms, d.arm, people.get(d.member_id, ("",))[0], points)
             if any(a.startswith("sms:") and ":skipped:" not in a for a in d.actions)
             else "",
             "cost": d.cost_rial,
@@ -295,13 +296,13 @@ def _people(conn: sa.Connection, member_ids: list[str]) -> dict[str, tuple[str, 
     return found
 
 
-def _text(sms: dict[str, Any] | None, arm: str, name: str) -> str:
+def _text(sms: dict[str, Any] | None, arm: str, name: str, points: int) -> str:
     if sms is None:
         return ""
     template = str(sms["variants"][1 if arm == "B" else 0])
     first = name.split()[0] if name.split() else name
-    try:  # a coupon's code and the points are known only when the run acts
-        return render(template, {"نام": first, "امتیاز": "{امتیاز}", "کد": "{کد}"})
+    try:  # a coupon's code is made only when the run acts
+        return render(template, {"نام": first, "امتیاز": points or "{امتیاز}", "کد": "{کد}"})
     except TemplateError:
         return template
 
