@@ -2,7 +2,8 @@
 
 The link is ``/f/<token>``: a ``VF1`` token signed by the terminal that printed the receipt
 (its enrolled Ed25519 key), naming the sale and an expiry. One answer per sale. A score
-of 6 or less runs the enabled feedback scenarios (the apology) for the member at once.
+of 6 or less runs the enabled feedback scenarios (the apology) for the member at once. The
+comment's sentiment (``cloud/analytics/sentiment.py``) is stored with it, in clear.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.wrappers import Response
 
+from cloud.analytics.satisfaction import sentiment_of
 from cloud.context import ctx
 from cloud.storage import utcnow
 from cloud.tables import feedback, sales, terminals
@@ -100,6 +102,7 @@ def _store(sale_id: str, terminal: sa.Row[Any], nps: int, comment: str) -> str |
                     nps=nps,
                     comment_enc=vault.encrypt(feedback_id, comment) if comment else None,
                     created_at=utcnow(),
+                    **sentiment_of(comment),
                 )
             )
     except sa.exc.IntegrityError:  # the same form sent twice at once: the first one counts

@@ -302,6 +302,10 @@ feedback = sa.Table(
     sa.Column("nps", sa.Integer, nullable=False),
     sa.Column("comment_enc", sa.LargeBinary),
     sa.Column("created_at", Time, nullable=False, index=True),
+    # The comment's sentiment (cloud/analytics/sentiment.py): positive, neutral, negative;
+    # NULL without a comment, or until the analytics run scores one stored before.
+    sa.Column("sentiment", sa.String(8)),
+    sa.Column("sentiment_score", sa.Float),
 )
 
 # A referral rewarded: both members got their points when the referred one first bought.
@@ -531,4 +535,23 @@ analytics_categories = sa.Table(
     sa.Column("members", sa.BigInteger, nullable=False),
     sa.Column("sales", sa.BigInteger, nullable=False),
     sa.Column("amount_rial", sa.BigInteger, nullable=False),
+)
+
+# Feedback per store ("*" = chain-wide) and Jalali month, as of the latest run: NPS and the
+# comments' sentiment, for the HQ satisfaction page.
+analytics_feedback = sa.Table(
+    "analytics_feedback",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("responses", sa.BigInteger, nullable=False),
+    sa.Column("promoters", sa.BigInteger, nullable=False),  # 9-10
+    sa.Column("passives", sa.BigInteger, nullable=False),  # 7-8
+    sa.Column("detractors", sa.BigInteger, nullable=False),  # 0-6
+    sa.Column("nps", sa.Float, nullable=False),  # % promoters - % detractors
+    sa.Column("comments", sa.BigInteger, nullable=False),
+    sa.Column("positive", sa.BigInteger, nullable=False),
+    sa.Column("neutral", sa.BigInteger, nullable=False),
+    sa.Column("negative", sa.BigInteger, nullable=False),
 )

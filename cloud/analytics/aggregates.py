@@ -1,11 +1,12 @@
 """Store what the HQ pages read, so a page is one small query on precomputed rows.
 
 Written inside the analytics run's transaction: the latest-run tables (KPIs per store and
-month, cohort retention) are replaced whole; the per-run tables (segment counts, segment
-transitions, the CLV histogram, demographics, the run's chain figures) replace that day's
-rows and keep earlier days for trends. Members whose segment changed since the previous run get a
-``segment_changes`` row each (a member's first segment is not a change). Members'
-preferences (``preferences.py``) are replaced whole, with the chain's categories per day.
+month, cohort retention, feedback per store and month) are replaced whole; the per-run
+tables (segment counts, segment transitions, the CLV histogram, demographics, the run's
+chain figures) replace that day's rows and keep earlier days for trends. Members whose
+segment changed since the previous run get a ``segment_changes`` row each (a member's
+first segment is not a change). Members' preferences (``preferences.py``) are replaced
+whole, with the chain's categories per day.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from cloud.analytics.preferences import (
     incentive_rows,
     suggestion_rows,
 )
+from cloud.analytics.satisfaction import feedback_rows
 from cloud.reports import totals
 from cloud.tables import (
     analytics_categories,
     analytics_clv_buckets,
     analytics_cohorts,
     analytics_demographics,
+    analytics_feedback,
     analytics_kpis,
     analytics_runs,
     analytics_segments,
@@ -136,6 +139,7 @@ def store_aggregates(
     cohorts = retention_matrix(conn, as_of)
     _replace(conn, analytics_kpis, None, grid)
     _replace(conn, analytics_cohorts, None, _cohort_rows(cohorts, day))
+    _replace(conn, analytics_feedback, None, feedback_rows(conn, as_of))
     _replace(
         conn, analytics_segments, analytics_segments.c.computed_on == day, _segment_rows(rows, day)
     )

@@ -19,6 +19,7 @@ from cloud.analytics.kpis import chain_kpis
 from cloud.analytics.lines import copy_sale_lines
 from cloud.analytics.patterns import Pattern, member_patterns
 from cloud.analytics.rfm import Segment, load_segments, rfm_scores, segment_of
+from cloud.analytics.satisfaction import score_unscored
 from cloud.tables import member_analytics, segment_history
 from common.pii import PiiVault
 
@@ -66,12 +67,14 @@ def run_analytics(
     """Compute and store every buying member's analytics as of ``as_of``; return counts.
 
     With the PII ``vault``, sale lines are first copied out of the sealed sale events
-    received since the last run (category preferences need them).
+    received since the last run (category preferences need them), and feedback comments
+    stored without a sentiment are scored.
     """
     started = time.monotonic()
     segments = load_segments()
     with engine.begin() as conn:
         lines = copy_sale_lines(conn, vault) if vault is not None else 0
+        scored = score_unscored(conn, vault) if vault is not None else 0
         patterns = member_patterns(conn, as_of)
         r, f, m = rfm_scores(
             [p.gap_days for p in patterns],
@@ -115,6 +118,7 @@ def run_analytics(
         "clv_fitted": bool(extra),
         "run": stored["run"],
         "sale_lines_copied": lines,
+        "comments_scored": scored,
         "preferences": preferences,
         **figures,
     }

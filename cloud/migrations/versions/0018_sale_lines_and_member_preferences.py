@@ -1,4 +1,4 @@
-"""sale lines and member preferences
+"""sale lines, member preferences and feedback sentiment
 
 Revision ID: 0018
 Revises: 0017
@@ -69,10 +69,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sale_id", "line_no"),
     )
     op.create_index(op.f("ix_sale_lines_member_id"), "sale_lines", ["member_id"], unique=False)
+    op.add_column("feedback", sa.Column("sentiment", sa.String(length=8), nullable=True))
+    op.add_column("feedback", sa.Column("sentiment_score", sa.Float(), nullable=True))
+    op.create_table(
+        "analytics_feedback",
+        sa.Column("store_id", sa.String(length=32), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("computed_on", sa.Date(), nullable=False),
+        sa.Column("responses", sa.BigInteger(), nullable=False),
+        sa.Column("promoters", sa.BigInteger(), nullable=False),
+        sa.Column("passives", sa.BigInteger(), nullable=False),
+        sa.Column("detractors", sa.BigInteger(), nullable=False),
+        sa.Column("nps", sa.Float(), nullable=False),
+        sa.Column("comments", sa.BigInteger(), nullable=False),
+        sa.Column("positive", sa.BigInteger(), nullable=False),
+        sa.Column("neutral", sa.BigInteger(), nullable=False),
+        sa.Column("negative", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("store_id", "month"),
+    )
 
 
 def downgrade() -> None:
     """Undo this revision."""
+    op.drop_table("analytics_feedback")
+    with op.batch_alter_table("feedback") as batch:
+        batch.drop_column("sentiment_score")
+        batch.drop_column("sentiment")
     op.drop_index(op.f("ix_sale_lines_member_id"), table_name="sale_lines")
     op.drop_table("sale_lines")
     op.drop_table("member_suggestions")
