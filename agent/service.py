@@ -1,7 +1,8 @@
 """``vafa-agent run``: the long-running terminal service.
 
 Serves the local web page with waitress and drains the outbox in the background when the
-terminal is enrolled; a scanner thread feeds each scan to the cashier screen (polled by it).
+terminal is enrolled; a scanner thread feeds each scan to the cashier screen (polled by it);
+a device thread notices devices plugged in and out.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import logging
 import os
 import socket
 import threading
+from pathlib import Path
 
 from waitress import serve as waitress_serve
 
-from agent.drivers.profiles import ScannerProfile, load_profile
+from agent.drivers.discovery import DeviceWatcher, discover
+from agent.drivers.profiles import ScannerProfile, load_profile, load_profiles
 from agent.drivers.reconnect import ReconnectingScanner
 from agent.drivers.registry import open_scanner
 from agent.errors import NotEnrolled, ProfileError
@@ -74,6 +77,42 @@ def start_scanner(terminal: Terminal, feed: ScanFeed, stop: threading.Event) -> 
     return True
 
 
+def start_device_watcher(
+    terminal: Terminal, stop: threading.Event, root: Path = Path("/"), interval_s: float = 2.0
+) -> threading.Thread:
+    """Watch for devices plugged in and out (sysfs under ``root``) every ``interval_s``.
+
+    Plugs and unplugs (debounced by DeviceWatcher) are logged and handed to the terminal,
+    which reopens a returning printer before its next job; the scanner thread reopens its
+    own port. A failed look at sysfs is logged and tried again, never fatal.
+    """
+    profiles = load_profiles()
+    watcher = DeviceWatcher(lambda: discover(root, profiles))
+
+    def watch() -> None:
+        while True:
+            try:
+                added, removed = watcher.poll()
+            except OSError as exc:
+                log.warning("device discovery failed: %s", exc)
+            else:
+                for device in added:
+                    log.info(
+                        "device plugged in: %s at %s (%s)",
+                        device.key,
+                        device.node,
+                        ", ".join(device.profiles) or "no matching profile",
+                    )
+                if added or removed:
+                    terminal.devices_changed(list(watcher.present.values()), added, removed)
+            if stop.wait(interval_s):
+                return
+
+    thread = threading.Thread(target=watch, name="vafa-devices", daemon=True)
+    thread.start()
+    return thread
+
+
 def sd_notify(state: str) -> bool:
     """Send a state line to systemd over NOTIFY_SOCKET; return whether one was sent."""
     address = os.environ.get("NOTIFY_SOCKET", "")
@@ -116,6 +155,7 @@ def serve(terminal: Terminal) -> None:
     start_watchdog(poller, stop)
     scans = ScanFeed()
     start_scanner(terminal, scans, stop)
+    start_device_watcher(terminal, stop)
     sd_notify("READY=1")
     log.info("owner page on http://%s:%d/", config.web_host, config.web_port)
     try:

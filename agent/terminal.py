@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.config import AgentConfig
 from agent.drivers.base import Drawer, Printer
+from agent.drivers.discovery import FoundDevice
 from agent.drivers.escpos_printer import PrinterDrawer, compose_receipt, open_printer
 from agent.drivers.printer_status import PrinterNotReady
 from agent.drivers.profiles import PrinterProfile, load_profile
@@ -88,6 +89,20 @@ class Terminal:
             profile, config.printer_transport, config.printer_target, config.printer_timeout_s
         )
         self.drawer = open_drawer(config, self.printer, profile)
+        self.devices: list[FoundDevice] = []  # what the device watcher last saw plugged in
+
+    def devices_changed(
+        self, present: list[FoundDevice], added: list[FoundDevice], removed: list[FoundDevice]
+    ) -> None:
+        """Hear the device watcher: keep what is plugged in, and when the printer comes back
+        (a USB printer, or the node or port it is configured on) open it afresh."""
+        self.devices = present
+        target = self.config.printer_target
+        for device in added:
+            if device.role == "printer" or (target and device.node == target):
+                self.printer.replugged()
+        for device in removed:
+            log.warning("device unplugged: %s (%s)", device.key, device.node)
 
     def device_status(self) -> dict[str, Any]:
         """Say how the printer and the drawer are, in English and Persian, for the cashier."""
@@ -105,6 +120,7 @@ class Terminal:
             "paper_near_end": bool(status.paper_near_end),
             "drawer_open": drawer_open,
             "drawer_fa": _DRAWER_FA[drawer_open],
+            "devices": [device.to_dict() for device in self.devices],
         }
 
     def refresh_rules(self) -> None:

@@ -10,7 +10,8 @@ set -euo pipefail
 # libfribidi0 + libraqm0: Pillow's raqm layout loads them at run time to shape Persian.
 runtime=(fonts-farsiweb libfribidi0 libraqm0)
 # python3-venv: /opt/vafa/venv; gcc + python3-dev: evdev is published as source only.
-terminal=(python3-venv python3-dev gcc)
+# libusb-1.0-0: pyusb's backend for printers on the usb transport (no usblp node).
+terminal=(python3-venv python3-dev gcc libusb-1.0-0)
 # postgresql: server binaries for the tests' throwaway clusters (/usr/lib/postgresql/*/bin).
 # chromium: Debian's browser, driven headless by Playwright at /usr/bin/chromium.
 # systemd: systemd-analyze verifies the installer's units; shellcheck lints its scripts.

@@ -29,6 +29,9 @@ class Printer(ABC):
         """Ask the printer how it is; a printer that cannot be asked is unknown, never offline."""
         return PrinterStatus()
 
+    def replugged(self) -> None:
+        """Hear that the printer's device came back (hot-plug): open it afresh for the next job."""
+
     def close(self) -> None:
         """Release the device."""
 

@@ -120,7 +120,9 @@ def _printers(root: Path, profiles: Mapping[str, Profile]) -> list[FoundDevice]:
     found = []
     for entry in sorted(base.glob("lp*")) if base.is_dir() else []:
         vid, pid, serial, port = _usb_ids(root, entry / "device")
-        key = f"usb:{vid}:{pid}:{serial}" if serial else f"usb-port:{port or entry.name}"
+        if not port:  # no USB device behind it: appearing or vanishing half-way; next scan
+            continue
+        key = f"usb:{vid}:{pid}:{serial}" if serial else f"usb-port:{port}"
         names = _matches(profiles, "printer", vid, pid)
         node = str(root / "dev/usb" / entry.name)
         found.append(FoundDevice(key, "printer", node, vid, pid, serial, names))

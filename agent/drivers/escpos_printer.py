@@ -217,6 +217,7 @@ class EscposTransportPrinter(Printer):
         self.profile = profile
         self.clock = clock
         self.silent_until = 0.0
+        self.stale = False
 
     def status(self) -> PrinterStatus:
         """Ask DLE EOT 1..4; any failure or silence gives an unknown status, never an error."""
@@ -242,16 +243,31 @@ class EscposTransportPrinter(Printer):
         return bytes(reply or b"")
 
     def send(self, data: bytes) -> None:
-        """Write bytes to the device; convert any transport error to PrinterError."""
+        """Write bytes to the device; convert any transport error to PrinterError.
+
+        After a failure, or once the device was replugged, the backend is closed before the
+        next job so that job opens the device again: a USB printer unplugged and plugged
+        back keeps no stale handle, and the cashier's retry simply prints."""
+        if self.stale:
+            self.stale = False
+            self.close()
         try:
             self.backend._raw(data)
-        except (EscposError, OSError) as exc:
+        except (EscposError, OSError, ValueError) as exc:
+            self.close()
             raise PrinterError(f"printer did not take {len(data)} bytes: {exc}") from exc
 
+    def replugged(self) -> None:
+        """Open the device afresh before the next job (called from the device watcher)."""
+        self.stale = True
+        self.silent_until = 0.0  # a new device may answer status queries
+
     def close(self) -> None:
-        """Close the backend's device."""
+        """Close the backend's device so that its next use opens it again."""
         with contextlib.suppress(EscposError, OSError):
             self.backend.close()
+        # python-escpos leaves None after a failed open, and None is never opened again.
+        self.backend._device = False
 
 
 class MemoryPrinter(Printer):

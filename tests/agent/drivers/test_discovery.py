@@ -188,3 +188,11 @@ def test_devices_cli_plain_text(counter: Path, capsys: pytest.CaptureFixture[str
     assert main(["devices", "--root", str(counter)]) == 0
     out = capsys.readouterr().out
     assert "usb:0fe6:811e:RP80X77" in out and "rongta-rp80" in out
+
+
+def test_a_printer_entry_without_its_usb_device_is_not_reported(tmp_path: Path) -> None:
+    """GIVEN a usbmisc entry whose device link is missing (a printer appearing or vanishing
+    half-way) THEN discovery leaves it out rather than report a nameless printer that would
+    look like a plug and an unplug of its own."""
+    (tmp_path / "sys/class/usbmisc/lp0").mkdir(parents=True)
+    assert discover(tmp_path, load_profiles()) == []
