@@ -26,6 +26,7 @@ KILLS = 200
 def _sell_forever(config: AgentConfig, member_id: str, write_fd: int) -> None:
     """Child process: sell in a loop; report each sale id only after it committed."""
     terminal = Terminal(config)
+    os.write(write_fd, b"up\n")  # booted: the random kill window starts now
     amount = 100_000
     while True:
         sale = terminal.flow.sale(member_id, amount)
@@ -43,12 +44,10 @@ def _run_child_until_killed(config: AgentConfig, member_id: str, rng: random.Ran
         finally:
             os._exit(1)
     os.close(write_fd)
-    deadline = time.monotonic() + rng.uniform(0.0, 0.08)
     confirmed = bytearray()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
-        if ready:
-            confirmed += os.read(read_fd, 65536)
+    if rng.random() < 0.9:  # most kills land among the sales, the rest during the boot
+        confirmed += _read_until(read_fd, time.monotonic() + 60.0, b"up\n")
+    confirmed += _read_until(read_fd, time.monotonic() + rng.uniform(0.0, 0.08))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     while chunk := os.read(read_fd, 65536):
@@ -56,6 +55,19 @@ def _run_child_until_killed(config: AgentConfig, member_id: str, rng: random.Ran
     os.close(read_fd)
     # A line cut by the kill was never a confirmation.
     return [line for line in confirmed.decode().split("\n")[:-1] if len(line) == 32]
+
+
+def _read_until(read_fd: int, deadline: float, marker: bytes | None = None) -> bytes:
+    """Read what the child wrote until ``marker`` came (or the pipe closed) or ``deadline``."""
+    data = bytearray()
+    while time.monotonic() < deadline and (marker is None or marker not in data):
+        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+        if ready:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    return bytes(data)
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> None:
