@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from agent.errors import SyncError
+from agent.offline_queue import status
 from agent.offline_queue.pull import pull
 from agent.offline_queue.sync import SyncClient
 from common.persian import now_tehran
@@ -42,11 +43,14 @@ class SyncPoller:
     def run_once(self) -> bool:
         """Try one drain; return whether it succeeded."""
         try:
-            self.client.drain(self.conn, self.vault)
+            if self.client.drain(self.conn, self.vault).sent:  # a push with nothing sends nothing
+                status.record_success(self.conn, status.LAST_PUSH)
             pulled = pull(self.client, self.conn, self.vault)
+            status.record_success(self.conn, status.LAST_PULL)
         except SyncError as exc:
             self.failures += 1
             self.last_error = str(exc)
+            status.record_failure(self.conn, str(exc))
             if self.online:
                 log.warning("sync offline: %s", exc)
             self.online = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -11,14 +12,17 @@ from typing import Any, TypeVar
 from flask import Flask, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from agent import store_settings
 from agent.ledger import book
 from agent.offline_queue import outbox
 from agent.terminal import Terminal
-from agent.web import cashier, pos_api, receipts
+from agent.web import cashier, owner, owner_admin, pos_api, receipts
 from agent.web.cashier import ScanFeed
 from common import STATIC_DIR
+from common.errors import VafaError
 from common.persian import (
     TEHRAN,
+    MoneyUnit,
     format_money,
     group_thousands,
     jalali_date,
@@ -27,6 +31,7 @@ from common.persian import (
 )
 from common.webauth import LoginLimiter, check_csrf, csrf_token, hash_password, verify_password
 
+log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 OWNER_PASSWORD_KEY = "owner_password_hash"
 
@@ -94,11 +99,21 @@ def create_app(
     app.config.update(config or {})
     limiter = LoginLimiter()
 
+    try:
+        store_settings.apply_stored(terminal)  # the owner's printer, pulse and money unit
+    except VafaError as exc:
+        log.warning("stored settings not applied: %s", exc)
+
+    def money(rials: int, unit: MoneyUnit | None = None) -> str:
+        """Show Rials in the unit the owner chose (Toman or Rial)."""
+        chosen: MoneyUnit = "rial" if terminal.config.money_unit == "rial" else "toman"
+        return format_money(rials, unit or chosen)
+
     @app.context_processor
     def _helpers() -> dict[str, Any]:
         return {
             "csrf_token": csrf_token,
-            "money": format_money,
+            "money": money,
             "num": group_thousands,
             "today": jalali_date(now_tehran()),
             "store_name": terminal.store_name,
@@ -146,4 +161,6 @@ def create_app(
     cashier.init_app(app, terminal, scans)
     pos_api.init_app(app, terminal)
     receipts.init_app(app)
+    owner.init_app(app)
+    owner_admin.init_app(app)
     return app
