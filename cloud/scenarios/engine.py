@@ -499,6 +499,7 @@ def decide(
     point_value = int(get_rules(conn)[0].get("point_value_rial", 1_000))
     sms = next((a for a in scenario.actions if a["type"] == "sms"), None)
     texted: Counter[str] = Counter()  # texts this run plans: they count towards the cap
+    facts = _texting_facts(conn, sorted({hit.member_id for hit, _ in hits}), moment) if sms else {}
     decisions = []
     for hit, period in hits:
         if (hit.member_id, period) in entered:
@@ -515,7 +516,17 @@ def decide(
             event=hit.event,
         )
         if arm != "control":
-            _plan(conn, scenario, decision, sms, moment, window, point_value, texted)
+            _plan(
+                conn,
+                scenario,
+                decision,
+                sms,
+                moment,
+                window,
+                point_value,
+                texted,
+                facts.get(member_id),
+            )
             budget, key = scenario.budget_rial, budget_period(period)
             over = budget is not None and spent.get(key, 0) + decision.cost_rial > budget
             if decision.outcome == "acted" and over:
@@ -536,13 +547,15 @@ def _plan(
     window: tuple[dt.time, dt.time],
     point_value: int,
     texted: Counter[str] | None = None,
+    facts: tuple[bool, int] | None = None,
 ) -> None:
-    member = conn.execute(sa.select(members).where(members.c.id == decision.member_id)).one()
     for action in scenario.actions:
         kind = action["type"]
         if kind == "sms":
-            planned = texted[member.id] if texted is not None else 0
-            reason = _sms_refusal(conn, member, scenario, moment, window, planned)
+            if facts is None:
+                facts = _texting_facts(conn, [decision.member_id], moment)[decision.member_id]
+            planned = texted[decision.member_id] if texted is not None else 0
+            reason = _sms_refusal(scenario, moment, window, facts, planned)
             if reason == "quiet_hours":
                 decision.outcome, decision.actions, decision.cost_rial = "deferred", [], 0
                 return
@@ -563,26 +576,48 @@ def _plan(
             decision.cost_rial += int(action["value_rial"])
 
 
+def _texting_facts(
+    conn: sa.Connection, member_ids: list[str], moment: dt.datetime
+) -> dict[str, tuple[bool, int]]:
+    """Return each member's (marketing consent, marketing texts in the past week).
+
+    Read for a chunk of members per query: one query per member made a large run slow.
+    """
+    week_ago = (moment - dt.timedelta(days=7)).astimezone(dt.UTC)
+    facts: dict[str, tuple[bool, int]] = {}
+    for index in range(0, len(member_ids), 500):
+        chunk = member_ids[index : index + 500]
+        recent: dict[str, int] = dict(
+            conn.execute(
+                sa.select(sms_messages.c.member_id, sa.func.count())
+                .where(
+                    sms_messages.c.member_id.in_(chunk),
+                    sms_messages.c.marketing.is_(True),
+                    sms_messages.c.created_at >= week_ago,
+                )
+                .group_by(sms_messages.c.member_id)
+            ).all()
+        )
+        rows = conn.execute(
+            sa.select(members.c.id, members.c.marketing_consent).where(members.c.id.in_(chunk))
+        )
+        for member_id, consent in rows:
+            facts[member_id] = (bool(consent), int(recent.get(member_id, 0)))
+    return facts
+
+
 def _sms_refusal(
-    conn: sa.Connection,
-    member: Any,
     scenario: Scenario,
     moment: dt.datetime,
     window: tuple[dt.time, dt.time],
+    facts: tuple[bool, int],
     planned: int = 0,
 ) -> str:
-    if not member.marketing_consent:
+    consent, recent = facts
+    if not consent:
         return "no_consent"
     if not in_window(moment, window):
         return "quiet_hours"
-    week_ago = moment - dt.timedelta(days=7)
-    recent = conn.execute(
-        sa.select(sa.func.count()).where(
-            sms_messages.c.member_id == member.id,
-            sms_messages.c.marketing.is_(True),
-            sms_messages.c.created_at >= week_ago,
-        )
-    ).scalar_one()
     return "weekly_cap" if recent + planned >= scenario.sms_per_week else ""
 
 
