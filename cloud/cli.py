@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("scenario", help="scenario id")
     lift.add_argument("--period", required=True, help="period key, e.g. 1405 or 1405-Q3")
     lift.add_argument("--days", type=int, default=30, help="days after entry counted (30)")
-    sub.add_parser("scheduler", help="run scenarios daily at 10:00 Tehran and poll SMS reports")
+    sub.add_parser(
+        "scheduler", help="run analytics (04:00) and scenarios (10:00) daily, Tehran; poll SMS"
+    )
 
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     _analytics_parser(sub)
