@@ -7,6 +7,11 @@ scheduler started late still runs it that morning (six hours' grace) before the 
 Several cloud machines may run ``vafa-cloud scheduler``; on PostgreSQL only the one that
 holds an advisory lock acts (the others wait to take over), so nothing runs twice. A rerun
 of a day is harmless anyway: entries are unique per member, scenario and period.
+
+Purchases, enrolments and referrals run their scenarios at once, when the sync batch
+commits (``events.py``), and an unhappy answer its apology (``cloud/feedback.py``); the
+daily run looks at the events of its day and the day before, so it acts on what those
+missed (an error, the quiet hours) and, keyed by the event, on nothing twice.
 """
 
 from __future__ import annotations
