@@ -37,7 +37,7 @@ from cloud.tables import (
     member_analytics,
     members,
     sales,
-    segment_history,
+    segment_changes,
     stores,
 )
 from common.persian import to_persian_digits
@@ -261,16 +261,15 @@ def segment_moves(conn: sa.Connection, scope: Scope) -> Table:
     labels = _segment_fa()
     if scope.whole_chain:
         t = analytics_transitions.c
+        # A member's first segment is no move (as in segment_changes, the store view's source).
         query = sa.select(t.from_segment, t.to_segment, t.members).where(
-            t.computed_on == latest_run(conn), t.from_segment != t.to_segment
+            t.computed_on == latest_run(conn), t.from_segment != t.to_segment, t.from_segment != ""
         )
     else:
         query = _scoped_moves(conn, scope)
     rows = [
         {
-            "from_fa": labels.get(r.from_segment, "تازه تحلیل‌شده")
-            if r.from_segment
-            else "تازه تحلیل‌شده",
+            "from_fa": labels.get(r.from_segment, r.from_segment),
             "to_fa": labels.get(r.to_segment, r.to_segment),
             "members": int(r.members),
         }
@@ -287,26 +286,12 @@ def segment_moves(conn: sa.Connection, scope: Scope) -> Table:
 
 
 def _scoped_moves(conn: sa.Connection, scope: Scope) -> sa.Select[Any]:
-    days = list(
-        conn.execute(
-            sa.select(segment_history.c.computed_on)
-            .distinct()
-            .order_by(segment_history.c.computed_on.desc())
-            .limit(2)
-        ).scalars()
-    )
-    now = segment_history.alias("now")
-    before = segment_history.alias("before")
-    before_day = days[1] if len(days) > 1 else dt.date.min
-    joined = now.join(members, members.c.id == now.c.member_id).outerjoin(
-        before, sa.and_(before.c.member_id == now.c.member_id, before.c.computed_on == before_day)
-    )
-    from_segment = sa.func.coalesce(before.c.segment, "").label("from_segment")
+    c = segment_changes.c
     return (
-        sa.select(from_segment, now.c.segment.label("to_segment"), sa.func.count().label("members"))
-        .select_from(joined)
-        .where(now.c.computed_on == (days[0] if days else dt.date.min), scope.members())
-        .group_by(sa.literal_column("from_segment"), now.c.segment)
+        sa.select(c.from_segment, c.to_segment, sa.func.count().label("members"))
+        .select_from(segment_changes.join(members, members.c.id == c.member_id))
+        .where(c.changed_on == latest_run(conn), scope.members())
+        .group_by(c.from_segment, c.to_segment)
     )
 
 
@@ -349,7 +334,15 @@ def cohort_table(conn: sa.Connection, scope: Scope) -> Table:
 
 
 def _scoped_cohorts(conn: sa.Connection, scope: Scope) -> list[tuple[str, int, int, int]]:
-    kept = sa.and_(sales.c.refunded_at.is_(None), scope.stores(sales.c.store_id))
+    # Up to the latest run's moment, as the chain's stored cohorts are.
+    as_of = conn.execute(sa.select(sa.func.max(analytics_runs.c.as_of))).scalar()
+    if as_of is None:
+        return []
+    kept = sa.and_(
+        sales.c.refunded_at.is_(None),
+        sales.c.received_at <= as_of,
+        scope.stores(sales.c.store_id),
+    )
     first, last = conn.execute(
         sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
     ).one()

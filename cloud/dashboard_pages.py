@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from cloud import dashboard as d
 from cloud.access import Scope, current_scope, roles_allowed
 from cloud.context import ctx
 from cloud.hq import login_required
-from cloud.tables import stores
+from cloud.tables import analytics_runs, stores
 from common.persian import format_money, group_thousands, jalali_date, to_persian_digits
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq")
@@ -72,6 +73,33 @@ TABLES: dict[str, Builder] = {
     "demographics_gender": lambda conn, scope: d.demographics(conn, scope, "gender"),
     "demographics_province": lambda conn, scope: d.demographics(conn, scope, "province"),
 }
+
+
+# Tables counted at request time from per-member rows (a store's view; the chain's top
+# members) change only when the analytics run does: kept per process until the next run.
+COUNTED = frozenset(TABLES) - {"kpi_months", "stores", "nps"}
+CACHE_SIZE = 512
+_cache: dict[tuple[str, str, frozenset[str] | None], tuple[Any, d.Table]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_table(name: str, conn: sa.Connection, scope: Scope) -> d.Table:
+    """Return one of ``TABLES`` in a scope, from this process's cache while the run is the same."""
+    builder = TABLES[name]
+    if name not in COUNTED or (scope.whole_chain and name != "top_members"):
+        return builder(conn, scope)
+    run = conn.execute(sa.select(sa.func.max(analytics_runs.c.finished_at))).scalar()
+    key = (str(ctx().engine.url), name, scope.store_ids)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == run:
+        return hit[1]
+    built = builder(conn, scope)
+    with _cache_lock:
+        if len(_cache) >= CACHE_SIZE:
+            _cache.clear()  # rare: hundreds of stores' views; cheaper than an LRU here
+        _cache[key] = (run, built)
+    return built
 
 
 def page_scope() -> Scope:
@@ -171,8 +199,8 @@ def segments() -> str:
     """Show members per RFM segment and their moves since the previous run."""
     scope = page_scope()
     with ctx().engine.connect() as conn:
-        counts = d.segment_counts(conn, scope)
-        moves = d.segment_moves(conn, scope)
+        counts = load_table("segments", conn, scope)
+        moves = load_table("segment_moves", conn, scope)
         chart = series_chart(
             "segment-chart",
             "اعضا در هر بخش",
@@ -196,12 +224,12 @@ def cohorts() -> str:
     """Show cohort retention as a heatmap table."""
     scope = page_scope()
     with ctx().engine.connect() as conn:
-        table = d.cohort_table(conn, scope)
+        cohort = load_table("cohorts", conn, scope)
         note = (
             "هر ردیف اعضایی‌اند که نخستین خریدشان در آن ماه بود؛"
             " هر خانه سهمی از آنان است که چند ماه بعد دوباره خریدند."
         )
-        return _render(Page("ماندگاری گروه‌ها", [table], note), conn, scope)
+        return _render(Page("ماندگاری گروه‌ها", [cohort], note), conn, scope)
 
 
 @bp.get("/clv")
@@ -211,7 +239,7 @@ def clv() -> str:
     """Show the CLV histogram and the members worth most."""
     scope = page_scope()
     with ctx().engine.connect() as conn:
-        buckets = d.clv_histogram(conn, scope)
+        buckets = load_table("clv_buckets", conn, scope)
         labels = [
             format_money(r["low_rial"]) if r["high_rial"] is None else format_money(r["high_rial"])
             for r in buckets.rows
@@ -226,7 +254,7 @@ def clv() -> str:
             "series": [{"label": "اعضا", "data": buckets.column("members")}],
         }
         chart = Chart("clv-chart", "پراکندگی ارزش طول عمر", spec)
-        top = _top_members(conn, scope)
+        top = load_table("top_members", conn, scope)
         return _render(Page("ارزش طول عمر مشتری", [chart, buckets, top]), conn, scope)
 
 
@@ -237,12 +265,12 @@ def nps() -> str:
     """Show NPS and the share of promoters, passives and detractors per month."""
     scope = page_scope()
     with ctx().engine.connect() as conn:
-        table = d.nps_months(conn, scope)
-        score = series_chart("nps-chart", "NPS در هر ماه", table, ["nps"], fmt="score")
+        answers = load_table("nps", conn, scope)
+        score = series_chart("nps-chart", "NPS در هر ماه", answers, ["nps"], fmt="score")
         mood = series_chart(
             "sentiment-chart",
             "مشوق، خنثی و منتقد",
-            table,
+            answers,
             ["promoters", "passives", "detractors"],
             kind="bar",
             fmt="pct",
@@ -252,7 +280,7 @@ def nps() -> str:
             "حال‌وهوا از امتیاز هر پاسخ خوانده می‌شود (۹–۱۰ مشوق، ۷–۸ خنثی، ۰–۶ منتقد)؛"
             " متن نظرها رمزشده می‌ماند."
         )
-        return _render(Page("رضایت مشتریان", [score, mood, table], note), conn, scope)
+        return _render(Page("رضایت مشتریان", [score, mood, answers], note), conn, scope)
 
 
 @bp.get("/demographics")
@@ -265,26 +293,26 @@ def demographics() -> str:
     tables: list[Chart | d.Table] = []
     with ctx().engine.connect() as conn:
         for dimension in ("age", "gender", "province"):
-            table = d.demographics(conn, scope, dimension)
+            shown = load_table(f"demographics_{dimension}", conn, scope)
             charts.append(
                 series_chart(
                     f"{dimension}-chart",
-                    table.title,
-                    table,
+                    shown.title,
+                    shown,
                     ["members", "buying_members"],
                     kind="bar",
                     label_key="value",
                     horizontal=dimension == "province",
                 )
             )
-            tables.append(table)
+            tables.append(shown)
         return _render(Page("ترکیب اعضا", charts + tables), conn, scope)
 
 
 def overview_blocks(conn: sa.Connection, scope: Scope) -> list[Chart | d.Table]:
     """Return the overview's KPI charts over Jalali months and the store comparison."""
-    months = d.kpi_months(conn, scope)
-    compare = d.store_comparison(conn, scope)
+    months = load_table("kpi_months", conn, scope)
+    compare = load_table("stores", conn, scope)
     return [
         series_chart("revenue-chart", "مبلغ خرید در هر ماه", months, ["revenue_rial"], fmt="rial"),
         series_chart(
@@ -316,13 +344,13 @@ def export(name: str, fmt: str) -> Response:
         abort(404)
     scope = page_scope()
     with ctx().engine.connect() as conn:
-        table = builder(conn, scope)
+        shown = load_table(name, conn, scope)
     stamp = dt.date.today().isoformat()
     filename = f"vafa-{name}-{stamp}.{fmt}"
     if fmt == "csv":
-        body, mimetype = to_csv(table), "text/csv; charset=utf-8"
+        body, mimetype = to_csv(shown), "text/csv; charset=utf-8"
     else:
-        body = to_xlsx(table)
+        body = to_xlsx(shown)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

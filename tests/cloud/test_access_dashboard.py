@@ -11,11 +11,13 @@ import io
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from openpyxl import load_workbook
 
 from cloud.analytics.run import run_analytics
 from cloud.dashboard_pages import TABLES
+from cloud.tables import members, segment_changes
 from tests.cloud.test_access_scope import TAJRISH, VANAK, Chain, add_users, seed_chain, signed_in
 
 AS_OF = dt.datetime(2025, 10, 5, tzinfo=dt.UTC)
@@ -155,3 +157,46 @@ def test_excel_export_is_right_to_left_with_numbers(analysed: tuple[Flask, Chain
         650_000 + 700_000 + 1_100_000
     )
     assert sheet.cell(row=2, column=6).number_format == "0.0%"
+
+
+def test_store_view_follows_the_next_analytics_run(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN the owner read their top members WHEN a member buys again and analytics reruns
+    THEN the owner's (per-process cached) table shows the new run's figures and moves."""
+    from cloud.tables import events, sales
+
+    app, _ = analysed
+    client = signed_in(app, "vanak.owner")
+
+    def purchases_of(suffix: str) -> int:
+        rows = _csv(client.get("/hq/export/top_members.csv").get_data())
+        (row,) = [r for r in rows[1:] if r[0].endswith(suffix)]
+        return int(row[3])
+
+    assert purchases_of("۰۰۰۵") == 1  # m05 bought once
+    later = AS_OF + dt.timedelta(days=20)
+    engine = app.extensions["vafa"].engine
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(events).values(
+                id="e-late", terminal_id=f"t-{VANAK}", seq=99, kind="sale", digest="0" * 64,
+                received_at=later - dt.timedelta(days=1),
+            )
+        )  # fmt: skip
+        conn.execute(
+            sa.insert(sales).values(
+                id="s-late", event_id="e-late", member_id="m05", store_id=VANAK,
+                terminal_id=f"t-{VANAK}", receipt_no=99, amount_rial=9_000_000,
+                points_earned=900, points_redeemed=0, channel="store",
+                terminal_time=later.isoformat(), received_at=later - dt.timedelta(days=1),
+            )
+        )  # fmt: skip
+    run_analytics(engine, later)
+    assert purchases_of("۰۰۰۵") == 2
+    moves = _csv(client.get("/hq/export/segment_moves.csv").get_data())
+    with engine.connect() as conn:
+        changed = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(segment_changes.join(members, members.c.id == segment_changes.c.member_id))
+            .where(segment_changes.c.changed_on == later.date(), members.c.home_store_id == VANAK)
+        ).scalar_one()
+    assert changed > 0 and sum(int(row[2]) for row in moves[1:]) == changed
