@@ -28,6 +28,7 @@ from cloud.sms.providers import FileProvider
 from cloud.tables import (
     grants,
     members,
+    referral_rewards,
     sales,
     scenario_entries,
     scenarios,
@@ -502,3 +503,24 @@ def test_the_guides_scenario_examples_are_valid() -> None:
     examples = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", guide, re.S)]
     scenarios_shown = [e for e in examples if isinstance(e, dict) and "trigger" in e]
     assert scenarios_shown and all(parse("example", e).actions for e in scenarios_shown)
+
+
+def test_a_referral_past_the_monthly_cap_triggers_nothing(chain: Chain) -> None:
+    rewarded_referrer, capped_referrer = chain.member(), chain.member()
+    referees = chain.member(), chain.member()
+    with chain.engine.begin() as conn:
+        for referee, referrer, outcome in (
+            (referees[0], rewarded_referrer, "rewarded"),
+            (referees[1], capped_referrer, "capped"),
+        ):
+            conn.execute(
+                sa.insert(referral_rewards).values(
+                    referred_id=referee,
+                    referrer_id=referrer,
+                    month="1405-09",
+                    outcome=outcome,
+                    created_at=_utc("2026-11-22", dt.time(9)),
+                )
+            )
+    chain.add("thanks", _scenario({"type": "referral"}, guardrails={"period": "event"}))
+    assert chain.named(_at("2026-11-22")) == {rewarded_referrer}
