@@ -180,10 +180,23 @@ def _unit() -> MoneyUnit:
     return "rial" if _terminal().config.money_unit == "rial" else "toman"
 
 
+def _still_active(name: str) -> bool:
+    """Tell whether a signed-in cashier still has an enabled PIN (the owner may have
+    disabled or renamed them since): the screen locks at their next request."""
+    row = (
+        _terminal()
+        .conn.execute("SELECT value FROM settings WHERE key = ?", (PIN_PREFIX + name,))
+        .fetchone()
+    )
+    return row is not None and not str(row[0]).startswith("!")
+
+
 def _cashier_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not session.get("cashier"):
+        name = session.get("cashier")
+        if not isinstance(name, str) or not _still_active(name):
+            session.pop("cashier", None)
             return redirect(url_for("cashier.pin"))
         return view(*args, **kwargs)
 

@@ -254,13 +254,24 @@ def test_cashier_pins_page(shop: Shop, page: Page, shot: Callable[[str], Path]) 
     row.locator("input[name=new_name]").fill("سارا کریمی")
     row.locator("form.rename button").click()
     expect(page.locator("#cashiers tr[data-name='سارا کریمی'] td.name")).to_be_visible()
-    page.locator("#cashiers tr[data-name='مریم'] form.toggle button").click()
-    expect(page.locator("#cashiers tr[data-name='مریم'] td").nth(1)).to_have_text("غیرفعال")
     page.fill("#name", "علی")
     page.fill("#pin", "1357")  # سارا's PIN
     page.click("#add-cashier button[type=submit]")
     expect(page.locator(".error")).to_have_text("این رمز مال صندوق‌دار دیگری است")
     check(page, shot, "cashiers-after")
+    browser = page.context.browser
+    assert browser is not None
+    counter = browser.new_context(locale="fa-IR", timezone_id="Asia/Tehran")
+    till = counter.new_page()  # مریم is signed in at the till when she is disabled
+    till.goto(shop.base_url + "/cashier/pin")
+    till.fill("#pin", "4821")
+    till.keyboard.press("Enter")
+    expect(till.locator(".who")).to_contain_text("مریم")
+    page.locator("#cashiers tr[data-name='مریم'] form.toggle button").click()
+    expect(page.locator("#cashiers tr[data-name='مریم'] td").nth(1)).to_have_text("غیرفعال")
+    till.goto(shop.base_url + "/cashier/")
+    assert till.url.endswith("/cashier/pin")  # locked at her next step
+    counter.close()
     page.goto(shop.base_url + "/cashier/pin")
     page.fill("#pin", "4821")
     page.keyboard.press("Enter")
