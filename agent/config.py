@@ -31,7 +31,8 @@ class AgentConfig:
     drawer_sensor_line: str = "cts"  # cts | dsr | cd | none: where a serial drawer's switch is
     drawer_open_when_high: bool = False  # the switch's polarity on that line
     scanner_profile: str = "generic-serial-scanner"
-    scanner_url: str = ""  # empty: no serial scanner
+    scanner_url: str = ""  # a serial port, or a hid scanner's event node(s), comma-separated
+    scanner_grab: str = "auto"  # auto (only if its USB ids match the profile) | yes | no
     web_host: str = "127.0.0.1"
     web_port: int = 8300
     sync_interval_s: float = 10.0

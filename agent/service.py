@@ -51,8 +51,34 @@ def start_sync(terminal: Terminal) -> SyncPoller | None:
     return poller
 
 
+def should_grab(setting: str, profile: ScannerProfile, url: str, root: Path = Path("/")) -> bool:
+    """Decide whether to grab a keyboard-wedge scanner's keys for the agent alone.
+
+    A grabbed device types into nothing else, so a keyboard wrongly taken for a scanner would
+    go dead: "auto" grabs only when every configured node belongs to a USB device whose ids
+    match the scanner's profile (a generic profile has none, so it is never grabbed on its
+    own); "yes" is the technician's explicit word; "no" never grabs (the scans then also
+    type into the focused field, which the cashier screen tolerates).
+    """
+    if setting in ("yes", "no"):
+        return setting == "yes"
+    if setting != "auto":
+        raise ProfileError(f"scanner_grab must be auto, yes or no, not {setting!r}")
+    nodes = {Path(p.strip()).resolve() for p in url.split(",") if p.strip()}
+    confirmed = {
+        Path(device.node).resolve()
+        for device in discover(root, load_profiles())
+        if device.role == "input" and profile.name in device.profiles
+    }
+    grab = bool(nodes) and nodes <= confirmed
+    if not grab:
+        log.info("not grabbing scanner %s: its USB ids do not confirm %s", url, profile.name)
+    return grab
+
+
 def start_scanner(terminal: Terminal, feed: ScanFeed, stop: threading.Event) -> bool:
-    """Read the serial scanner in a thread and push each scan to the cashier screen."""
+    """Read the scanner (serial, or keyboard-wedge through evdev) in a thread and push each
+    scan to the cashier screen."""
     config = terminal.config
     if not config.scanner_url:
         return False
@@ -60,10 +86,12 @@ def start_scanner(terminal: Terminal, feed: ScanFeed, stop: threading.Event) -> 
     if not isinstance(profile, ScannerProfile):
         raise ProfileError(f"{config.scanner_profile} is not a scanner profile")
 
+    grab = profile.type == "hid" and should_grab(config.scanner_grab, profile, config.scanner_url)
+
     def read_loop() -> None:
         # Unplugs are reopened with backoff (never a busy loop); stop.wait ends a wait early.
         scanner = ReconnectingScanner(
-            lambda: open_scanner(profile, config.scanner_url),
+            lambda: open_scanner(profile, config.scanner_url, grab),
             name=f"scanner {config.scanner_url}",
             sleep=stop.wait,
         )

@@ -200,13 +200,13 @@ class HidScanner(Scanner):
         paths: str | Sequence[str],
         profile: ScannerProfile,
         grab: bool = False,
-        open_node: Callable[[str], EventNode] = open_evdev_node,
+        open_node: Callable[[str], EventNode] | None = None,
     ) -> None:
         self.decoder = HidDecoder(profile)
         self.ready: deque[str] = deque()
         self.nodes: dict[int, tuple[str, EventNode]] = {}
         for path in [paths] if isinstance(paths, str) else paths:
-            self._open(path, open_node, grab)
+            self._open(path, open_node or open_evdev_node, grab)
         if not self.nodes:
             raise ScannerError("hid scanner: no event node given")
 
