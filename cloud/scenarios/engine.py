@@ -6,6 +6,11 @@ a hash of (scenario, member) — stable across reruns — and act on the rest wi
 guardrails: marketing consent and the weekly SMS cap for texts, the Tehran sending window
 (texts outside it wait for a later run), and the budget. Every decision is an entry; a
 preview computes the same decisions and writes nothing.
+
+An event trigger (a sale, an enrolment, a referral, an answer, a segment change) names
+each event with its Tehran day: the entry's period is that day's, not the run's, so the
+run at sync time and the daily runs that look back a day all land on the same entry.
+Times are compared in UTC, as the cloud writes them (SQLite keeps no zone).
 """
 
 from __future__ import annotations
