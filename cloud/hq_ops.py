@@ -33,7 +33,7 @@ from cloud.hq import ROLES, create_user, login_required
 from cloud.reports import fleet
 from cloud.scenarios import store as scenario_store
 from cloud.scenarios.engine import decide, period_key
-from cloud.scenarios.model import PERIODS, TIERS, Scenario, parse
+from cloud.scenarios.model import ALL_PERIODS, GENDERS, TIERS, Scenario, parse
 from cloud.scenarios.uplift import report
 from cloud.sms.providers import STATUSES
 from cloud.sms.text import TemplateError, render
@@ -49,6 +49,7 @@ from cloud.tables import (
     user_stores,
     users,
 )
+from common.demographics import provinces
 from common.mobile import mask_mobile
 from common.persian import (
     TEHRAN,
@@ -337,6 +338,15 @@ def _summary(scenario: Scenario, store_names: dict[str, str]) -> list[tuple[str,
         what += f": امتیاز {to_persian_digits(str(trigger['max_nps']))} یا کمتر"
     elif trigger["type"] == "occasion":
         what += f": {trigger['occasion']}"
+    elif trigger["type"] == "purchase" and trigger.get("min_amount_rial"):
+        what += f": دست‌کم {group_thousands(int(trigger['min_amount_rial']) // 10)} تومان"
+    elif trigger["type"] == "gap":
+        what += f": بیش از {to_persian_digits(str(trigger['k']))} برابر فاصلهٔ همیشگی"
+    elif trigger["type"] in ("segment_change", "rfm_drop"):
+        names = scenario_form.segments()
+        for key, label in (("from", "از"), ("to", "به")):
+            if trigger.get(key):
+                what += f"، {label} " + "، ".join(names.get(k, k) for k in trigger[key])
     conditions = scenario.conditions
     cond = []
     if conditions.get("tiers"):
@@ -345,6 +355,14 @@ def _summary(scenario: Scenario, store_names: dict[str, str]) -> list[tuple[str,
         cond.append("فروشگاه " + "، ".join(store_names.get(s, s) for s in conditions["stores"]))
     if conditions.get("min_spend_rial"):
         cond.append(f"خرید دست‌کم {group_thousands(int(conditions['min_spend_rial']) // 10)} تومان")
+    if conditions.get("genders"):
+        cond.append("، ".join(GENDERS.get(g, g) for g in conditions["genders"]))
+    if conditions.get("age_groups"):
+        ages = scenario_form.AGE_GROUPS_FA
+        cond.append("سن " + "، ".join(ages.get(a, a) for a in conditions["age_groups"]))
+    for key, label in (("provinces", "استان"), ("cities", "شهر")):
+        if conditions.get(key):
+            cond.append(f"{label} " + "، ".join(conditions[key]))
     budget = scenario.budget_rial
     return [
         ("رویداد", what),
@@ -445,8 +463,12 @@ def _builder(scenario_id: str | None) -> Response | str | tuple[str, int]:
         stores=store_names,
         occasion_keys=keys,
         triggers=scenario_form.TRIGGERS_FA,
-        periods={p: scenario_form.PERIODS_FA[p] for p in PERIODS},
+        periods={p: scenario_form.PERIODS_FA[p] for p in ALL_PERIODS},
         tiers={t: scenario_form.TIERS_FA[t] for t in TIERS},
+        segments=scenario_form.segments(),
+        genders=GENDERS,
+        age_groups=scenario_form.AGE_GROUPS_FA,
+        provinces=list(provinces()),
     )
     return (page, 400) if errors else page
 

@@ -9,6 +9,7 @@ next to that field. Nothing is stored here: the caller saves only a clean defini
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,29 +17,31 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from cloud.errors import BadRequest
-from cloud.scenarios.model import ACTIONS, PERIODS, TIERS, TRIGGERS, parse
+from cloud.scenarios.model import (
+    ACTIONS,
+    AGE_GROUPS,
+    ALL_PERIODS,
+    EVENT_PERIOD,
+    EVENT_TRIGGERS,
+    GENDERS,
+    PERIOD_LABELS,
+    TIERS,
+    TRIGGER_LABELS,
+    TRIGGERS,
+    parse,
+)
+from common.demographics import provinces
 from common.persian import group_thousands, to_ascii_digits
 
 Form = MultiDict[str, str]  # werkzeug's request.form, or a test's MultiDict
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SEPARATORS = str.maketrans("", "", "٬,،_ ")
 
-TRIGGERS_FA = {
-    "birthday": "تولد عضو",
-    "inactive": "غیبت طولانی",
-    "tier": "سطح عضویت",
-    "feedback": "نظر ناخشنود",
-    "anniversary": "سالگرد نخستین خرید",
-    "occasion": "مناسبت",
-}
-PERIODS_FA = {
-    "day": "روزانه",
-    "week": "هفتگی",
-    "month": "ماهانه",
-    "quarter": "فصلی",
-    "year": "سالانه",
-    "once": "فقط یک‌بار",
-}
+TRIGGERS_FA = dict(TRIGGER_LABELS)
+PERIODS_FA = dict(PERIOD_LABELS)
+AGE_GROUPS_FA = {key: label for key, (_, _, label) in AGE_GROUPS.items()}
+CONDITIONS = ("tiers", "stores", "min_spend_rial", "genders", "age_groups", "provinces", "cities")
+LIST_SPLIT = re.compile(r"[،,\n]+")
 TIERS_FA = {"normal": "عادی", "silver": "نقره‌ای", "gold": "طلایی", "vip": "VIP"}
 ACTIONS_FA = {
     "sms": "پیامک",
@@ -57,6 +60,17 @@ MODEL_FIELDS: dict[str, tuple[str, str]] = {
     "trigger.max_nps": ("trigger_max_nps", "بیشترین امتیاز نظرسنجی باید بین ۰ تا ۱۰ باشد"),
     "actions": ("actions", "دست‌کم یک کار را انتخاب کنید"),
     "conditions.tiers": ("cond_tiers", "سطح‌های انتخاب‌شده درست نیست"),
+    "trigger.min_amount_rial": ("trigger_min_amount", "کمترین مبلغ خرید را به ریال بنویسید"),
+    "trigger.recent": ("trigger_recent", "تعداد فاصله‌های اخیر دست‌کم ۱ است"),
+    "trigger.ratio": ("trigger_ratio", "نسبت عددی از ۰ تا ۱ است (مثلاً ۰٫۵)"),
+    "trigger.k": ("trigger_k", "ضریب غیبت عددی از ۱ تا ۱۰۰ است (مثلاً ۲)"),
+    "trigger.from": ("trigger_from", "بخش‌های مبدأ درست نیست"),
+    "trigger.to": ("trigger_to", "بخش‌های مقصد درست نیست"),
+    "trigger.points": ("trigger_points", "افت امتیاز دست‌کم ۱ است"),
+    "conditions.genders": ("cond_genders", "جنسیت انتخاب‌شده درست نیست"),
+    "conditions.age_groups": ("cond_age_groups", "گروه سنی انتخاب‌شده درست نیست"),
+    "conditions.provinces": ("cond_provinces", "استان انتخاب‌شده درست نیست"),
+    "conditions.cities": ("cond_cities", "نام شهر درست نیست"),
     "guardrails.period": ("period", "دورهٔ تکرار را از فهرست انتخاب کنید"),
     "guardrails.budget_rial": ("budget", "بودجه را به ریال و بدون اعشار بنویسید"),
     "control_pct": ("control_pct", "سهم گروه کنترل باید بین ۰ تا ۹۰ درصد باشد"),
@@ -112,11 +126,18 @@ def unsupported(definition: Mapping[str, Any]) -> str:
     kinds = [action.get("type") for action in definition.get("actions", [])]
     if len(kinds) != len(set(kinds)):
         return "این سناریو چند کار از یک نوع دارد"
-    if set(definition.get("conditions", {})) - {"tiers", "stores", "min_spend_rial"}:
+    if set(definition.get("conditions", {})) - set(CONDITIONS):
         return "این سناریو شرط‌هایی دارد که در این فرم نیست"
-    if definition.get("guardrails", {}).get("period", "year") not in PERIODS:
+    if definition.get("guardrails", {}).get("period", "year") not in ALL_PERIODS:
         return "دورهٔ این سناریو در این فرم نیست"
     return ""
+
+
+def segments() -> dict[str, str]:
+    """Return the RFM segments' keys with their Persian names, for the segment triggers."""
+    from cloud.analytics.rfm import load_segments  # numpy and scipy: only when asked
+
+    return {segment.key: segment.fa for segment in load_segments()}
 
 
 def check_new_id(scenario_id: str) -> str:
@@ -138,7 +159,24 @@ def form_values(definition: Mapping[str, Any]) -> dict[str, Any]:
         "trigger_tiers": list(trigger.get("tiers", [])),
         "trigger_max_nps": trigger.get("max_nps", ""),
         "trigger_occasion": trigger.get("occasion", ""),
+        "trigger_min_amount": trigger.get("min_amount_rial", ""),
+        "trigger_recent": trigger.get("recent", ""),
+        "rising_min_purchases": trigger.get("min_purchases", "")
+        if trigger.get("type") == "rising_rate"
+        else "",
+        "trigger_ratio": _decimal_text(trigger.get("ratio")),
+        "trigger_k": _decimal_text(trigger.get("k")),
+        "gap_min_purchases": trigger.get("min_purchases", "")
+        if trigger.get("type") == "gap"
+        else "",
+        "trigger_from": list(trigger.get("from", [])),
+        "trigger_to": list(trigger.get("to", [])),
+        "trigger_points": trigger.get("points", ""),
         "cond_tiers": list(conditions.get("tiers", [])),
+        "cond_genders": list(conditions.get("genders", [])),
+        "cond_age_groups": list(conditions.get("age_groups", [])),
+        "cond_provinces": list(conditions.get("provinces", [])),
+        "cond_cities": "، ".join(conditions.get("cities", [])),
         "cond_stores": list(conditions.get("stores", [])),
         "cond_min_spend": conditions.get("min_spend_rial", "") or "",
         "period": guardrails.get("period", "year"),
@@ -161,6 +199,12 @@ def form_values(definition: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _decimal_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def submitted_values(form: Form) -> dict[str, Any]:
     """Return what was typed, to show the form again beside its errors."""
     values: dict[str, Any] = {key: form.get(key, "") for key in FIELDS}
@@ -177,7 +221,15 @@ FIELDS = (
     "trigger_days",
     "trigger_max_nps",
     "trigger_occasion",
+    "trigger_min_amount",
+    "trigger_recent",
+    "rising_min_purchases",
+    "trigger_ratio",
+    "trigger_k",
+    "gap_min_purchases",
+    "trigger_points",
     "cond_min_spend",
+    "cond_cities",
     "period",
     "budget",
     "sms_per_week",
@@ -192,7 +244,16 @@ FIELDS = (
     "gift_amount",
     "gift_note",
 )
-MULTI_FIELDS = ("trigger_tiers", "cond_tiers", "cond_stores")
+MULTI_FIELDS = (
+    "trigger_tiers",
+    "trigger_from",
+    "trigger_to",
+    "cond_tiers",
+    "cond_stores",
+    "cond_genders",
+    "cond_age_groups",
+    "cond_provinces",
+)
 
 
 class _Reader:
@@ -212,6 +273,25 @@ class _Reader:
             self.errors[name] = f"{label}: عددی درست بنویسید (از {_fa(low)} تا {_fa(high)})"
             return None
         return int(raw)
+
+    def decimal(self, name: str, low: float, high: float, label: str) -> float | None:
+        raw = to_ascii_digits(self.form.get(name, "")).strip().replace("٫", ".").replace("/", ".")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN and infinities fail here too
+            self.errors[name] = (
+                f"{label}: عددی درست بنویسید (از {_fa(int(low))} تا {_fa(int(high))})"
+            )
+            return None
+        return value
+
+    def optional(self, name: str, low: int, high: int, label: str) -> int | None:
+        """Read a whole number the model has a default for; blank means that default."""
+        if not self.form.get(name, "").strip():
+            return None
+        return self.number(name, low, high, label)
 
 
 def _fa(number: int) -> str:
@@ -236,7 +316,40 @@ def _trigger(reader: _Reader, form: Form) -> dict[str, Any]:
         trigger["occasion"] = form.get("trigger_occasion", "").strip()
         if not re.fullmatch(r"[a-z0-9-]{1,40}", trigger["occasion"]):
             reader.errors["trigger_occasion"] = MODEL_FIELDS["trigger.occasion"][1]
-    return trigger
+    else:
+        _later_trigger(reader, form, trigger)
+    return {key: value for key, value in trigger.items() if value is not None}
+
+
+def _later_trigger(reader: _Reader, form: Form, trigger: dict[str, Any]) -> None:
+    """Read the options of the triggers added after the first six; blank means the default."""
+    kind = trigger["type"]
+    if kind == "purchase":
+        trigger["min_amount_rial"] = reader.optional(
+            "trigger_min_amount", 0, 10**13, "کمترین مبلغ خرید (ریال)"
+        )
+    elif kind == "rising_rate":
+        trigger["recent"] = reader.optional("trigger_recent", 1, 50, "تعداد فاصله‌های اخیر")
+        trigger["min_purchases"] = reader.optional(
+            "rising_min_purchases", 3, 1000, "کمترین تعداد خرید"
+        )
+        if form.get("trigger_ratio", "").strip():
+            trigger["ratio"] = reader.decimal("trigger_ratio", 0.0, 1.0, "نسبت")
+    elif kind == "gap":
+        trigger["k"] = reader.decimal("trigger_k", 1.0, 100.0, "ضریب غیبت")
+        trigger["min_purchases"] = reader.optional(
+            "gap_min_purchases", 2, 1000, "کمترین تعداد خرید"
+        )
+    elif kind in ("segment_change", "rfm_drop"):
+        known = segments()
+        for name in ("from", "to"):
+            chosen = form.getlist(f"trigger_{name}")
+            if any(key not in known for key in chosen):
+                reader.errors[f"trigger_{name}"] = MODEL_FIELDS[f"trigger.{name}"][1]
+            if chosen:
+                trigger[name] = [key for key in known if key in chosen]
+        if kind == "rfm_drop":
+            trigger["points"] = reader.optional("trigger_points", 1, 10, "افت امتیاز")
 
 
 def _actions(reader: _Reader, form: Form) -> list[dict[str, Any]]:
@@ -283,6 +396,7 @@ def _conditions(reader: _Reader, form: Form, known_stores: Sequence[str]) -> dic
         reader.errors["cond_stores"] = "فروشگاه انتخاب‌شده پیدا نشد"
     if stores:
         conditions["stores"] = sorted(set(stores))
+    _audience(reader, form, conditions)
     if form.get("cond_min_spend", "").strip():
         spend = reader.number("cond_min_spend", 0, 10**13, "کمترین خرید (ریال)")
         if spend:
@@ -290,9 +404,31 @@ def _conditions(reader: _Reader, form: Form, known_stores: Sequence[str]) -> dic
     return conditions
 
 
+def _audience(reader: _Reader, form: Form, conditions: dict[str, Any]) -> None:
+    """Read the demographic conditions: genders, age groups, provinces and cities."""
+    places = provinces()
+    for name, known in (
+        ("genders", list(GENDERS)),
+        ("age_groups", list(AGE_GROUPS)),
+        ("provinces", list(places)),
+    ):
+        chosen = form.getlist(f"cond_{name}")
+        if any(value not in known for value in chosen):
+            reader.errors[f"cond_{name}"] = MODEL_FIELDS[f"conditions.{name}"][1]
+        if chosen:
+            conditions[name] = [value for value in known if value in chosen]
+    typed = [c.strip() for c in LIST_SPLIT.split(form.get("cond_cities", "")) if c.strip()]
+    cities = {city for names in places.values() for city in names}
+    unknown = [c for c in typed if c not in cities]
+    if unknown:
+        reader.errors["cond_cities"] = f"این شهر در فهرست شهرها نیست: {'، '.join(unknown)}"
+    if typed:
+        conditions["cities"] = list(dict.fromkeys(typed))
+
+
 def _guardrails(reader: _Reader, form: Form) -> dict[str, Any]:
     period = form.get("period", "")
-    if period not in PERIODS:
+    if period not in ALL_PERIODS:
         reader.errors["period"] = MODEL_FIELDS["guardrails.period"][1]
     guardrails: dict[str, Any] = {
         "period": period,
@@ -304,6 +440,13 @@ def _guardrails(reader: _Reader, form: Form) -> dict[str, Any]:
 
 
 def _model_error(field: str, definition: dict[str, Any]) -> tuple[str, str]:
+    kind = definition["trigger"]["type"]
+    if field == "trigger.min_purchases":
+        where = "rising_min_purchases" if kind == "rising_rate" else "gap_min_purchases"
+        return where, "کمترین تعداد خرید باید دست‌کم دو تا بیشتر از فاصله‌های اخیر باشد"
+    if field == "guardrails.period" and definition["guardrails"]["period"] == EVENT_PERIOD:
+        named = "، ".join(TRIGGERS_FA[t] for t in EVENT_TRIGGERS)
+        return "period", f"«{PERIODS_FA[EVENT_PERIOD]}» فقط برای این رویدادهاست: {named}"
     if field in MODEL_FIELDS:
         return MODEL_FIELDS[field]
     found = re.fullmatch(r"actions\[(\d+)\]\.(\w+)", field)
