@@ -176,6 +176,13 @@ def _analytics_parser(sub: Any) -> None:
         "run", help="compute and store every member's pattern, RFM segment and CLV (daily job)"
     )
     run.add_argument("--date", help="Gregorian day YYYY-MM-DD to compute as of (default now)")
+    demo = actions.add_parser(
+        "demo-data",
+        help="fill an empty cloud database with a demo chain: stores, members, 2 years of sales",
+    )
+    demo.add_argument("--members", type=int, required=True, help="how many members")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
+    demo.add_argument("--date", help="Gregorian day YYYY-MM-DD the data ends on (default today)")
 
 
 def _app(args: argparse.Namespace, auto_migrate: bool = True) -> Flask:
@@ -364,9 +371,13 @@ def _analytics(args: argparse.Namespace) -> Any:
     from cloud.analytics.clv import fit_file
     from cloud.analytics.run import run_analytics
 
-    if args.analytics_command == "run":
+    if args.analytics_command in ("run", "demo-data"):
+        from cloud.analytics.demo import fill
+
         context: CloudContext = _app(args).extensions["vafa"]
         as_of = _moment(args.date, "23:59:59") if args.date else dt.datetime.now(dt.UTC)
+        if args.analytics_command == "demo-data":
+            return fill(context.engine, context.vault, args.members, args.seed, as_of)
         return run_analytics(context.engine, as_of, context.vault)
 
     try:
