@@ -232,7 +232,11 @@ def _scanner(config: AgentConfig) -> Finding:
         return Finding("scanner", "warn", "no serial scanner configured", "بارکدخوان تنظیم نشده")
     if "://" in url:
         return Finding("scanner", "ok", f"scanner at {url}", "بارکدخوان تنظیم شده است")
-    return _device_path("scanner", url, "scanner", "dialout")
+    nodes = [node.strip() for node in url.split(",") if node.strip()]
+    # A keyboard-wedge scanner's event nodes belong to the input group, serial ports to dialout.
+    group = "input" if any("/input/" in node for node in nodes) else "dialout"
+    findings = [_device_path("scanner", node, "scanner", group) for node in nodes]
+    return next((f for f in findings if f.level != "ok"), findings[0])
 
 
 def _cloud(

@@ -89,6 +89,19 @@ def test_a_revoked_terminal_and_a_wrong_clock_are_reported(enrolled, monkeypatch
     assert findings["clock"].level == "fail" and "+259" in findings["clock"].message
 
 
+def test_every_event_node_of_a_keyboard_wedge_scanner_is_checked(
+    installed: AgentConfig, tmp_path: Path
+) -> None:
+    node = tmp_path / "dev/input/by-id/usb-Zebra-event-kbd"
+    node.parent.mkdir(parents=True)
+    node.touch(mode=0o600)
+    config = dataclasses.replace(installed, scanner_url=f"{node},{node.parent}/usb-Zebra-if01")
+    finding = _by_check(run_checks(config))["scanner"]
+    assert finding.level == "fail" and "usb-Zebra-if01 not found" in finding.message
+    config = dataclasses.replace(installed, scanner_url=str(node))
+    assert _by_check(run_checks(config))["scanner"].level == "ok"
+
+
 def test_a_drawer_setting_that_cannot_work_is_reported(installed: AgentConfig) -> None:
     config = dataclasses.replace(installed, drawer_transport="serial")  # no drawer_url
     finding = _by_check(run_checks(config))["drawer"]
