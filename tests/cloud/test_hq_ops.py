@@ -117,16 +117,16 @@ PAGES = {
 }
 
 
-def test_each_page_opens_for_its_roles_only(cloud_app: Flask) -> None:
-    _users(cloud_app)
-    with _engine(cloud_app).begin() as conn:
+def test_each_page_opens_for_its_roles_only(cloud_app_any: Flask) -> None:
+    _users(cloud_app_any)
+    with _engine(cloud_app_any).begin() as conn:
         store.save(conn, "birthday", LIBRARY["birthday"])
     for username, role in (("boss", "admin"), ("neda", "marketer"), ("owner", "store_owner")):
-        client, _ = _log_in(cloud_app, username)
+        client, _ = _log_in(cloud_app_any, username)
         for path, roles in PAGES.items():
             status = client.get(path).status_code
             assert status == (200 if role in roles else 403), (username, path, status)
-    anonymous = cloud_app.test_client()
+    anonymous = cloud_app_any.test_client()
     for path in PAGES:
         answer = anonymous.get(path)
         assert answer.status_code == 302 and "/hq/login" in answer.headers["Location"]
@@ -245,16 +245,16 @@ def test_bad_builder_input_shows_a_persian_error_beside_the_field_and_stores_not
     assert _stored(cloud_app, "birthday") == (LIBRARY["birthday"], True)
 
 
-def test_the_builder_stores_what_the_model_accepts_switched_off(cloud_app: Flask) -> None:
-    vanak = _users(cloud_app)
-    client, token = _log_in(cloud_app, "neda")
+def test_the_builder_stores_what_the_model_accepts_switched_off(cloud_app_any: Flask) -> None:
+    vanak = _users(cloud_app_any)
+    client, token = _log_in(cloud_app_any, "neda")
     form = MultiDict({**BUILDER_OK, "csrf": token})
     form.setlist("cond_tiers", ["gold", "vip"])
     form.add("cond_stores", vanak)
     answer = client.post("/hq/scenarios/new", data=form)
     assert answer.status_code == 302
     assert answer.headers["Location"].endswith("/hq/scenarios/yalda-1405?saved=1")
-    definition, enabled = _stored(cloud_app, "yalda-1405")
+    definition, enabled = _stored(cloud_app_any, "yalda-1405")
     assert enabled is False  # a new scenario waits for its preview before it is turned on
     assert definition == {
         "name_fa": "یلدای ۱۴۰۵",
@@ -271,9 +271,11 @@ def test_the_builder_stores_what_the_model_accepts_switched_off(cloud_app: Flask
     assert "یلدای ۱۴۰۵" in client.get("/hq/scenarios").get_data(as_text=True)
 
 
-def test_the_builder_stores_the_later_triggers_and_audience_conditions(cloud_app: Flask) -> None:
-    _users(cloud_app)
-    client, token = _log_in(cloud_app, "boss")
+def test_the_builder_stores_the_later_triggers_and_audience_conditions(
+    cloud_app_any: Flask,
+) -> None:
+    _users(cloud_app_any)
+    client, token = _log_in(cloud_app_any, "boss")
     form = MultiDict({**BUILDER_OK, "csrf": token, "scenario_id": "late-regulars"})
     for key, value in {"trigger": "gap", "trigger_k": "۲٫۵", "gap_min_purchases": "۴"}.items():
         form[key] = value
@@ -282,7 +284,7 @@ def test_the_builder_stores_the_later_triggers_and_audience_conditions(cloud_app
     form.setlist("cond_provinces", ["تهران"])
     form["cond_cities"] = "تبریز، کرج"
     assert client.post("/hq/scenarios/new", data=form).status_code == 302
-    definition, _ = _stored(cloud_app, "late-regulars")
+    definition, _ = _stored(cloud_app_any, "late-regulars")
     assert definition["trigger"] == {"type": "gap", "k": 2.5, "min_purchases": 4}
     assert definition["conditions"] == {
         "genders": ["f"],
@@ -295,7 +297,7 @@ def test_the_builder_stores_the_later_triggers_and_audience_conditions(cloud_app
     form = MultiDict({**BUILDER_OK, "csrf": token, "scenario_id": "referrals"})
     form["trigger"], form["period"] = "referral", "event"
     assert client.post("/hq/scenarios/new", data=form).status_code == 302
-    assert _stored(cloud_app, "referrals")[0]["guardrails"]["period"] == "event"
+    assert _stored(cloud_app_any, "referrals")[0]["guardrails"]["period"] == "event"
 
 
 def test_editing_keeps_the_switch_and_changes_only_what_was_typed(cloud_app: Flask) -> None:
@@ -446,10 +448,10 @@ def test_an_enrolment_code_is_shown_once_and_enrols_a_terminal(
 
 
 def test_users_admin_creates_resets_disables_and_deletes_without_showing_hashes(
-    cloud_app: Flask,
+    cloud_app_any: Flask,
 ) -> None:
-    vanak = _users(cloud_app)
-    admin, token = _log_in(cloud_app, "boss")
+    vanak = _users(cloud_app_any)
+    admin, token = _log_in(cloud_app_any, "boss")
     form = MultiDict(
         {"csrf": token, "username": "sara", "password": "short", "role": "store_owner"}
     )
@@ -457,11 +459,11 @@ def test_users_admin_creates_resets_disables_and_deletes_without_showing_hashes(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 400
     assert "گذرواژه دست‌کم ۸ نویسه است" in page and "فروشگاه‌های این صاحب" in page
-    assert _count(cloud_app, users) == 3
+    assert _count(cloud_app_any, users) == 3
     form["password"] = "sara-long-password"
     form.add("stores", vanak)
     assert admin.post("/hq/users", data=form).status_code == 302
-    with _engine(cloud_app).connect() as conn:
+    with _engine(cloud_app_any).connect() as conn:
         sara = conn.execute(sa.select(users).where(users.c.username == "sara")).one()
         assert conn.execute(
             sa.select(user_stores.c.store_id).where(user_stores.c.user_id == sara.id)
@@ -470,35 +472,35 @@ def test_users_admin_creates_resets_disables_and_deletes_without_showing_hashes(
     assert "sara" in page and "scrypt" not in page and sara.password_hash not in page
     assert "boss" in page and "ونک" in page
 
-    owner, _ = _log_in(cloud_app, "sara", "sara-long-password")
+    owner, _ = _log_in(cloud_app_any, "sara", "sara-long-password")
     assert owner.get("/hq/fleet").status_code == 200
     admin.post(f"/hq/users/{sara.id}/password", data={"csrf": token, "password": "new-long-pass"})
-    _log_in(cloud_app, "sara", "new-long-pass")
+    _log_in(cloud_app_any, "sara", "new-long-pass")
 
-    with _engine(cloud_app).begin() as conn:
+    with _engine(cloud_app_any).begin() as conn:
         create_token(conn, "sara")
     admin.post(f"/hq/users/{sara.id}/state", data={"csrf": token, "disable": "1"})
     assert owner.get("/hq/fleet").status_code == 302  # the open session is shut too
-    client = cloud_app.test_client()
+    client = cloud_app_any.test_client()
     token2 = _csrf(client.get("/hq/login").get_data(as_text=True))
     login = client.post(
         "/hq/login", data={"username": "sara", "password": "new-long-pass", "csrf": token2}
     )
     assert login.status_code == 200  # the form again, with its error: no way in
-    with _engine(cloud_app).connect() as conn:
+    with _engine(cloud_app_any).connect() as conn:
         assert conn.execute(sa.select(api_tokens.c.revoked_at)).scalar() is not None
     admin.post(f"/hq/users/{sara.id}/state", data={"csrf": token, "disable": "0"})
-    _log_in(cloud_app, "sara", "new-long-pass")
+    _log_in(cloud_app_any, "sara", "new-long-pass")
 
-    boss_id = _user_id(cloud_app, "boss")
+    boss_id = _user_id(cloud_app_any, "boss")
     own = admin.post(f"/hq/users/{boss_id}/state", data={"csrf": token, "disable": "1"})
     assert own.status_code == 400
     assert admin.post(f"/hq/users/{boss_id}/delete", data={"csrf": token}).status_code == 400
     assert "بله، پاک شود" in admin.get(f"/hq/users/{sara.id}/delete").get_data(as_text=True)
     assert admin.post(f"/hq/users/{sara.id}/delete", data={"csrf": token}).status_code == 302
-    assert _count(cloud_app, users) == 3
-    assert _count(cloud_app, user_stores) == 1  # the other owner's
-    assert _count(cloud_app, api_tokens) == 0
+    assert _count(cloud_app_any, users) == 3
+    assert _count(cloud_app_any, user_stores) == 1  # the other owner's
+    assert _count(cloud_app_any, api_tokens) == 0
 
 
 def _user_id(app: Flask, username: str) -> int:
@@ -557,10 +559,10 @@ def _texts(app: Flask, tmp_path: Path) -> None:
             send_to_member(conn, vault, provider, member_id, f"کد ورود: {code}", "otp", False, NOON)
 
 
-def test_the_sms_log_masks_mobiles_filters_and_pages(cloud_app: Flask, tmp_path: Path) -> None:
-    _users(cloud_app)
-    _texts(cloud_app, tmp_path)
-    client, _ = _log_in(cloud_app, "neda")
+def test_the_sms_log_masks_mobiles_filters_and_pages(cloud_app_any: Flask, tmp_path: Path) -> None:
+    _users(cloud_app_any)
+    _texts(cloud_app_any, tmp_path)
+    client, _ = _log_in(cloud_app_any, "neda")
     page = client.get("/hq/sms").get_data(as_text=True)
     assert "۵۵ پیامک" in page and "صفحهٔ ۱ از ۲" in page
     assert page.count("۰۹۱۲***۲۲۳۳") == 50  # one page, every mobile masked
