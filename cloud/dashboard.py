@@ -2,11 +2,12 @@
 
 Pages read the aggregates each ``vafa-cloud analytics run`` stores (``analytics_kpis``,
 ``analytics_cohorts``, ``analytics_segments``, ``analytics_transitions``,
-``analytics_clv_buckets``, ``analytics_demographics``), so a page costs a few small reads
-however many members the chain has. Only KPIs are stored per store; the other aggregates
-are chain-wide, so for a store owner the same tables are counted from ``member_analytics``
-and ``members`` restricted to their stores (``cloud.access``), and cohorts from their
-stores' sales. Feedback (NPS) has no stored aggregate and is grouped from ``feedback``.
+``analytics_clv_buckets``, ``analytics_demographics``, ``analytics_feedback``), so a page
+costs a few small reads however many members the chain has. KPIs and feedback are stored
+per store; the other aggregates are chain-wide, so for a store owner the same tables are
+counted from ``member_analytics`` and ``members`` restricted to their stores
+(``cloud.access``), moves from ``segment_changes`` and cohorts from their stores' sales
+(``cloud.dashboard_pages`` keeps those per process until the next run).
 
 Each function returns a ``Table``: Persian column titles and plain values, which the page
 renders, the charts read and the CSV/Excel export writes, so all three always agree.
@@ -26,15 +27,19 @@ from cloud.analytics.demographics import AGE_GROUPS
 from cloud.analytics.months import month_case, month_key
 from cloud.analytics.rfm import load_segments
 from cloud.tables import (
+    analytics_categories,
     analytics_clv_buckets,
     analytics_cohorts,
     analytics_demographics,
+    analytics_feedback,
     analytics_kpis,
     analytics_runs,
     analytics_segments,
     analytics_transitions,
-    feedback,
     member_analytics,
+    member_categories,
+    member_incentives,
+    member_suggestions,
     members,
     sales,
     segment_changes,
@@ -134,11 +139,7 @@ SUMMED += ("active_90d", "points_earned", "points_redeemed")
 def kpi_months(conn: sa.Connection, scope: Scope) -> Table:
     """KPIs per Jalali month: the chain's row, or the owner's stores summed."""
     k = analytics_kpis.c
-    where = (
-        k.store_id == "*"
-        if scope.whole_chain
-        else sa.and_(k.store_id != "*", scope.stores(k.store_id))
-    )
+    where = _store_rows(k.store_id, scope)
     query = (
         sa.select(k.month, *(sa.func.sum(getattr(k, c)).label(c) for c in SUMMED))
         .where(where)
@@ -477,42 +478,39 @@ def top_members(conn: sa.Connection, scope: Scope, unmask: Callable[[str, bytes]
 # --- feedback -------------------------------------------------------------------------
 
 
+FEEDBACK_SUMMED: tuple[str, ...] = ("responses", "promoters", "passives", "detractors", "comments")
+FEEDBACK_SUMMED += ("positive", "neutral", "negative")
+
+
 def nps_months(conn: sa.Connection, scope: Scope) -> Table:
-    """NPS and promoters/passives/detractors per Jalali month at the stores in scope."""
-    f = feedback.c
-    in_scope = scope.stores(f.store_id)
-    first, last = conn.execute(
-        sa.select(sa.func.min(f.created_at), sa.func.max(f.created_at)).where(in_scope)
-    ).one()
+    """NPS, score classes and comments' sentiment per Jalali month at the stores in scope."""
+    f = analytics_feedback.c
+    query = (
+        sa.select(f.month, *(sa.func.sum(getattr(f, c)).label(c) for c in FEEDBACK_SUMMED))
+        .where(_store_rows(f.store_id, scope))
+        .group_by(f.month)
+        .order_by(f.month)
+    )
     rows: list[dict[str, Any]] = []
-    if first is not None:
-        span = [m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last)]
-        month = month_case(f.created_at, span[0], span[1])
-        query = (
-            sa.select(
-                month,
-                sa.func.count().label("answers"),
-                sa.func.sum(sa.case((f.nps >= 9, 1), else_=0)).label("promoters"),
-                sa.func.sum(sa.case((f.nps <= 6, 1), else_=0)).label("detractors"),
-                sa.func.avg(f.nps).label("mean"),
-            )
-            .where(in_scope)
-            .group_by(sa.literal_column("month"))
-            .order_by(sa.literal_column("month"))
+    for r in conn.execute(query).mappings():
+        n = {c: int(r[c] or 0) for c in FEEDBACK_SUMMED}
+        if not n["responses"]:
+            continue
+        answers, comments = n["responses"], n["comments"]
+        rows.append(
+            {
+                "month": r["month"],
+                "answers": answers,
+                "nps": round(100 * (n["promoters"] - n["detractors"]) / answers),
+                "promoters": _share(n["promoters"], answers),
+                "passives": _share(n["passives"], answers),
+                "detractors": _share(n["detractors"], answers),
+                "comments": comments,
+                "positive": _share(n["positive"], comments),
+                "neutral": _share(n["neutral"], comments),
+                "negative": _share(n["negative"], comments),
+            }
         )
-        for r in conn.execute(query):
-            answers, pro, det = int(r.answers), int(r.promoters), int(r.detractors)
-            rows.append(
-                {
-                    "month": r.month,
-                    "answers": answers,
-                    "promoters": _share(pro, answers),
-                    "passives": _share(answers - pro - det, answers),
-                    "detractors": _share(det, answers),
-                    "nps": round(100 * (pro - det) / answers),
-                    "mean": round(float(r.mean), 2),
-                }
-            )
     columns = (
         Column("month", "ماه", "month"),
         Column("answers", "پاسخ‌ها"),
@@ -520,9 +518,19 @@ def nps_months(conn: sa.Connection, scope: Scope) -> Table:
         Column("promoters", "مشوق (۹–۱۰)", "pct"),
         Column("passives", "خنثی (۷–۸)", "pct"),
         Column("detractors", "منتقد (۰–۶)", "pct"),
-        Column("mean", "میانگین امتیاز", "score"),
+        Column("comments", "نظرها"),
+        Column("positive", "نظر مثبت", "pct"),
+        Column("neutral", "نظر خنثی", "pct"),
+        Column("negative", "نظر منفی", "pct"),
     )
-    return Table("nps", "رضایت مشتریان (NPS) به تفکیک ماه", columns, rows)
+    return Table("nps", "رضایت مشتریان (NPS) و حال‌وهوای نظرها به تفکیک ماه", columns, rows)
+
+
+def _store_rows(column: sa.ColumnElement[Any], scope: Scope) -> sa.ColumnElement[bool]:
+    """Keep the chain's row ("*") for the whole chain, else the rows of the stores in scope."""
+    if scope.whole_chain:
+        return column == "*"
+    return sa.and_(column != "*", scope.stores(column))
 
 
 # --- demographics ---------------------------------------------------------------------
@@ -606,11 +614,7 @@ def _scoped_demographics(
 def overview_cards(conn: sa.Connection, scope: Scope) -> dict[str, Any]:
     """Return the overview's headline figures for the scope, from the latest KPI rows."""
     k = analytics_kpis.c
-    where = (
-        k.store_id == "*"
-        if scope.whole_chain
-        else sa.and_(k.store_id != "*", scope.stores(k.store_id))
-    )
+    where = _store_rows(k.store_id, scope)
     last = sa.select(sa.func.max(k.month)).where(where).scalar_subquery()
     latest = sa.case((k.month == last, 1), else_=0)
     row = conn.execute(
@@ -644,3 +648,113 @@ def scoped_fleet(conn: sa.Connection, scope: Scope) -> list[dict[str, Any]]:
         .order_by(stores.c.name, terminals.c.created_at)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+# --- preferences ----------------------------------------------------------------------
+
+
+def _category_fa(category: str) -> str:
+    return category or "بدون دسته"
+
+
+def category_table(conn: sa.Connection, scope: Scope) -> Table:
+    """Categories by members buying them, sales and spend (the POS's sale lines)."""
+    if scope.whole_chain:
+        a = analytics_categories.c
+        query = sa.select(a.category, a.members, a.sales, a.amount_rial).where(
+            a.computed_on == latest_run(conn)
+        )
+    else:
+        c = member_categories.c
+        query = (
+            sa.select(
+                c.category,
+                sa.func.count().label("members"),
+                sa.func.sum(c.purchases).label("sales"),
+                sa.func.sum(c.amount_rial).label("amount_rial"),
+            )
+            .select_from(member_categories.join(members, members.c.id == c.member_id))
+            .where(scope.members())
+            .group_by(c.category)
+        )
+    found: list[dict[str, Any]] = [
+        {
+            "category": _category_fa(r.category),
+            "members": int(r.members),
+            "sales": int(r.sales or 0),
+            "amount_rial": int(r.amount_rial or 0),
+        }
+        for r in conn.execute(query)
+    ]
+    rows = sorted(found, key=lambda row: (-row["amount_rial"], row["category"]))
+    columns = (
+        Column("category", "دسته کالا", "text"),
+        Column("members", "اعضای خریدار"),
+        Column("sales", "خریدها"),
+        Column("amount_rial", "مبلغ", "rial"),
+    )
+    return Table("categories", "دسته‌های پرخرید", columns, rows)
+
+
+def suggestion_table(conn: sa.Connection, scope: Scope) -> Table:
+    """Members whose first "likely next" category is each category (not bought yet)."""
+    s = member_suggestions.c
+    query = (
+        sa.select(s.category, sa.func.count().label("members"), sa.func.avg(s.lift).label("lift"))
+        .select_from(member_suggestions.join(members, members.c.id == s.member_id))
+        .where(s.rank == 1, scope.members())
+        .group_by(s.category)
+        .order_by(sa.desc("members"), s.category)
+    )
+    rows = [
+        {
+            "category": _category_fa(r.category),
+            "members": int(r.members),
+            "lift": round(float(r.lift), 2),
+        }
+        for r in conn.execute(query)
+    ]
+    columns = (
+        Column("category", "دسته پیشنهادی", "text"),
+        Column("members", "اعضا"),
+        Column("lift", "میانگین بالابری", "score"),
+    )
+    return Table("suggestions", "دسته‌ای که اعضا احتمالاً بعداً می‌خرند", columns, rows)
+
+
+INCENTIVES_FA = {"sms": "پیامک", "points": "امتیاز", "credit": "اعتبار", "coupon": "کد تخفیف"}
+
+
+def incentive_table(conn: sa.Connection, scope: Scope) -> Table:
+    """Offers of each incentive and the share followed by a purchase in the window."""
+    i = member_incentives.c
+    query = (
+        sa.select(
+            i.incentive,
+            sa.func.count().label("members"),
+            sa.func.sum(i.offers).label("offers"),
+            sa.func.sum(i.responses).label("responses"),
+        )
+        .select_from(member_incentives.join(members, members.c.id == i.member_id))
+        .where(scope.members())
+        .group_by(i.incentive)
+        .order_by(i.incentive)
+    )
+    rows = [
+        {
+            "incentive": INCENTIVES_FA.get(r.incentive, r.incentive),
+            "members": int(r.members),
+            "offers": int(r.offers or 0),
+            "responses": int(r.responses or 0),
+            "rate": _share(int(r.responses or 0), int(r.offers or 0)),
+        }
+        for r in conn.execute(query)
+    ]
+    columns = (
+        Column("incentive", "مشوق", "text"),
+        Column("members", "اعضا"),
+        Column("offers", "پیشنهادها"),
+        Column("responses", "خرید پس از آن"),
+        Column("rate", "نرخ پاسخ", "pct"),
+    )
+    return Table("incentives", "پاسخ اعضا به مشوق‌ها", columns, rows)

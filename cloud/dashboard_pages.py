@@ -31,6 +31,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/hq")
 EVERYONE = ("admin", "marketer", "store_owner")
 # Series whose meaning has a colour people expect (otherwise hq-charts.js's palette).
 SERIES_COLOURS = {"promoters": "#15803d", "passives": "#a3a3a3", "detractors": "#b91c1c"}
+SERIES_COLOURS |= {"positive": "#15803d", "neutral": "#a3a3a3", "negative": "#b91c1c"}
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,16 @@ TABLES: dict[str, Builder] = {
     "demographics_age": lambda conn, scope: d.demographics(conn, scope, "age"),
     "demographics_gender": lambda conn, scope: d.demographics(conn, scope, "gender"),
     "demographics_province": lambda conn, scope: d.demographics(conn, scope, "province"),
+    "categories": d.category_table,
+    "suggestions": d.suggestion_table,
+    "incentives": d.incentive_table,
 }
 
 
 # Tables counted at request time from per-member rows (a store's view; the chain's top
 # members) change only when the analytics run does: kept per process until the next run.
 COUNTED = frozenset(TABLES) - {"kpi_months", "stores", "nps"}
+CHAIN_COUNTED = frozenset({"top_members", "suggestions", "incentives"})  # no chain aggregate
 CACHE_SIZE = 512
 _cache: dict[tuple[str, str, frozenset[str] | None], tuple[Any, d.Table]] = {}
 _cache_lock = threading.Lock()
@@ -86,7 +91,7 @@ _cache_lock = threading.Lock()
 def load_table(name: str, conn: sa.Connection, scope: Scope) -> d.Table:
     """Return one of ``TABLES`` in a scope, from this process's cache while the run is the same."""
     builder = TABLES[name]
-    if name not in COUNTED or (scope.whole_chain and name != "top_members"):
+    if name not in COUNTED or (scope.whole_chain and name not in CHAIN_COUNTED):
         return builder(conn, scope)
     run = conn.execute(sa.select(sa.func.max(analytics_runs.c.finished_at))).scalar()
     key = (str(ctx().engine.url), name, scope.store_ids)
@@ -276,11 +281,21 @@ def nps() -> str:
             fmt="pct",
             stacked=True,
         )
-        note = (
-            "حال‌وهوا از امتیاز هر پاسخ خوانده می‌شود (۹–۱۰ مشوق، ۷–۸ خنثی، ۰–۶ منتقد)؛"
-            " متن نظرها رمزشده می‌ماند."
+        sentiment = series_chart(
+            "comments-chart",
+            "حال‌وهوای نظرها",
+            answers,
+            ["positive", "neutral", "negative"],
+            kind="bar",
+            fmt="pct",
+            stacked=True,
         )
-        return _render(Page("رضایت مشتریان", [score, mood, answers], note), conn, scope)
+        note = (
+            "امتیاز ۹–۱۰ مشوق، ۷–۸ خنثی و ۰–۶ منتقد است؛ حال‌وهوای هر نظر را تحلیل شبانه"
+            " از متن آن می‌خواند (درستی حدود ۷۰ تا ۸۰ درصد)."
+        )
+        blocks: list[Chart | d.Table] = [score, mood, sentiment, answers]
+        return _render(Page("رضایت مشتریان", blocks, note), conn, scope)
 
 
 @bp.get("/demographics")
@@ -307,6 +322,44 @@ def demographics() -> str:
             )
             tables.append(shown)
         return _render(Page("ترکیب اعضا", charts + tables), conn, scope)
+
+
+@bp.get("/preferences")
+@login_required
+@roles_allowed(*EVERYONE)
+def preferences() -> str:
+    """Show what members buy, what they are likely to buy next and which incentive works."""
+    scope = page_scope()
+    with ctx().engine.connect() as conn:
+        categories = load_table("categories", conn, scope)
+        top = d.Table(categories.name, categories.title, categories.columns, categories.rows[:12])
+        chart = series_chart(
+            "categories-chart",
+            "مبلغ خرید هر دسته (۱۲ دسته نخست)",
+            top,
+            ["amount_rial"],
+            kind="bar",
+            fmt="rial",
+            label_key="category",
+            horizontal=True,
+        )
+        incentives = load_table("incentives", conn, scope)
+        answer = series_chart(
+            "incentives-chart",
+            "نرخ پاسخ به هر مشوق",
+            incentives,
+            ["rate"],
+            kind="bar",
+            fmt="pct",
+            label_key="incentive",
+        )
+        suggestions = load_table("suggestions", conn, scope)
+        note = (
+            "دسته‌ها از اقلام فاکتورهایی است که صندوق فروشگاه فرستاده؛ پیشنهادها دسته‌هایی‌اند"
+            " که هم‌بخشی‌های هر عضو با خریدهای او می‌خرند و خودش هنوز نخریده است."
+        )
+        blocks: list[Chart | d.Table] = [chart, answer, categories, suggestions, incentives]
+        return _render(Page("ترجیح‌های اعضا", blocks, note), conn, scope)
 
 
 def overview_blocks(conn: sa.Connection, scope: Scope) -> list[Chart | d.Table]:

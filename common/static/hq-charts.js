@@ -38,7 +38,8 @@
       stacked: !!spec.stacked,
       beginAtZero: true,
       // Counts and Rials have no fractions: whole ticks only, never "۱ ۱ ۲ ۲".
-      ticks: { callback: format, precision: spec.format === "int" ? 0 : undefined },
+      ticks: { callback: format, precision: spec.format === "int" ? 0 : undefined,
+               maxTicksLimit: horizontal ? 5 : 8, maxRotation: 0 },
     };
     if (spec.format === "pct") scales[valueAxis].max = spec.stacked ? 1 : undefined;
     return new Chart(canvas, {

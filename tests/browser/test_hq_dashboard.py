@@ -19,7 +19,7 @@ from playwright.sync_api import Page
 from cloud.analytics.run import run_analytics
 from cloud.app import create_app
 from tests.browser.test_hq_pages import LAYOUT_PROBLEMS
-from tests.cloud.test_access_scope import PASSWORD, add_users, seed_chain
+from tests.cloud.test_access_scope import PASSWORD, add_users, seed_chain, seed_preferences
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.browser
@@ -31,8 +31,9 @@ PAGES: list[tuple[str, list[str], str]] = [
     ("/hq/segments", ["segment-chart"], "t-segments"),
     ("/hq/cohorts", [], "t-cohorts"),
     ("/hq/clv", ["clv-chart"], "t-top_members"),
-    ("/hq/nps", ["nps-chart", "sentiment-chart"], "t-nps"),
+    ("/hq/nps", ["nps-chart", "sentiment-chart", "comments-chart"], "t-nps"),
     ("/hq/demographics", ["age-chart", "gender-chart", "province-chart"], "t-demographics_age"),
+    ("/hq/preferences", ["categories-chart", "incentives-chart"], "t-categories"),
 ]
 ASCII_DIGIT = re.compile(r"[0-9]")
 
@@ -50,6 +51,7 @@ def chain_base(tmp_path: Path) -> Iterator[str]:
     seed_chain(app)
     add_users(app)
     run_analytics(app.extensions["vafa"].engine, AS_OF)
+    seed_preferences(app, AS_OF.date())
     with live_server(app) as base:
         yield base
     app.extensions["vafa"].engine.dispose()
@@ -100,6 +102,7 @@ def test_admin_sees_every_page_with_charts(
     assert "تیر ۱۴۰۴" in texts["/hq/"]  # the first month of sales, Jalali on the table
     assert "ویژه (VIP)" in texts["/hq/segments"]
     assert "اصفهان" in texts["/hq/demographics"]
+    assert "زعفران" in texts["/hq/preferences"]
     labels = _chart_labels(page, chain_base + "/hq/", "revenue-chart")
     assert "تیر ۱۴۰۴" in labels and "مهر ۱۴۰۴" in labels
 
@@ -124,6 +127,7 @@ def test_store_owner_sees_only_their_store_on_every_page(
         assert "تجریش" not in text, path
         assert "اصفهان" not in text and "فارس" not in text, path  # Tajrish members' provinces
         assert "۰۰۰۶" not in text and "۰۰۰۷" not in text, path  # Tajrish members' mobiles
+        assert "زعفران" not in text, path  # a category only Tajrish's members buy
     assert "فروشگاه ونک" in texts["/hq/"]
     assert "تهران" in texts["/hq/demographics"]
     labels = _chart_labels(page, chain_base + "/hq/", "stores-chart")

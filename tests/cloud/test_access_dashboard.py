@@ -18,13 +18,22 @@ from openpyxl import load_workbook
 from cloud.analytics.run import run_analytics
 from cloud.dashboard_pages import TABLES
 from cloud.tables import members, segment_changes
-from tests.cloud.test_access_scope import TAJRISH, VANAK, Chain, add_users, seed_chain, signed_in
+from tests.cloud.test_access_scope import (
+    TAJRISH,
+    VANAK,
+    Chain,
+    add_users,
+    seed_chain,
+    seed_preferences,
+    signed_in,
+)
 
 AS_OF = dt.datetime(2025, 10, 5, tzinfo=dt.UTC)
 PAGES = ["/hq/", "/hq/segments", "/hq/cohorts", "/hq/clv", "/hq/nps", "/hq/demographics"]
-# What only Tajrish's side of the chain would show: its name, its members' provinces and
-# masked mobiles (m06-m08 end in 0006-0008), in Persian or ASCII digits.
-TAJRISH_TRACES = ("تجریش", "اصفهان", "فارس", "۰۰۰۶", "۰۰۰۷", "۰۰۰۸", TAJRISH)
+PAGES += ["/hq/preferences"]
+# What only Tajrish's side of the chain would show: its name, its members' provinces,
+# masked mobiles (m06-m08 end in 0006-0008) and the category only they buy.
+TAJRISH_TRACES = ("تجریش", "اصفهان", "فارس", "۰۰۰۶", "۰۰۰۷", "۰۰۰۸", "زعفران", TAJRISH)
 VANAK_SALES_RIAL = 1_200_000 + 800_000 + 900_000 + 300_000 + 450_000 + 2_500_000 + 150_000
 
 
@@ -33,6 +42,7 @@ def analysed(cloud_app_any: Flask) -> tuple[Flask, Chain]:
     chain = seed_chain(cloud_app_any)
     add_users(cloud_app_any)
     run_analytics(cloud_app_any.extensions["vafa"].engine, AS_OF)
+    seed_preferences(cloud_app_any, AS_OF.date())
     return cloud_app_any, chain
 
 
@@ -200,3 +210,24 @@ def test_store_view_follows_the_next_analytics_run(analysed: tuple[Flask, Chain]
             .where(segment_changes.c.changed_on == later.date(), members.c.home_store_id == VANAK)
         ).scalar_one()
     assert changed > 0 and sum(int(row[2]) for row in moves[1:]) == changed
+
+
+def test_preferences_count_the_scope_members(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN category preferences WHEN the owner and the admin export them
+    THEN the owner's counts are Vanak members' only; the chain's include saffron."""
+    app, _ = analysed
+    owner = signed_in(app, "vanak.owner")
+    categories = _csv(owner.get("/hq/export/categories.csv").get_data())
+    assert {row[0]: int(row[1]) for row in categories[1:]} == {
+        "لبنیات": 2,
+        "نوشیدنی": 1,
+        "پوشاک": 1,
+    }
+    incentives = _csv(owner.get("/hq/export/incentives.csv").get_data())
+    assert {row[0]: (int(row[2]), int(row[3])) for row in incentives[1:]} == {
+        "پیامک": (4, 1),
+        "کد تخفیف": (2, 1),
+    }
+    chain = _csv(signed_in(app, "admin").get("/hq/export/categories.csv").get_data())
+    assert chain[1][0] == "زعفران"  # the most spent on, chain-wide
+    assert {row[0]: int(row[1]) for row in chain[1:]}["لبنیات"] == 3
