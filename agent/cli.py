@@ -41,8 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--mobile", required=True, help="mobile in any form: 0912…, +98912…, ۰۹۱۲…")
     add.add_argument("--name", required=True, help="full name")
     add.add_argument("--consent", action="store_true", help="the member agreed to marketing SMS")
-    add.add_argument("--birthday", help="Jalali birthday as MM-DD, e.g. 09-03")
+    add.add_argument(
+        "--birthday", help="Jalali birth date YYYY-MM-DD or MM-DD, e.g. 1370-09-03 or 09-03"
+    )
     add.add_argument("--referral", help="a friend's referral code, e.g. R-7KQ2M9XH")
+    add.add_argument("--gender", choices=("f", "m"), help="f or m (optional)")
+    add.add_argument("--province", help="province as common/iran_places.toml writes it")
+    add.add_argument("--city", help="city of that province, from the same list")
 
     sale = sub.add_parser("sale", help="record a sale for a member (for scripts and POS software)")
     sale.add_argument("--member", required=True, help="member card code or mobile")
@@ -252,7 +257,14 @@ def _print_test(profile_name: str, output: Path) -> dict[str, Any]:
 def _terminal_command(args: argparse.Namespace, terminal: Any) -> Any:
     if args.command == "member":
         member = terminal.flow.enrol(
-            args.mobile, args.name, args.consent, args.birthday, referred_by=args.referral
+            args.mobile,
+            args.name,
+            args.consent,
+            args.birthday,
+            referred_by=args.referral,
+            gender=args.gender,
+            province=args.province,
+            city=args.city,
         )
         return {
             "member_id": member.id,

@@ -174,3 +174,23 @@ def test_the_cloud_rejects_a_forged_city_naming_the_field(enrolled) -> None:  # 
     assert result["field"] == "payload.city"
     with cloud_app.extensions["vafa"].engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(cloud_members)).scalar() == 0
+
+
+def test_member_add_on_the_command_line_takes_demographics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+    from agent.ledger import db
+
+    data = ["--data-dir", str(tmp_path)]
+    add = [*data, "member", "add", "--mobile", "09351234567", "--name", "لیلا"]
+    place = ["--gender", "f", "--province", "گیلان", "--city", "رشت"]
+    assert main([*add, *place, "--birthday", "1370-09-03"]) == 0
+    assert json.loads(capsys.readouterr().out)["card_code"].startswith("29")
+    refused = [*data, "member", "add", "--mobile", "09351234568", "--name", "نیما"]
+    assert main([*refused, "--province", "گیلان", "--city", "شیراز"]) != 0
+    assert "این شهر در فهرست شهرهای استان نیست" in capsys.readouterr().err
+    conn = db.connect(tmp_path / "ledger.sqlite3")
+    rows = conn.execute("SELECT gender, province, city, birth_year FROM members").fetchall()
+    conn.close()
+    assert [tuple(r) for r in rows] == [("f", "گیلان", "رشت", 1370)]
