@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from itertools import pairwise
 from statistics import fmean
@@ -115,12 +116,12 @@ def found(
     scenario: Scenario,
     day: dt.date,
     moment: dt.datetime,
-    only_member: str | None = None,
+    only: Collection[str] | None = None,
 ) -> list[Found]:
     """Return what the trigger and conditions name at ``moment`` on ``day`` (Tehran)."""
     trigger, audience = scenario.trigger, _audience(scenario.conditions, day)
-    if only_member is not None:
-        audience.append(members.c.id == only_member)
+    if only is not None:
+        audience.append(members.c.id.in_(sorted(only)))
     kind = trigger["type"]
     if kind in EVENT_FINDERS:
         return EVENT_FINDERS[kind](conn, trigger, audience, _window(day))
@@ -475,12 +476,19 @@ def decide(
     moment: dt.datetime,
     window: tuple[dt.time, dt.time] = WINDOW,
     only_member: str | None = None,
+    only_members: Collection[str] | None = None,
 ) -> list[Decision]:
-    """Compute the day's decisions of one scenario without acting on them."""
+    """Compute the day's decisions of one scenario without acting on them.
+
+    ``only_member`` or ``only_members`` narrow it to those members (the run at sync time).
+    """
     day = moment.astimezone(TEHRAN).date()
+    chosen = set(only_members or ()) | ({only_member} if only_member is not None else set())
+    if only_members is not None and not chosen:
+        return []
     hits = [
         (hit, entry_period(scenario, hit, day))
-        for hit in found(conn, vault, scenario, day, moment, only_member)
+        for hit in found(conn, vault, scenario, day, moment, chosen or None)
     ]
     entered: set[tuple[str, str]] = set()
     spent: dict[str, int] = {}
@@ -496,7 +504,7 @@ def decide(
                     scenario_entries.c.period == budget_key,
                     scenario_entries.c.period.startswith(f"{budget_key}/", autoescape=True),
                 ),
-                *([scenario_entries.c.member_id == only_member] if only_member else []),
+                *([scenario_entries.c.member_id.in_(sorted(chosen))] if chosen else []),
             )
         ).all()
         entered.update((row.member_id, row.period) for row in entries)

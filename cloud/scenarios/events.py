@@ -16,6 +16,7 @@ from cloud.context import ctx
 from common.persian import now_tehran
 
 log = logging.getLogger(__name__)
+SECONDS = 3.0  # at most this long acting at sync (the terminal waits; its timeout is 10 s)
 
 
 def run_after_ingest(triggered: list[tuple[str, str]]) -> dict[str, str]:
@@ -27,7 +28,9 @@ def run_after_ingest(triggered: list[tuple[str, str]]) -> dict[str, str]:
 
     try:
         provider = provider_from_config(dict(current_app.config), Path(current_app.instance_path))
-        done = run_events(ctx().engine, ctx().vault, provider, now_tehran(), triggered)
+        done = run_events(
+            ctx().engine, ctx().vault, provider, now_tehran(), triggered, seconds=SECONDS
+        )
     except Exception:  # the batch is in; the daily run catches up
         log.exception(
             "scenarios for %d synced events failed; the daily run will catch up", len(triggered)

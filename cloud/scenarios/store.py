@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -100,6 +101,7 @@ def run_events(
     moment: dt.datetime,
     received: Iterable[tuple[str, str]],
     immediate: Mapping[str, tuple[str, ...]] = IMMEDIATE,
+    seconds: float | None = None,
 ) -> dict[str, str]:
     """Run at once the enabled scenarios that events just received trigger, per member.
 
@@ -107,8 +109,11 @@ def run_events(
     ``feedback``; ``immediate`` maps each to the triggers it runs (a purchase runs the
     purchase, rising-rate and referral scenarios; a referral's member is the buyer's
     referrer). Entries are keyed by the event, so what this run and the daily run both see
-    is acted on once. Return {scenario id: the last outcome}.
+    is acted on once. With ``seconds``, decisions still waiting when that time is up are
+    left to the daily run (a terminal draining a day's backlog must not wait on hundreds of
+    texts). Return {scenario id: the last outcome}.
     """
+    deadline = None if seconds is None else time.monotonic() + seconds
     wanted: dict[str, set[str]] = {}
     buyers: set[str] = set()  # whose referrers the referral scenarios are for
     for what, member_id in received:
@@ -124,13 +129,19 @@ def run_events(
         chosen = [s for s in load(conn) if s.trigger["type"] in wanted]
         if buyers and any(s.trigger["type"] == "referral" for s in chosen):
             wanted["referral"] |= _referrers(conn, buyers)
-    done = {}
+    done, left = {}, 0
     for scenario in chosen:
-        for member_id in sorted(wanted[scenario.trigger["type"]]):
-            with engine.connect() as conn:
-                decisions = decide(conn, vault, scenario, moment, only_member=member_id)
-            for decision in decisions:
-                done[scenario.id] = _act_once(engine, vault, provider, scenario, decision, moment)
+        with engine.connect() as conn:
+            decisions = decide(
+                conn, vault, scenario, moment, only_members=wanted[scenario.trigger["type"]]
+            )
+        for decision in decisions:
+            if deadline is not None and time.monotonic() > deadline:
+                left += 1
+                continue
+            done[scenario.id] = _act_once(engine, vault, provider, scenario, decision, moment)
+    if left:
+        log.warning("%d scenario decisions left to the daily run: out of time at sync", left)
     return done
 
 

@@ -524,3 +524,31 @@ def test_a_referral_past_the_monthly_cap_triggers_nothing(chain: Chain) -> None:
             )
     chain.add("thanks", _scenario({"type": "referral"}, guardrails={"period": "event"}))
     assert chain.named(_at("2026-11-22")) == {rewarded_referrer}
+
+
+def test_one_batch_of_many_buyers_runs_each_once(cloud_app_any: Flask) -> None:
+    till = Till(cloud_app_any)
+    with till.engine.begin() as conn:
+        store.save(conn, "thanks", _scenario({"type": "purchase"}, guardrails={"period": "event"}))
+    buyers = [new_id() for _ in range(12)]
+    batch = [enrolment(n + 1, m, mobile=f"0912100{n:04d}") for n, m in enumerate(buyers)]
+    batch += [sale(100 + n, m) for n, m in enumerate(buyers + buyers[:3])]  # 3 buy twice
+    assert set(till.statuses(batch)) == {"applied"}
+    given = {m: _grants_for(till.engine, m, "scenario:thanks") for m in buyers}
+    assert given == {m: [100, 100] if m in buyers[:3] else [100] for m in buyers}
+
+
+def test_out_of_time_at_sync_leaves_the_rest_to_the_daily_run(
+    chain: Chain, caplog: pytest.LogCaptureFixture
+) -> None:
+    buyers = [chain.member() for _ in range(3)]
+    for buyer in buyers:
+        chain.bought(buyer, "2026-11-22")
+    chain.add("thanks", _scenario({"type": "purchase"}))
+    moment = _at("2026-11-22", dt.time(12))
+    received = [("purchase", buyer) for buyer in buyers]
+    with caplog.at_level(logging.WARNING, logger="cloud.scenarios.store"):
+        done = store.run_events(chain.engine, chain.vault, chain.sms, moment, received, seconds=0)
+    assert done == {} and "3 scenario decisions left to the daily run" in caplog.text
+    assert chain.scalar(sa.select(sa.func.count()).select_from(grants)) == 0
+    assert chain.run(_at("2026-11-23")) == {"thanks": {"acted": 3}}  # the day after
