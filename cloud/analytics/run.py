@@ -61,6 +61,19 @@ def _clv_columns(s: clv.Summary) -> dict[str, Any]:
     return columns if all(np.isfinite(v).all() for v in columns.values()) else {}
 
 
+class _Clock:
+    """Seconds per step of a pass, for the bench and the log (where a slow pass goes)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.steps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.steps[name] = round(now - self.last, 3)
+        self.last = now
+
+
 def run_analytics(
     engine: sa.Engine, as_of: dt.datetime, vault: PiiVault | None = None
 ) -> dict[str, Any]:
@@ -71,17 +84,21 @@ def run_analytics(
     stored without a sentiment are scored.
     """
     started = time.monotonic()
+    clock = _Clock()
     segments = load_segments()
     with engine.begin() as conn:
         lines = copy_sale_lines(conn, vault) if vault is not None else 0
         scored = score_unscored(conn, vault) if vault is not None else 0
+        clock.lap("open_events_and_comments")
         patterns = member_patterns(conn, as_of)
+        clock.lap("patterns")
         r, f, m = rfm_scores(
             [p.gap_days for p in patterns],
             [p.purchases for p in patterns],
             [p.value_rial for p in patterns],
         )
         extra = _clv_columns(summary_of(patterns, as_of)) if patterns else {}
+        clock.lap("rfm_and_clv")
         rows = [
             _row(p, i, as_of.date(), (int(r[i]), int(f[i]), int(m[i])), segments, extra)
             for i, p in enumerate(patterns)
@@ -103,8 +120,11 @@ def run_analytics(
                     for row in rows
                 ],
             )
+        clock.lap("store_members")
         preferences = store_preferences(conn, as_of, rows)
+        clock.lap("preferences")
         stored = store_aggregates(conn, as_of, rows, bool(extra), started)
+        clock.lap("hq_aggregates")
         figures = {
             "chain": chain_kpis(conn, as_of),
             "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
@@ -120,6 +140,7 @@ def run_analytics(
         "sale_lines_copied": lines,
         "comments_scored": scored,
         "preferences": preferences,
+        "steps": clock.steps,
         **figures,
     }
 
