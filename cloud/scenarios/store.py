@@ -48,11 +48,23 @@ def switch(conn: sa.Connection, scenario_id: str, enabled: bool) -> None:
 
 
 def load(conn: sa.Connection, only_enabled: bool = True) -> list[Scenario]:
-    """Return the stored scenarios, parsed."""
+    """Return the stored scenarios, parsed; one that no longer parses is logged and left out.
+
+    A scenario can stop parsing when what it names changes (a segment key dropped from the
+    segment map, a row edited by hand): the others must still run.
+    """
     query = sa.select(scenarios).order_by(scenarios.c.id)
     if only_enabled:
         query = query.where(scenarios.c.enabled.is_(True))
-    return [parse(row.id, json.loads(row.definition), row.enabled) for row in conn.execute(query)]
+    found = []
+    for row in conn.execute(query):
+        try:
+            found.append(parse(row.id, json.loads(row.definition), row.enabled))
+        except (BadRequest, ValueError) as exc:
+            log.error(
+                "scenario %s is left out: its stored definition does not parse: %s", row.id, exc
+            )
+    return found
 
 
 def preview(conn: sa.Connection, vault: PiiVault, moment: dt.datetime) -> list[dict[str, Any]]:

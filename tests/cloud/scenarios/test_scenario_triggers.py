@@ -237,25 +237,36 @@ def test_a_failing_scenario_run_neither_refuses_nor_undoes_the_batch(
 ) -> None:
     till = Till(cloud_app_any)
     with till.engine.begin() as conn:
-        conn.execute(
-            sa.insert(scenarios).values(
-                id="broken", definition="{not json", enabled=True, updated_at=_utc("2026-11-22")
-            )
-        )
+        store.save(conn, "thanks", _scenario({"type": "purchase"}))
+    cloud_app_any.config["SMS_PROVIDER"] = "pigeon"  # a misconfigured SMS provider
     member_id = new_id()
     with caplog.at_level(logging.ERROR, logger="cloud.scenarios.events"):
         assert till.statuses([enrolment(1, member_id), sale(2, member_id)]) == ["applied"] * 2
-    assert till.count(sales) == 1
+    assert till.count(sales) == 1 and till.count(scenario_entries) == 0
     assert "the daily run will catch up" in caplog.text
     # Mended, the daily run acts on the sale it missed.
-    with till.engine.begin() as conn:
-        conn.execute(sa.delete(scenarios))
-        store.save(conn, "thanks", _scenario({"type": "purchase"}))
     provider = FileProvider(Path(cloud_app_any.instance_path) / "sms.jsonl")
     vault = cloud_app_any.extensions["vafa"].vault
     assert store.run_day(till.engine, vault, provider, dt.datetime.now(TEHRAN)) == {
         "thanks": {"acted": 1}
     }
+
+
+def test_a_stored_scenario_that_no_longer_parses_does_not_stop_the_others(
+    chain: Chain, caplog: pytest.LogCaptureFixture
+) -> None:
+    buyer = chain.member()
+    chain.bought(buyer, "2026-11-22")
+    chain.add("thanks", _scenario({"type": "purchase"}))
+    with chain.engine.begin() as conn:
+        conn.execute(
+            sa.insert(scenarios).values(
+                id="broken", definition="{not json", enabled=True, updated_at=_utc("2026-11-22")
+            )
+        )
+    with caplog.at_level(logging.ERROR, logger="cloud.scenarios.store"):
+        assert chain.run(_at("2026-11-22")) == {"thanks": {"acted": 1}}
+    assert "scenario broken is left out" in caplog.text
 
 
 def test_a_refunded_purchase_triggers_nothing_later(chain: Chain) -> None:
