@@ -387,3 +387,46 @@ def seed_preferences(app: Flask, day: dt.date) -> None:
                                    ("m06", "points", 3, 3))
             ],
         )  # fmt: skip
+
+
+def test_owner_editing_urls_to_scenarios_sms_users_and_terminals_is_refused(
+    chain_app: tuple[Flask, Chain],
+) -> None:
+    """GIVEN a stored scenario and Tajrish's terminal WHEN Vanak's owner types their URLs
+    (scenario page, switch, edit, SMS log, users, revoke) THEN 403 with nothing of them;
+    the fleet page lists Vanak's terminal only, and the scenario stays as it was."""
+    from cloud.scenarios import store as scenario_store
+    from cloud.scenarios.library import LIBRARY
+
+    app, _ = chain_app
+    scenario_id = sorted(LIBRARY)[0]
+    with app.extensions["vafa"].engine.begin() as conn:
+        scenario_store.save(conn, scenario_id, LIBRARY[scenario_id], enabled=False)
+    client = signed_in(app, "vanak.owner")
+    client.get("/hq/")
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    for method, path in [
+        ("get", "/hq/scenarios"),
+        ("get", f"/hq/scenarios/{scenario_id}"),
+        ("get", f"/hq/scenarios/{scenario_id}/edit"),
+        ("post", f"/hq/scenarios/{scenario_id}/switch"),
+        ("get", "/hq/sms"),
+        ("get", "/hq/users"),
+        ("get", f"/hq/fleet/t-{TAJRISH}/revoke"),
+        ("post", f"/hq/fleet/t-{TAJRISH}/revoke"),
+    ]:
+        answer = getattr(client, method)(path, data={"csrf": token, "enabled": "1"})
+        assert answer.status_code in (403, 404), (method, path, answer.status_code)
+        assert scenario_id not in answer.text or method == "post", path
+        assert "تجریش" not in answer.text, path
+    fleet = client.get("/hq/fleet")
+    assert fleet.status_code == 200
+    assert "فروشگاه ونک" in fleet.text and "تجریش" not in fleet.text
+    with app.extensions["vafa"].engine.connect() as conn:
+        (kept,) = scenario_store.load(conn, only_enabled=False)
+        assert kept.id == scenario_id
+        revoked = conn.execute(
+            sa.select(terminals.c.revoked_at).where(terminals.c.id == f"t-{TAJRISH}")
+        ).scalar()
+    assert revoked is None
