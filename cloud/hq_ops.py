@@ -565,6 +565,10 @@ def sms_log() -> str:
 @allowed("admin", "marketer", "store_owner")
 def fleet_page() -> str:
     """List terminals (a store owner: only their stores'); admins revoke and make codes."""
+    return _fleet(None)
+
+
+def _fleet(code: dict[str, str] | None) -> str:
     with ctx().engine.connect() as conn:
         terminals = fleet(conn)
         names = {
@@ -584,7 +588,7 @@ def fleet_page() -> str:
         "ops_fleet.html",
         terminals=terminals,
         stores=names,
-        code=session.pop("new_code", None),
+        code=code,
         revoked=request.args.get("revoked", ""),
         error=request.args.get("error", ""),
     )
@@ -611,8 +615,8 @@ def fleet_revoke(terminal_id: str) -> Response | str:
 
 @bp.post("/fleet/codes")
 @allowed("admin")
-def fleet_code() -> Response:
-    """Make a one-time enrolment code for a store and show it once."""
+def fleet_code() -> str:
+    """Make a one-time enrolment code for a store and show it once, in this answer only."""
     check_csrf()
     store_id = request.form.get("store_id", "")
     try:
@@ -620,8 +624,8 @@ def fleet_code() -> Response:
             code = create_enrolment_code(conn, store_id)
     except NotFound:
         abort(404)
-    session["new_code"] = {"code": code, "store": store_id}
-    return redirect(url_for("ops.fleet_page"))
+    # Not through the session: Flask's session cookie is signed, not encrypted.
+    return _fleet({"code": code, "store": store_id})
 
 
 @bp.post("/fleet/stores")
@@ -644,12 +648,10 @@ def fleet_store() -> Response | tuple[str, int]:
 @allowed("admin")
 def user_list() -> str:
     """List HQ users with role, stores and state; never their hashes."""
-    return _users_page({}, {}, 200)  # type: ignore[return-value]
+    return _users_page({}, {})
 
 
-def _users_page(
-    errors: dict[str, str], typed: dict[str, Any], status: int
-) -> str | tuple[str, int]:
+def _users_page(errors: dict[str, str], typed: dict[str, Any]) -> str:
     with ctx().engine.connect() as conn:
         names = {
             row.id: row.name for row in conn.execute(sa.select(stores).order_by(stores.c.name))
@@ -678,7 +680,7 @@ def _users_page(
                 ).order_by(users.c.username)
             )
         ]
-    page = render_template(
+    return render_template(
         "ops_users.html",
         people=people,
         stores=names,
@@ -687,7 +689,6 @@ def _users_page(
         typed=typed,
         done=request.args.get("done", ""),
     )
-    return (page, status) if status != 200 else page
 
 
 @bp.post("/users")
@@ -719,7 +720,7 @@ def user_create() -> Response | str | tuple[str, int]:
     if any(store_id not in known for store_id in chosen):
         errors["stores"] = "فروشگاه انتخاب‌شده پیدا نشد"
     if errors:
-        return _users_page(errors, typed, 400)
+        return _users_page(errors, typed), 400
     with ctx().engine.begin() as conn:
         create_user(conn, username, password, role)
         if role == "store_owner":
@@ -740,7 +741,7 @@ def user_password(user_id: int) -> Response | str | tuple[str, int]:
     check_csrf()
     password = request.form.get("password", "")
     if len(password) < 8:
-        return _users_page({f"password-{user_id}": "گذرواژه دست‌کم ۸ نویسه است"}, {}, 400)
+        return _users_page({f"password-{user_id}": "گذرواژه دست‌کم ۸ نویسه است"}, {}), 400
     with ctx().engine.begin() as conn:
         row = _user(conn, user_id)
         prefix = DISABLED if row.password_hash.startswith(DISABLED) else ""
@@ -761,7 +762,7 @@ def user_state(user_id: int) -> Response | str | tuple[str, int]:
     with ctx().engine.begin() as conn:
         row = _user(conn, user_id)
         if row.id == g.user_id:
-            return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید ببندید"}, {}, 400)
+            return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید ببندید"}, {}), 400
         stored = row.password_hash.removeprefix(DISABLED)
         conn.execute(
             sa.update(users)
@@ -784,7 +785,7 @@ def user_delete(user_id: int) -> Response | str | tuple[str, int]:
     with ctx().engine.connect() as conn:
         row = _user(conn, user_id)
     if row.id == g.user_id:
-        return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید پاک کنید"}, {}, 400)
+        return _users_page({f"state-{user_id}": "حساب خودتان را نمی‌توانید پاک کنید"}, {}), 400
     if request.method == "GET":
         return render_template("ops_user_delete.html", u=row, role_fa=ROLES_FA.get(row.role))
     check_csrf()

@@ -307,10 +307,10 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
     assert len(code) == 9 and code[4] == "-"
     assert "شعبه تجریش" in page.inner_text("#new-code")
     _screen(page, shot, "fleet-code")
-    page.reload()
+    page.goto(hq.base + "/hq/fleet")
     assert page.locator("#code").count() == 0  # shown once
 
-    row.locator("text=باطل کردن…").click()
+    _row(page, "fleet", terminal_id).locator("text=باطل کردن…").click()
     assert "باطل شود؟" in page.inner_text("#confirm-text")
     _screen(page, shot, "fleet-revoke-confirm")
     with hq.engine().connect() as conn:

@@ -434,8 +434,10 @@ def test_an_enrolment_code_is_shown_once_and_enrols_a_terminal(
 
     vanak = _users(cloud_app)
     admin, token = _log_in(cloud_app, "boss")
-    admin.post("/hq/fleet/codes", data={"csrf": token, "store_id": vanak})
-    page = admin.get("/hq/fleet").get_data(as_text=True)
+    answer = admin.post("/hq/fleet/codes", data={"csrf": token, "store_id": vanak})
+    page = answer.get_data(as_text=True)
+    with admin.session_transaction() as session:  # signed, not sealed: no code in it
+        assert "code" not in json.dumps(dict(session))
     code = re.search(r'id="code">([A-Z0-9-]{9})<', page)
     assert code, page
     assert 'id="code"' not in admin.get("/hq/fleet").get_data(as_text=True)
