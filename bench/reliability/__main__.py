@@ -83,11 +83,18 @@ def main() -> None:
 SUITES = [
     (
         "Fuzzing",
-        ["tests/cloud/test_api_fuzz.py", "tests/agent/drivers", "tests/agent/test_codes.py"],
+        [
+            "tests/cloud/test_api_fuzz.py",
+            "tests/agent/drivers",
+            "tests/agent/test_codes.py",
+            "tests/web/test_pos_api_fuzz.py",
+        ],
         "schemathesis over every operation of `/openapi.json` (unsigned, signed batches built "
         "by hypothesis, HQ operations with a real admin token); hypothesis over serial scanner "
-        "frames, keyboard-wedge key streams, scanned codes and QR tokens. Checked: no server "
-        "error, every answer as described, nothing stored half-way.",
+        "frames, keyboard-wedge key streams, scanned codes and QR tokens, and over the "
+        "terminal's local POS API (near-valid sales, refunds and lookups with hostile values, "
+        "raw bodies). Checked: no server error, every answer as described, nothing stored "
+        "half-way, the ledger verifying after every request.",
     ),
     (
         "Attacks",
