@@ -421,13 +421,29 @@ def export_url(table: d.Table) -> dict[str, str]:
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _plain(value: Any) -> Any:
+    """Keep a text cell from being read as a formula by a spreadsheet (CSV/formula injection).
+
+    Category names come from the stores' POS software and names from people: a cell such
+    as ``=HYPERLINK(...)`` must reach Excel as text. Numbers pass as numbers.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(table: d.Table) -> bytes:
     """Write a table as CSV: Persian titles, plain values, UTF-8 with a BOM for Excel."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([c.fa for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if row.get(c.key) is None else row[c.key] for c in table.columns])
+        writer.writerow(
+            ["" if row.get(c.key) is None else _plain(row[c.key]) for c in table.columns]
+        )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -446,7 +462,7 @@ def to_xlsx(table: d.Table) -> bytes:
         title_cell.font = Font(bold=True)
     formats = {"rial": "#,##0", "int": "#,##0", "pct": "0.0%", "heat": "0.0%"}
     for row in table.rows:
-        sheet.append([row.get(c.key) for c in table.columns])
+        sheet.append([_plain(row.get(c.key)) for c in table.columns])
         for column, value_cell in zip(table.columns, sheet[sheet.max_row], strict=True):
             if column.kind in formats:
                 value_cell.number_format = formats[column.kind]

@@ -231,3 +231,26 @@ def test_preferences_count_the_scope_members(analysed: tuple[Flask, Chain]) -> N
     chain = _csv(signed_in(app, "admin").get("/hq/export/categories.csv").get_data())
     assert chain[1][0] == "زعفران"  # the most spent on, chain-wide
     assert {row[0]: int(row[1]) for row in chain[1:]}["لبنیات"] == 3
+
+
+def test_exported_text_is_never_a_formula(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN a POS category named like a formula WHEN exported THEN CSV and Excel keep it
+    as text (a leading apostrophe), so opening the file runs nothing."""
+    from cloud.tables import analytics_categories
+
+    app, _ = analysed
+    evil = '=HYPERLINK("http://evil.example","x")'
+    with app.extensions["vafa"].engine.begin() as conn:
+        conn.execute(
+            sa.insert(analytics_categories).values(
+                computed_on=AS_OF.date(), category=evil, members=9, sales=9,
+                amount_rial=10**12,
+            )
+        )  # fmt: skip
+    client = signed_in(app, "admin")
+    rows = _csv(client.get("/hq/export/categories.csv").get_data())
+    assert rows[1][0] == "'" + evil
+    sheet = load_workbook(io.BytesIO(client.get("/hq/export/categories.xlsx").get_data())).active
+    assert sheet is not None
+    assert sheet.cell(row=2, column=1).data_type == "s"
+    assert sheet.cell(row=2, column=1).value == "'" + evil
