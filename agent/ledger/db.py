@@ -300,3 +300,9 @@ ALTER TABLE members ADD COLUMN birth_year INTEGER;
 -- The owner's pages count members joined per Jalali day.
 CREATE INDEX members_created ON members(created_at);
 """
+
+
+@migrations()
+def m009_refunds_by_day(db: sqlite_utils.Database) -> None:
+    """Index refunds by when they happened: the owner's day figures count them per day."""
+    db.execute("CREATE INDEX sales_refunded ON sales(refunded_at) WHERE refunded_at IS NOT NULL")

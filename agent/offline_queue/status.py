@@ -59,7 +59,10 @@ def read(conn: sqlite3.Connection) -> SyncStatus:
         (LAST_PUSH, LAST_PULL, LAST_ERROR, LAST_ERROR_AT),
     ).fetchall()
     values = {str(key): str(value) for key, value in rows}
-    (oldest,) = conn.execute("SELECT MIN(created_at) FROM outbox WHERE acked_at IS NULL").fetchone()
+    first = conn.execute(  # the pending index: the lowest seq is the oldest event
+        "SELECT created_at FROM outbox WHERE acked_at IS NULL ORDER BY seq LIMIT 1"
+    ).fetchone()
+    oldest = first[0] if first else None
     return SyncStatus(
         last_push=_moment(values.get(LAST_PUSH)),
         last_pull=_moment(values.get(LAST_PULL)),
