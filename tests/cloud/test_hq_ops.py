@@ -415,9 +415,16 @@ def test_a_store_owner_sees_only_their_own_stores_terminals(
     transport = httpx.WSGITransport(app=cloud_app)
     mine = enroll("http://cloud.test", codes[0], tmp_path / "a", transport=transport)
     theirs = enroll("http://cloud.test", codes[1], tmp_path / "b", transport=transport)
+    with _engine(cloud_app).begin() as conn:  # events 6..8 still on their way
+        conn.execute(
+            sa.update(terminals)
+            .where(terminals.c.id == mine.terminal_id)
+            .values(contiguous_seq=5, highest_seq=9)
+        )
     owner, _ = _log_in(cloud_app, "owner")
     page = owner.get("/hq/fleet").get_data(as_text=True)
     assert mine.terminal_id in page and theirs.terminal_id not in page
+    assert '۵ <span class="bad">(شکاف: بالاترین رسیده ۹)</span>' in page
     assert "باطل کردن" not in page and "ساخت کد فعال‌سازی" not in page
     assert owner.get(f"/hq/fleet/{mine.terminal_id}/revoke").status_code == 403
     admin, _ = _log_in(cloud_app, "boss")
