@@ -69,9 +69,17 @@ def load(conn: sqlite3.Connection, default_unit: str, default_profile: str) -> S
     return StoreSettings(
         money_unit="rial" if unit == "rial" else "toman",
         printer_profile=name,
-        drawer_on_ms=int(stored.get("drawer_on_ms", profile.drawer_on_ms)),
-        drawer_off_ms=int(stored.get("drawer_off_ms", profile.drawer_off_ms)),
+        drawer_on_ms=_stored_pulse(stored.get("drawer_on_ms"), profile.drawer_on_ms),
+        drawer_off_ms=_stored_pulse(stored.get("drawer_off_ms"), profile.drawer_off_ms),
     )
+
+
+def _stored_pulse(text: str | None, default: int) -> int:
+    """Return a stored pulse time, or the profile's when unset or unreadable."""
+    try:
+        return _pulse(text, "stored pulse") if text else default
+    except InputError:
+        return default
 
 
 def _pulse(raw: str, what: str) -> int:

@@ -132,8 +132,8 @@ def _member_view(terminal: Terminal, member: members.Member) -> dict[str, Any]:
 @bp.get("/report")
 def report() -> tuple[str, int]:
     """Show the end-of-day report of a Jalali day (today by default), ready to print."""
-    day, error = _chosen_day(request.args.get("day"), reports.today())
-    assert day is not None
+    chosen, error = _chosen_day(request.args.get("day"), None)
+    day = chosen or reports.today()
     conn = _terminal().conn
     context = {
         "t": reports.day_totals(conn, day),

@@ -56,7 +56,7 @@ def devices() -> str:
     try:
         with current_app.extensions["vafa_flow_lock"]:
             health: dict[str, Any] | None = terminal.device_status()
-    except VafaError as exc:
+    except (VafaError, OSError) as exc:  # the page says it could not ask; it never breaks
         log.warning("device status failed: %s", exc)
         health = None
     config = {

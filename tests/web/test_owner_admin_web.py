@@ -237,3 +237,21 @@ def test_bad_day_and_unknown_member_answer_in_persian(owner: Owner) -> None:
     bad = owner.client.get("/owner/members?q=0912")
     assert bad.status_code == 404
     assert owner.client.get("/owner/sales?page=-3").status_code == 200
+
+
+def test_damaged_stored_settings_fall_back_to_the_configuration(terminal) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN stored settings naming a printer model since removed and an unreadable pulse
+    WHEN the web app starts THEN it starts, with the file's model and the profile's pulse."""
+    from agent.web.app import create_app
+
+    for key, value in (
+        ("store.printer_profile", "retired-model"),
+        ("store.drawer_on_ms", "abc"),
+        ("store.money_unit", "rial"),
+    ):
+        terminal.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, value))
+    expected_on = terminal.printer_profile.drawer_on_ms
+    create_app(terminal, {"TESTING": True})
+    assert terminal.printer_profile.name == terminal.config.printer_profile == "xprinter-xp80c"
+    assert terminal.printer_profile.drawer_on_ms == expected_on
+    assert terminal.config.money_unit == "rial"
