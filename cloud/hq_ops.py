@@ -33,8 +33,8 @@ from cloud.hq import ROLES, create_user, login_required
 from cloud.reports import fleet
 from cloud.scenarios import store as scenario_store
 from cloud.scenarios.engine import decide, period_key
-from cloud.scenarios.model import ALL_PERIODS, GENDERS, TIERS, Scenario, parse
-from cloud.scenarios.uplift import report
+from cloud.scenarios.model import ALL_PERIODS, EVENT_PERIOD, GENDERS, TIERS, Scenario, parse
+from cloud.scenarios.uplift import in_period, report
 from cloud.sms.providers import STATUSES
 from cloud.sms.text import TemplateError, render
 from cloud.storage import utcnow
@@ -124,6 +124,19 @@ def _pct(share: float) -> str:
     return to_persian_digits(f"{share * 100:.1f}").replace(".", "٫") + "٪"
 
 
+@bp.app_template_filter("period_fa")
+def _period_fa(key: str) -> str:
+    """Name an entry period key (1405, 1405-Q3, 1405-09, 1405-09-10, 2026-W49) in Persian."""
+    year, _, rest = key.partition("-")
+    if key == "once":
+        return "یک‌بار"
+    if rest.startswith("Q"):
+        return to_persian_digits(f"فصل {rest[1:]} سال {year}")
+    if rest.startswith("W"):
+        return to_persian_digits(f"هفتهٔ {rest[1:]} سال {year}")
+    return to_persian_digits(key.replace("-", "/"))
+
+
 # --- Scenarios ------------------------------------------------------------------------------
 
 
@@ -139,9 +152,31 @@ def scenario_list() -> str:
     return render_template("ops_scenarios.html", rows=rows, triggers=scenario_form.TRIGGERS_FA)
 
 
+def _current_period(scenario: Scenario, today: dt.date) -> str:
+    """Return the period whose budget applies today: per-event entries count by month."""
+    if scenario.period == EVENT_PERIOD:
+        return period_key("month", today)
+    return period_key(scenario.period, today)
+
+
+def _report_periods(stored: list[str]) -> list[str]:
+    """Turn stored entry periods into the periods a report can ask for, newest first.
+
+    A per-event entry's period is ``YYYY-MM/<digest>``: it is offered as its month and year.
+    """
+    found: set[str] = set()
+    for period in stored:
+        if "/" in period:
+            month = period.split("/", 1)[0]
+            found.update((month, month.split("-", 1)[0]))
+        else:
+            found.add(period)
+    return sorted(found, reverse=True)
+
+
 def _scenario_figures(conn: sa.Connection, scenario: Scenario, today: dt.date) -> dict[str, Any]:
     entries = scenario_entries.c
-    period = period_key(scenario.period, today)
+    period = _current_period(scenario, today)
     last, total = conn.execute(
         sa.select(sa.func.max(entries.created_at), sa.func.count()).where(
             entries.scenario_id == scenario.id
@@ -149,7 +184,7 @@ def _scenario_figures(conn: sa.Connection, scenario: Scenario, today: dt.date) -
     ).one()
     spent = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(entries.cost_rial), 0)).where(
-            entries.scenario_id == scenario.id, entries.period == period
+            entries.scenario_id == scenario.id, in_period(period)
         )
     ).scalar_one()
     sends = conn.execute(
@@ -185,16 +220,17 @@ def scenario_page(scenario_id: str) -> str:
     """Show one scenario: its definition, uplift against control, and a dry-run preview."""
     with ctx().engine.connect() as conn:
         scenario = _load_one(conn, scenario_id)
-        periods = list(
-            conn.execute(
-                sa.select(scenario_entries.c.period)
-                .where(scenario_entries.c.scenario_id == scenario_id)
-                .group_by(scenario_entries.c.period)
-                .order_by(scenario_entries.c.period.desc())
-            ).scalars()
+        periods = _report_periods(
+            list(
+                conn.execute(
+                    sa.select(scenario_entries.c.period)
+                    .where(scenario_entries.c.scenario_id == scenario_id)
+                    .distinct()
+                ).scalars()
+            )
         )
         period = request.args.get("period") or (
-            periods[0] if periods else period_key(scenario.period, now_tehran().date())
+            periods[0] if periods else _current_period(scenario, now_tehran().date())
         )
         days = _int_arg("days", 30, 1, 365)
         uplift = report(conn, scenario_id, period, days)
@@ -331,7 +367,7 @@ def _summary(scenario: Scenario, store_names: dict[str, str]) -> list[tuple[str,
     trigger = scenario.trigger
     what = scenario_form.TRIGGERS_FA.get(trigger["type"], trigger["type"])
     if trigger["type"] == "inactive":
-        what += f": {group_thousands(int(trigger['days']))} روز بی‌خرید"
+        what = f"{group_thousands(int(trigger['days']))} روز بی‌خرید"
     elif trigger["type"] == "tier":
         what += ": " + "، ".join(scenario_form.TIERS_FA.get(t, t) for t in trigger["tiers"])
     elif trigger["type"] == "feedback":

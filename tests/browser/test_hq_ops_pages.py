@@ -240,6 +240,14 @@ def test_the_builder_shows_errors_beside_fields_then_saves_and_edits(
     assert "۶۰ روز بی‌خرید" in page.inner_text("#summary")
     _screen(page, shot, "scenario-after-edit")
 
+    twice = {**LIBRARY["birthday"], "actions": [*LIBRARY["birthday"]["actions"]] * 2}
+    with hq.engine().begin() as conn:
+        store.save(conn, "twice", twice)
+    answer = page.goto(hq.base + "/hq/scenarios/twice/edit")
+    assert answer is not None and answer.status == 409
+    assert page.inner_text("#blocked").startswith("این سناریو چند کار از یک نوع دارد")
+    _screen(page, shot, "builder-blocked")
+
 
 def test_sms_log_is_masked_filtered_and_paged(
     hq: Hq, page: Page, shot: Callable[[str], Path], tmp_path: Path

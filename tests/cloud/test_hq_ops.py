@@ -589,3 +589,39 @@ def test_the_sms_log_masks_mobiles_filters_and_pages(cloud_app_any: Flask, tmp_p
     assert "۲۰ پیامک" in yesterday
     bad = client.get("/hq/sms?from=1405/13/40").get_data(as_text=True)
     assert "تاریخ را به شکل ۱۴۰۵/۰۹/۳۰ بنویسید" in bad
+
+
+def test_per_event_entries_report_by_month_and_count_in_the_months_budget(
+    cloud_app: Flask,
+) -> None:
+    from cloud.scenarios.engine import period_key
+    from cloud.storage import utcnow
+    from cloud.tables import scenario_entries
+    from common.persian import now_tehran
+    from common.protocol import new_id
+
+    _users(cloud_app)
+    _texts(cloud_app, Path(cloud_app.instance_path))  # one member to enter
+    month = period_key("month", now_tehran().date())
+    with _engine(cloud_app).begin() as conn:
+        store.save(conn, "referral-thanks", LIBRARY["referral-thanks"])
+        for digest in ("a1", "b2"):
+            conn.execute(
+                sa.insert(scenario_entries).values(
+                    id=new_id(),
+                    scenario_id="referral-thanks",
+                    member_id="m" * 32,
+                    period=f"{month}/{digest}",
+                    arm="A",
+                    outcome="acted",
+                    cost_rial=250_000,
+                    created_at=utcnow(),
+                )
+            )
+    client, _ = _log_in(cloud_app, "neda")
+    page = client.get("/hq/scenarios/referral-thanks").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]+)"', page)
+    assert options == [month, month.split("-")[0]]  # no per-event digests offered
+    assert re.search(r'id="treated-members">۲<', page)
+    listing = client.get("/hq/scenarios").get_data(as_text=True)
+    assert "۵۰٬۰۰۰ تومان از" in listing  # both events' cost, in this month's budget
