@@ -758,3 +758,33 @@ def incentive_table(conn: sa.Connection, scope: Scope) -> Table:
         Column("rate", "نرخ پاسخ", "pct"),
     )
     return Table("incentives", "پاسخ اعضا به مشوق‌ها", columns, rows)
+
+
+def fleet_table(conn: sa.Connection, scope: Scope) -> Table:
+    """The terminals of the stores in scope, for export (the overview draws its own)."""
+    from common.persian import jalali_datetime
+
+    rows = [
+        {
+            "store": t["store_name"],
+            "terminal": t["hostname"] or t["id"],
+            "last_seen": jalali_datetime(_utc(t["last_seen_at"])) if t["last_seen_at"] else "",
+            "contiguous_seq": int(t["contiguous_seq"]),
+            "highest_seq": int(t["highest_seq"]),
+            "state": "باطل‌شده" if t["revoked_at"] else "فعال",
+        }
+        for t in scoped_fleet(conn, scope)
+    ]
+    columns = (
+        Column("store", "فروشگاه", "text"),
+        Column("terminal", "پایانه", "text"),
+        Column("last_seen", "آخرین تماس", "text"),
+        Column("contiguous_seq", "آخرین رویداد پیوسته"),
+        Column("highest_seq", "بالاترین رویداد"),
+        Column("state", "وضعیت", "text"),
+    )
+    return Table("fleet", "پایانه‌ها", columns, rows)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone

@@ -76,12 +76,13 @@ TABLES: dict[str, Builder] = {
     "categories": d.category_table,
     "suggestions": d.suggestion_table,
     "incentives": d.incentive_table,
+    "fleet": d.fleet_table,
 }
 
 
 # Tables counted at request time from per-member rows (a store's view; the chain's top
 # members) change only when the analytics run does: kept per process until the next run.
-COUNTED = frozenset(TABLES) - {"kpi_months", "stores", "nps"}
+COUNTED = frozenset(TABLES) - {"kpi_months", "stores", "nps", "fleet"}
 CHAIN_COUNTED = frozenset({"top_members", "suggestions", "incentives"})  # no chain aggregate
 CACHE_SIZE = 512
 _cache: dict[tuple[str, str, frozenset[str] | None], tuple[Any, d.Table]] = {}

@@ -90,6 +90,8 @@ def test_owner_figures_add_up_to_their_store(analysed: tuple[Flask, Chain]) -> N
     assert sum(int(row[1]) for row in owner[1:]) == 7
     stores = _csv(signed_in(app, "vanak.owner").get("/hq/export/stores.csv").get_data())
     assert [row[0] for row in stores[1:]] == ["فروشگاه ونک"]
+    fleet = _csv(signed_in(app, "vanak.owner").get("/hq/export/fleet.csv").get_data())
+    assert [(row[0], row[1]) for row in fleet[1:]] == [("فروشگاه ونک", f"t-{VANAK}")]
     chain = _csv(signed_in(app, "admin").get("/hq/export/kpi_months.csv").get_data())
     assert sum(int(row[1]) for row in chain[1:]) == 12
     segments = _csv(signed_in(app, "vanak.owner").get("/hq/export/segments.csv").get_data())
