@@ -86,7 +86,7 @@ def seed_chain(app: Flask) -> Chain:
             ],
         )
         conn.execute(sa.insert(members), rows)
-        _sales(conn)
+        _sales(conn, vault)
     return Chain(
         vanak_members=tuple(r["id"] for r in rows if r["home_store_id"] == VANAK),
         tajrish_members=tuple(r["id"] for r in rows if r["home_store_id"] == TAJRISH),
@@ -95,7 +95,7 @@ def seed_chain(app: Flask) -> Chain:
     )
 
 
-def _sales(conn: sa.Connection) -> None:
+def _sales(conn: sa.Connection, vault: PiiVault) -> None:
     # (member, store, days after START, Rials, NPS or None)
     plan = [
         ("m01", VANAK, 0, 1_200_000, 10),
@@ -150,8 +150,22 @@ def _sales(conn: sa.Connection) -> None:
                     member_id=member,
                     nps=nps,
                     created_at=at + dt.timedelta(hours=2),
+                    **_comment(vault, f"f{n:03d}", nps),
                 )
             )
+
+
+def _comment(vault: PiiVault, feedback_id: str, nps: int) -> dict[str, Any]:
+    # A sealed comment with the sentiment the feedback page would have stored with it.
+    if nps >= 9:
+        text, mood = "خیلی عالی بود", "positive"
+    elif nps <= 3:
+        text, mood = "خیلی بد بود", "negative"
+    elif nps == 7:
+        text, mood = "معمولی", "neutral"
+    else:
+        return {}
+    return {"comment_enc": vault.encrypt(feedback_id, text), "sentiment": mood}
 
 
 def add_users(app: Flask) -> None:
