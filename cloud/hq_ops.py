@@ -66,6 +66,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DISABLED = "!"
 PAGE_SIZE = 50
 PREVIEW_ROWS = 200
+TAKEN_FA = "سناریویی با این شناسه هست؛ شناسهٔ دیگری بنویسید"
 RUN_TIME = dt.time(10, 0)  # the scheduler's daily run, Tehran time
 
 ROLES_FA = {"admin": "مدیر", "marketer": "بازاریاب", "store_owner": "صاحب فروشگاه"}
@@ -466,8 +467,10 @@ def _builder(scenario_id: str | None) -> Response | str | tuple[str, int]:
         new_id = request.form.get("scenario_id", "").strip()
         if scenario_id is None:
             reason = scenario_form.check_new_id(new_id)
-            if not reason and _exists(new_id):
-                reason = "سناریویی با این شناسه هست؛ شناسهٔ دیگری بنویسید"
+            with ctx().engine.connect() as conn:
+                taken = not reason and _exists(conn, new_id)
+            if taken:
+                reason = TAKEN_FA
             if reason:
                 errors["scenario_id"] = reason
         try:
@@ -476,10 +479,16 @@ def _builder(scenario_id: str | None) -> Response | str | tuple[str, int]:
             errors.update(exc.errors)
         if not errors:
             chosen = scenario_id or new_id
-            with ctx().engine.begin() as conn:
-                enabled = bool(existing.enabled) if existing is not None else False
-                scenario_store.save(conn, chosen, definition, enabled)
-            return redirect(url_for("ops.scenario_page", scenario_id=chosen, saved=1))
+            try:
+                with ctx().engine.begin() as conn:
+                    if scenario_id is None and _exists(conn, chosen):  # made since the check
+                        raise _Taken(chosen)
+                    enabled = bool(existing.enabled) if existing is not None else False
+                    scenario_store.save(conn, chosen, definition, enabled)
+            except (_Taken, sa.exc.IntegrityError):  # the same id made at the same moment
+                errors["scenario_id"] = TAKEN_FA
+            if not errors:
+                return redirect(url_for("ops.scenario_page", scenario_id=chosen, saved=1))
     elif existing is not None:
         values = scenario_form.form_values(json.loads(existing.definition))
         if blocked:
@@ -509,12 +518,13 @@ def _builder(scenario_id: str | None) -> Response | str | tuple[str, int]:
     return (page, 400) if errors else page
 
 
-def _exists(scenario_id: str) -> bool:
-    with ctx().engine.connect() as conn:
-        return (
-            conn.execute(sa.select(scenarios.c.id).where(scenarios.c.id == scenario_id)).first()
-            is not None
-        )
+class _Taken(Exception):
+    """A new scenario's id was taken between the form's check and its save."""
+
+
+def _exists(conn: sa.Connection, scenario_id: str) -> bool:
+    found = conn.execute(sa.select(scenarios.c.id).where(scenarios.c.id == scenario_id)).first()
+    return found is not None
 
 
 # --- SMS log --------------------------------------------------------------------------------
