@@ -349,7 +349,7 @@ def _scenarios(args: argparse.Namespace, app: Flask, conn: sa.Connection) -> Any
     for d in decisions:
         print(
             f"{d['scenario_id']}\t{d['member_id']}\t{d['arm']}\t{d['outcome']}\t"
-            f"{' '.join(d['actions'])}"
+            f"{' '.join(d['actions'])}\t{d['period']}\t{d['event']}"  # event: sale, member …
         )
     return None
 

@@ -465,6 +465,18 @@ def test_cli_preview_json_lists_the_new_triggers_and_sends_nothing(
     ]
     assert decisions[0]["actions"] == ["points:100"] and decisions[0]["event"].startswith("s")
     assert decisions[0]["period"].startswith("1405-09/")
+    text = subprocess.run(
+        [sys.executable, "-m", "cloud", *argv], capture_output=True, text=True, check=True
+    ).stdout
+    assert text.split("\t") == [
+        "big",
+        buyer,
+        decisions[0]["arm"],
+        "acted",
+        "points:100",
+        decisions[0]["period"],
+        decisions[0]["event"] + "\n",
+    ]
     assert chain.scalar(sa.select(sa.func.count()).select_from(scenario_entries)) == 0
     assert chain.scalar(sa.select(sa.func.count()).select_from(grants)) == 0
 
