@@ -5,7 +5,7 @@ travel only inside the event, which the cloud stores sealed with the PII key. Ea
 analytics run opens the sale events received since the last run's watermark and copies
 their lines to ``sale_lines``. The watermark is moved back an hour before use: an ingest
 batch stamps its events before it commits, so a long batch could land just behind it;
-lines of a sale are replaced, never duplicated, so the overlap costs nothing but time.
+the lines of the overlap's sales are deleted first, so nothing is ever copied twice.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.tables import events, sale_lines, settings
+from cloud.tables import events, sale_lines, sales, settings
 from common.pii import PiiError, PiiVault
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def copy_sale_lines(conn: sa.Connection, vault: PiiVault) -> int:
     )
     if since is not None:
         query = query.where(events.c.received_at > since - OVERLAP)
+        _forget_overlap(conn, since)
     copied, latest = 0, since
     result = conn.execute(query.order_by(events.c.received_at))
     while chunk := result.fetchmany(BATCH):
@@ -90,16 +91,20 @@ def copy_sale_lines(conn: sa.Connection, vault: PiiVault) -> int:
                 log.warning("sale event %s: cannot open its body: %s", event_id, exc)
                 continue
             rows.extend(lines_of(body, moment))
-        copied += _replace_lines(conn, rows)
+        if rows:
+            conn.execute(sa.insert(sale_lines), rows)
+            copied += len(rows)
     if latest is not None:
         _set_watermark(conn, latest)
     return copied
 
 
-def _replace_lines(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    sale_ids = sorted({row["sale_id"] for row in rows})
+def _forget_overlap(conn: sa.Connection, since: dt.datetime) -> None:
+    """Delete the lines of the events read again (the overlap before the watermark)."""
+    again = sa.select(events.c.id).where(
+        events.c.kind == "sale.completed",
+        events.c.received_at > since - OVERLAP,
+        events.c.received_at <= since,
+    )
+    sale_ids = sa.select(sales.c.id).where(sales.c.event_id.in_(again))
     conn.execute(sa.delete(sale_lines).where(sale_lines.c.sale_id.in_(sale_ids)))
-    conn.execute(sa.insert(sale_lines), rows)
-    return len(rows)
