@@ -146,11 +146,18 @@ def _period_fa(key: str) -> str:
 def scenario_list() -> str:
     """List the brand's scenarios with their switch, last run, entries, sends and budget."""
     today = now_tehran().date()
-    rows = []
+    rows, broken = [], []
     with ctx().engine.connect() as conn:
-        for scenario in scenario_store.load(conn, only_enabled=False):
+        for row in conn.execute(sa.select(scenarios).order_by(scenarios.c.id)):
+            try:
+                scenario = parse(row.id, json.loads(row.definition), row.enabled)
+            except (BadRequest, ValueError):  # the runs leave it out: say so instead of hiding it
+                broken.append({"id": row.id, "enabled": row.enabled})
+                continue
             rows.append(_scenario_figures(conn, scenario, today))
-    return render_template("ops_scenarios.html", rows=rows, triggers=scenario_form.TRIGGERS_FA)
+    return render_template(
+        "ops_scenarios.html", rows=rows, broken=broken, triggers=scenario_form.TRIGGERS_FA
+    )
 
 
 def _current_period(scenario: Scenario, today: dt.date) -> str:
@@ -217,10 +224,17 @@ def scenario_switch(scenario_id: str) -> Response:
 
 @bp.get("/scenarios/<scenario_id>")
 @allowed("admin", "marketer")
-def scenario_page(scenario_id: str) -> str:
+def scenario_page(scenario_id: str) -> str | tuple[str, int]:
     """Show one scenario: its definition, uplift against control, and a dry-run preview."""
     with ctx().engine.connect() as conn:
-        scenario = _load_one(conn, scenario_id)
+        try:
+            scenario = _load_one(conn, scenario_id)
+        except (BadRequest, ValueError) as exc:
+            where = f" ({exc.field})" if isinstance(exc, BadRequest) and exc.field else ""
+            reason = f"تعریف ذخیره‌شدهٔ این سناریو دیگر پذیرفته نیست{where} و اجرا نمی‌شود."
+            return render_template(
+                "ops_blocked.html", scenario_id=scenario_id, reason=reason, fixable=True
+            ), 409
         periods = _report_periods(
             list(
                 conn.execute(

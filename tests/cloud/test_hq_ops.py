@@ -625,3 +625,36 @@ def test_per_event_entries_report_by_month_and_count_in_the_months_budget(
     assert re.search(r'id="treated-members">۲<', page)
     listing = client.get("/hq/scenarios").get_data(as_text=True)
     assert "۵۰٬۰۰۰ تومان از" in listing  # both events' cost, in this month's budget
+
+
+def test_a_stored_scenario_that_no_longer_parses_is_shown_broken_and_fixed_in_the_form(
+    cloud_app: Flask,
+) -> None:
+    from cloud.storage import utcnow
+
+    _users(cloud_app)
+    stale = {
+        "name_fa": "افت به بخش حذف‌شده",
+        "trigger": {"type": "segment_change", "to": ["a-segment-since-removed"]},
+        "actions": [{"type": "points", "amount": 100}],
+    }
+    with _engine(cloud_app).begin() as conn:  # stored before its segment left the map
+        conn.execute(
+            sa.insert(scenarios).values(
+                id="stale", definition=json.dumps(stale), enabled=True, updated_at=utcnow()
+            )
+        )
+    client, token = _log_in(cloud_app, "neda")
+    listing = client.get("/hq/scenarios").get_data(as_text=True)
+    assert "تعریف نادرست؛ اجرا نمی‌شود" in listing
+    page = client.get("/hq/scenarios/stale")
+    assert page.status_code == 409 and "(trigger.to)" in page.get_data(as_text=True)
+    form = client.get("/hq/scenarios/stale/edit")
+    assert form.status_code == 200
+    values = _as_form(scenario_form.form_values(stale))
+    values.poplist("trigger_to")  # no box for a segment the map no longer has
+    values["csrf"] = token
+    assert client.post("/hq/scenarios/stale/edit", data=values).status_code == 302
+    definition, enabled = _stored(cloud_app, "stale")
+    assert definition["trigger"] == {"type": "segment_change"} and enabled is True
+    assert client.get("/hq/scenarios/stale").status_code == 200
