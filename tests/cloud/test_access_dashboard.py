@@ -256,3 +256,24 @@ def test_exported_text_is_never_a_formula(analysed: tuple[Flask, Chain]) -> None
     assert sheet is not None
     assert sheet.cell(row=2, column=1).data_type == "s"
     assert sheet.cell(row=2, column=1).value == "'" + evil
+
+
+def test_owner_of_two_stores_sees_both_and_can_pick_one(analysed: tuple[Flask, Chain]) -> None:
+    """GIVEN an owner of Vanak and Tajrish WHEN they open the overview THEN both stores are
+    compared and offered in the picker; ?store= narrows the exports to the one picked."""
+    from cloud.access import set_user_stores
+    from cloud.hq import create_user
+
+    app, _ = analysed
+    with app.extensions["vafa"].engine.begin() as conn:
+        create_user(conn, "both.owner", "a-long-password", "store_owner")
+        set_user_stores(conn, "both.owner", [VANAK, TAJRISH])
+    client = signed_in(app, "both.owner")
+    page = client.get("/hq/")
+    assert f'<option value="{TAJRISH}"' in page.text and f'<option value="{VANAK}"' in page.text
+    stores = _csv(client.get("/hq/export/stores.csv").get_data())
+    assert sorted(row[0] for row in stores[1:]) == ["فروشگاه تجریش", "فروشگاه ونک"]
+    kpis = _csv(client.get("/hq/export/kpi_months.csv", query_string={"store": VANAK}).get_data())
+    assert sum(int(row[2]) for row in kpis[1:]) == VANAK_SALES_RIAL
+    top = _csv(client.get("/hq/export/top_members.csv", query_string={"store": TAJRISH}).get_data())
+    assert {row[1] for row in top[1:]} == {"فروشگاه تجریش"}
