@@ -18,9 +18,11 @@ week, month, quarter, year (Jalali months and years), or ``once``.
 
 Added later (every field optional unless said; older scenarios read the same):
 
-Event triggers, run at once when the cloud receives the event and caught up by the daily run
-(events of the run's day and the day before). Each occurrence has a date, and the entry's
-period is taken from that date, so an event is acted on once however often it is seen:
+Event triggers (``EVENT_TRIGGERS``): each occurrence has a date, and the entry's period is
+taken from that date, so an event is acted on once however often it is seen. The daily run
+looks at the events of its day and the day before; purchases, enrolments and referrals
+also run at once when a sync batch commits (``IMMEDIATE``), an unhappy answer when it is
+given:
 
 - ``purchase``: a sale; ``min_amount_rial`` (default 0) is the least this sale must be.
 - ``enrolment``: a new member.
@@ -28,7 +30,7 @@ period is taken from that date, so an event is acted on once however often it is
   referral is rewarded (``cloud/referrals.py``; one past the monthly cap does not count).
 - ``feedback`` (above) and ``rising_rate``, ``segment_change``, ``rfm_drop`` (below).
 
-State triggers, from the member's own history:
+From the member's own history (``rising_rate`` is an event trigger: the purchase):
 
 - ``rising_rate``: checked on each purchase. With at least ``min_purchases`` (default 4)
   kept purchases, the mean of the member's last ``recent`` (default 2) intervals between
