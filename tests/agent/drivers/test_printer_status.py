@@ -277,7 +277,7 @@ def test_a_device_node_printer_that_stops_taking_bytes_fails_and_then_recovers(
     try:
         printer = open_printer(_profile(), "file", str(node), timeout=0.3)
         started = time.monotonic()
-        with pytest.raises(PrinterError, match="took .* of 2000000 bytes"):
+        with pytest.raises(PrinterError, match=r"took .* of 2000000 bytes"):
             printer.send(b"\x00" * 2_000_000)
         assert time.monotonic() - started < 3.0
         stuck = _drain(reader)
