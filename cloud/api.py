@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from cloud.context import ctx
 from cloud.errors import BadRequest, Conflict
-from cloud.fleet import enroll_terminal
+from cloud.fleet import enroll_terminal, record_report
 from cloud.ingest import ingest_batch
 from cloud.metrics import count_events
 from cloud.scenarios.events import run_after_ingest
@@ -78,6 +78,7 @@ def sync_events() -> Response:
     headers = dict(request.headers)
     with ctx().engine.begin() as conn:
         terminal = authenticate(conn, headers, "POST", request.path, raw)
+        record_report(conn, terminal.id, body)
     triggered: list[tuple[str, str]] = []
     try:
         with ctx().engine.begin() as conn:
@@ -104,5 +105,6 @@ def sync_pull() -> Response:
     body = _json_body()
     with ctx().engine.begin() as conn:
         terminal = authenticate(conn, dict(request.headers), "POST", request.path, raw)
+        record_report(conn, terminal.id, body)
         answer = pull(conn, ctx().vault, terminal, body)
     return jsonify(answer)

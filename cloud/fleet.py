@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 import unicodedata
 from typing import Any
@@ -112,3 +113,29 @@ def active_terminal(conn: sa.Connection, terminal_id: str) -> sa.Row[Any]:
 def _aware(moment: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+MAX_QUEUE_DEPTH = 1_000_000_000
+VERSION = re.compile(r"[0-9A-Za-z.+_-]{1,40}")  # a package version, e.g. 0.1.0 or 1.2.0rc1
+
+
+def record_report(conn: sa.Connection, terminal_id: str, body: Any) -> None:
+    """Keep what a signed sync request says of its terminal (``body["agent"]``: the agent's
+    version and outbox depth) for HQ's fleet page; a request without it changes nothing."""
+    report = body.get("agent") if isinstance(body, dict) else None
+    if report is None:
+        return
+    if not isinstance(report, dict):
+        raise BadRequest("agent must be an object", field="agent")
+    version, depth = report.get("version"), report.get("queue_depth")
+    if not isinstance(version, str) or not VERSION.fullmatch(version):
+        raise BadRequest("agent.version must be 1-40 of 0-9 A-Z a-z . + _ -", field="agent.version")
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_QUEUE_DEPTH:
+        raise BadRequest(
+            "agent.queue_depth must be a non-negative integer", field="agent.queue_depth"
+        )
+    conn.execute(
+        sa.update(terminals)
+        .where(terminals.c.id == terminal_id)
+        .values(agent_version=version, queue_depth=depth, reported_at=utcnow())
+    )

@@ -218,8 +218,15 @@ SCHEMAS: dict[str, Schema] = {
         },
     },
     **{f"{name}Event": _event(kind, name) for kind, (name, _) in PAYLOADS.items()},
+    "AgentReport": obj(
+        {
+            "version": {"type": "string", "pattern": "^[0-9A-Za-z.+_-]{1,40}$"},
+            "queue_depth": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+        }
+    ),
     "Batch": obj(
-        {"events": {"type": "array", "maxItems": MAX_BATCH_EVENTS, "items": ref("Event")}}
+        {"events": {"type": "array", "maxItems": MAX_BATCH_EVENTS, "items": ref("Event")}},
+        {"agent": ref("AgentReport")},
     ),
     "EventResult": obj(
         {
@@ -251,6 +258,7 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {
             "members_cursor": {"type": "integer", "minimum": 0},
             "rules_etag": {"type": "string"},
+            "agent": ref("AgentReport"),
         },
     },
     "MemberSnapshot": obj(

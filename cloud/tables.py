@@ -43,6 +43,10 @@ terminals = sa.Table(
     sa.Column("last_seen_at", Time),
     sa.Column("contiguous_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("highest_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # What the terminal last said of itself with a sync request (cloud/fleet.py).
+    sa.Column("agent_version", sa.String(40)),
+    sa.Column("queue_depth", sa.Integer),
+    sa.Column("reported_at", Time),
 )
 
 nonces = sa.Table(

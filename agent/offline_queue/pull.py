@@ -16,7 +16,7 @@ from agent import members
 from agent.errors import InputError, SyncError
 from agent.grants import apply_grant
 from agent.ledger.db import write_transaction
-from agent.offline_queue.sync import SyncClient
+from agent.offline_queue.sync import SyncClient, report
 from agent.rules import EarningRules
 from common.errors import VafaError
 from common.persian import now_tehran
@@ -67,6 +67,7 @@ def pull(client: SyncClient, conn: sqlite3.Connection, vault: PiiVault) -> PullR
             {
                 "members_cursor": int(setting(conn, CURSOR_KEY, "0")),
                 "rules_etag": setting(conn, ETAG_KEY),
+                "agent": report(conn),
             },
         )
         page = _apply(conn, vault, answer)

@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
@@ -28,6 +29,10 @@ from common.signing import sign_request
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/api/v1/sync/events"
+try:
+    AGENT_VERSION = version("vafa")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    AGENT_VERSION = "0+unknown"
 SERVER_TIME_HEADER = "X-Vafa-Server-Time"
 
 
@@ -103,7 +108,9 @@ class SyncClient:
         events = outbox.pending(conn, vault, size)
         if not events:
             return DrainResult()
-        answer = self.post_signed(EVENTS_PATH, {"events": [e.to_dict() for e in events]})
+        answer = self.post_signed(
+            EVENTS_PATH, {"events": [e.to_dict() for e in events], "agent": report(conn)}
+        )
         done = [r["id"] for r in answer["results"] if r["status"] in ("applied", "duplicate")]
         refused = [r for r in answer["results"] if r["status"] == "rejected"]
         with write_transaction(conn):
@@ -127,6 +134,11 @@ class SyncClient:
             total.acked += result.acked
             total.batches += 1
             total.gaps = result.gaps
+
+
+def report(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What a sync request tells the cloud of this terminal, for HQ's fleet page."""
+    return {"version": AGENT_VERSION, "queue_depth": outbox.depth(conn)}
 
 
 def _error_code(response: httpx.Response) -> str:

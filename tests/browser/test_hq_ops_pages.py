@@ -17,6 +17,7 @@ from flask import Flask
 from playwright.sync_api import Page
 
 from agent.errors import SyncError
+from agent.offline_queue.sync import AGENT_VERSION
 from cloud.hq import create_user
 from cloud.scenarios import store
 from cloud.scenarios.engine import period_key
@@ -307,6 +308,9 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
     row = _row(page, "fleet", terminal_id)
     assert row.locator(".state").inner_text() == "فعال"
     assert "پیوسته" in row.locator(".seq").inner_text()
+    # The terminal's last push said its version and how many events it had queued.
+    assert row.locator(".version").inner_text() == AGENT_VERSION
+    assert row.locator(".queue").inner_text() != "—"
     page.fill("#store-form input[name=name]", "شعبه تجریش")
     page.click("#store-form button")
     page.select_option("#code-form select[name=store_id]", label="شعبه تجریش")
