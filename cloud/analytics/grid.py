@@ -7,7 +7,9 @@ and how many had bought by the month's end (activation); members buying in the 3
 days to the month's end (or to the analysis moment in the current month); points earned
 and redeemed at the store's tills and their ratio; and the points liability, the net
 points the store's terminals had booked to members by the month's end (grants included).
-Chain-wide rows count a member once however many stores they bought at.
+Chain-wide rows count a member once however many stores they bought at. Sales figures and
+active members are counted from one read of the kept sales (``salesgrid.py``); enrolment
+and points are grouped in SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.analytics.months import month_case, month_key, month_start, months_between, next_month
+from cloud.analytics.salesgrid import KeptSales, active_members, sale_figures
 from cloud.tables import events, ledger_entries, ledger_postings, members, sales, stores, terminals
 
 CHAIN = "*"
@@ -46,79 +49,6 @@ def _first_moment(conn: sa.Connection, as_of: dt.datetime) -> dt.datetime | None
     ]
     known = [_aware(m) for m in firsts if m is not None]
     return min([*known, as_of]) if known else None
-
-
-def _sale_figures(
-    conn: sa.Connection, as_of: dt.datetime, first: dt.datetime, by_store: bool
-) -> dict[Key, list[int]]:
-    """Return sales, revenue, buyers, returning buyers, points earned and redeemed."""
-    member_first = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
-    kept = (
-        sa.select(
-            sales.c.member_id,
-            sales.c.store_id,
-            sales.c.amount_rial,
-            sales.c.points_earned,
-            sales.c.points_redeemed,
-            sales.c.received_at,
-            member_first.label("first_at"),
-        )
-        .where(_kept(as_of))
-        .subquery()
-    )
-    month = month_case(kept.c.received_at, first, as_of)
-    first_month = month_case(kept.c.first_at, first, as_of)
-    store = kept.c.store_id if by_store else sa.literal(CHAIN)
-    returning = sa.case((first_month < month, kept.c.member_id), else_=None)
-    query = sa.select(
-        store.label("store_key"),
-        month,
-        sa.func.count(),
-        sa.func.sum(kept.c.amount_rial),
-        sa.func.count(sa.distinct(kept.c.member_id)),
-        sa.func.count(sa.distinct(returning)),
-        sa.func.sum(kept.c.points_earned),
-        sa.func.sum(kept.c.points_redeemed),
-        # By output name: PostgreSQL would see two CASEs with distinct parameters as different.
-    ).group_by(sa.literal_column("store_key"), sa.literal_column("month"))
-    return {(s, m): [int(v or 0) for v in rest] for s, m, *rest in conn.execute(query)}
-
-
-def _active(
-    conn: sa.Connection, keys: Sequence[str], ends: Sequence[dt.datetime], by_store: bool
-) -> dict[Key, list[int]]:
-    """Count members buying in each window before each month's end, in one pass over sales."""
-    columns = [
-        sa.func.count(
-            sa.distinct(
-                sa.case(
-                    (
-                        sa.and_(
-                            sales.c.received_at > end - dt.timedelta(days=days),
-                            sales.c.received_at <= end,
-                        ),
-                        sales.c.member_id,
-                    ),
-                    else_=None,
-                )
-            )
-        )
-        for end in ends
-        for days in WINDOWS
-    ]
-    store = sales.c.store_id if by_store else sa.literal(CHAIN)
-    since = ends[0] - dt.timedelta(days=max(WINDOWS))
-    query = (
-        sa.select(store.label("store_key"), *columns)
-        .where(_kept(ends[-1]), sales.c.received_at > since)
-        .group_by(sa.literal_column("store_key"))
-    )
-    out: dict[Key, list[int]] = {}
-    width = len(WINDOWS)
-    for store_key, *counts in conn.execute(query):
-        for i, key in enumerate(keys):
-            out[(store_key, key)] = [int(c) for c in counts[i * width : (i + 1) * width]]
-    return out
 
 
 def _enrolment(conn: sa.Connection, as_of: dt.datetime, first: dt.datetime) -> dict[Key, list[int]]:
@@ -184,8 +114,9 @@ def kpi_grid(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
     keys = months_between(month_key(first), month_key(as_of))
     ends = month_ends(keys, as_of)
     store_ids = sorted(conn.execute(sa.select(stores.c.id)).scalars())
-    figures = _sale_figures(conn, as_of, first, True) | _sale_figures(conn, as_of, first, False)
-    active = _active(conn, keys, ends, True) | _active(conn, keys, ends, False)
+    kept = KeptSales(conn, as_of)
+    figures = sale_figures(kept, keys, [month_start(k) for k in keys], CHAIN)
+    active = active_members(kept, keys, ends, WINDOWS, CHAIN)
     enrolment = _enrolment(conn, as_of, first)
     points = _points(conn, as_of, first)
     rows = []

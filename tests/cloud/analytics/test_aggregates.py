@@ -267,3 +267,13 @@ def test_demographics_per_run(seeded: sa.Engine) -> None:  # noqa: F811
     assert rows[("city", "تهران/شمیرانات")] == (1, 1)
     for dimension in ("age", "gender", "province", "city"):
         assert sum(n for (d, _), (n, _b) in rows.items() if d == dimension) == 4
+
+
+def test_grid_with_members_but_no_sales_is_zeros(cloud_app_any: Flask) -> None:
+    engine = cloud_app_any.extensions["vafa"].engine
+    with engine.begin() as conn:
+        _seed(conn, {"quiet": []})
+    run_analytics(engine, AS_OF)
+    kpis = _kpis(engine)
+    assert kpis and all(r.sales == 0 and r.active_90d == 0 for r in kpis.values())
+    assert max(r.members for r in kpis.values()) == 1

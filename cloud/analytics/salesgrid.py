@@ -1,0 +1,133 @@
+"""Sales figures and active members per store and Jalali month, from one read of the sales.
+
+The SQL versions scanned the kept sales four times (figures per store and chain-wide, each
+with a window for the first purchase; active members with one ``count(DISTINCT CASE …)``
+per month and window) and took 9.4 s of a 23 s pass at 20,000 members. Here the kept sales
+are read once into arrays and everything is counted with numpy: months by binary search
+on the month boundaries, distinct buyers by unique (store, month, member) keys, active
+members by slicing the time-sorted sales at each month's end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+
+from cloud.tables import sales
+
+Key = tuple[str, str]  # (store, month)
+Ints = npt.NDArray[np.int64]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+
+
+class KeptSales:
+    """The kept sales up to a moment, as arrays sorted by time."""
+
+    def __init__(self, conn: sa.Connection, as_of: dt.datetime) -> None:
+        query = (
+            sa.select(
+                sales.c.received_at,
+                sales.c.member_id,
+                sales.c.store_id,
+                sales.c.amount_rial,
+                sales.c.points_earned,
+                sales.c.points_redeemed,
+            )
+            .where(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
+            .order_by(sales.c.received_at)
+        )
+        rows = conn.execute(query).all()
+        self.at = np.array([_aware(r[0]).timestamp() for r in rows], dtype=np.float64)
+        member_ids = np.array([r[1] for r in rows], dtype=object)
+        store_ids = np.array([r[2] for r in rows], dtype=object)
+        self.members: Ints = np.unique(member_ids, return_inverse=True)[1].astype(np.int64)
+        self.store_names, stores_inverse = np.unique(store_ids, return_inverse=True)
+        self.stores: Ints = stores_inverse.astype(np.int64)
+        self.amount = np.array([r[3] for r in rows], dtype=np.int64)
+        self.earned = np.array([r[4] for r in rows], dtype=np.int64)
+        self.redeemed = np.array([r[5] for r in rows], dtype=np.int64)
+
+
+def _months(kept: KeptSales, starts: Sequence[dt.datetime]) -> Ints:
+    bounds = np.array([s.timestamp() for s in starts])
+    return (np.searchsorted(bounds, kept.at, side="right") - 1).astype(np.int64)
+
+
+def _sums(index: Ints, values: Ints, size: int) -> Ints:
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, index, values)  # exact integer sums (bincount would go through float)
+    return out
+
+
+def sale_figures(
+    kept: KeptSales, keys: Sequence[str], starts: Sequence[dt.datetime], chain: str
+) -> dict[Key, list[int]]:
+    """Return [sales, revenue, buyers, returning buyers, points earned, points redeemed]."""
+    if not len(kept.at):
+        return {}
+    month = _months(kept, starts)
+    n_months = len(keys)
+    width = int(kept.members.max()) + 1
+    first = np.full(width, n_months, dtype=np.int64)
+    np.minimum.at(first, kept.members, month)
+    out: dict[Key, list[int]] = {}
+    scopes = [(kept.stores, [str(s) for s in kept.store_names])]
+    scopes.append((np.zeros_like(kept.stores), [chain]))
+    for store_index, names in scopes:
+        cell = store_index * n_months + month
+        size = len(names) * n_months
+        count = np.bincount(cell, minlength=size)
+        columns = [_sums(cell, values, size) for values in (kept.amount, kept.earned)]
+        redeemed = _sums(cell, kept.redeemed, size)
+        # Distinct buyers: one (cell, member) pair each, with whether they had bought before.
+        pairs = np.unique(cell * width + kept.members)
+        pair_cell, pair_member = pairs // width, pairs % width
+        buyers = np.bincount(pair_cell, minlength=size)
+        back = np.bincount(
+            pair_cell, weights=first[pair_member] < pair_cell % n_months, minlength=size
+        ).astype(np.int64)
+        for c in (int(i) for i in np.flatnonzero(count)):
+            out[(names[c // n_months], keys[c % n_months])] = [
+                int(count[c]),
+                int(columns[0][c]),
+                int(buyers[c]),
+                int(back[c]),
+                int(columns[1][c]),
+                int(redeemed[c]),
+            ]
+    return out
+
+
+def active_members(
+    kept: KeptSales,
+    keys: Sequence[str],
+    ends: Sequence[dt.datetime],
+    windows: Sequence[int],
+    chain: str,
+) -> dict[Key, list[int]]:
+    """Count members buying in each window before each month's end, per store and chain."""
+    out: dict[Key, list[int]] = {}
+    if not len(kept.at):
+        return out
+    names = [str(s) for s in kept.store_names]
+    width = int(kept.members.max()) + 1
+    for key, end in zip(keys, ends, strict=True):
+        hi = int(np.searchsorted(kept.at, end.timestamp(), side="right"))
+        for w, days in enumerate(windows):
+            since = (end - dt.timedelta(days=days)).timestamp()
+            lo = int(np.searchsorted(kept.at, since, side="right"))
+            members, stores = kept.members[lo:hi], kept.stores[lo:hi]
+            per_store = np.bincount(
+                np.unique(stores * width + members) // width, minlength=len(names)
+            )
+            for s, name in enumerate(names):
+                out.setdefault((name, key), [0] * len(windows))[w] = int(per_store[s])
+            out.setdefault((chain, key), [0] * len(windows))[w] = len(np.unique(members))
+    return out
