@@ -19,9 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cloud.analytics.cohorts import retention_matrix
 from cloud.analytics.demographics import demographic_rows
-from cloud.analytics.grid import CHAIN, kpi_grid
+from cloud.analytics.grid import CHAIN, kpis_and_cohorts
 from cloud.analytics.preferences import (
     affinity_rows,
     category_spend,
@@ -135,8 +134,7 @@ def store_aggregates(
         for row in rows
         if before.get(row["member_id"], row["segment"]) != row["segment"]
     ]
-    grid = kpi_grid(conn, as_of)
-    cohorts = retention_matrix(conn, as_of)
+    grid, cohorts = kpis_and_cohorts(conn, as_of)
     _replace(conn, analytics_kpis, None, grid)
     _replace(conn, analytics_cohorts, None, _cohort_rows(cohorts, day))
     _replace(conn, analytics_feedback, None, feedback_rows(conn, as_of))

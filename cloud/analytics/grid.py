@@ -8,8 +8,8 @@ days to the month's end (or to the analysis moment in the current month); points
 and redeemed at the store's tills and their ratio; and the points liability, the net
 points the store's terminals had booked to members by the month's end (grants included).
 Chain-wide rows count a member once however many stores they bought at. Sales figures and
-active members are counted from one read of the kept sales (``salesgrid.py``); enrolment
-and points are grouped in SQL.
+active members, and the cohorts' retention, are counted from one read of the kept sales
+(``salesgrid.py``); enrolment and points are grouped in SQL.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.analytics.months import month_case, month_key, month_start, months_between, next_month
-from cloud.analytics.salesgrid import KeptSales, active_members, sale_figures
+from cloud.analytics.salesgrid import (
+    KeptSales,
+    active_members,
+    cohort_retention,
+    sale_figures,
+)
 from cloud.tables import events, ledger_entries, ledger_postings, members, sales, stores, terminals
 
 CHAIN = "*"
@@ -108,14 +113,22 @@ def _ratio(part: int, whole: int) -> float:
 
 def kpi_grid(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
     """Return a KPI row for every store and the chain ("*") in every month up to ``as_of``."""
+    return kpis_and_cohorts(conn, as_of)[0]
+
+
+def kpis_and_cohorts(
+    conn: sa.Connection, as_of: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the KPI grid and the cohort retention, from one read of the kept sales."""
     first = _first_moment(conn, as_of)
     if first is None:
-        return []
+        return [], []
     keys = months_between(month_key(first), month_key(as_of))
     ends = month_ends(keys, as_of)
+    starts = [month_start(k) for k in keys]
     store_ids = sorted(conn.execute(sa.select(stores.c.id)).scalars())
     kept = KeptSales(conn, as_of)
-    figures = sale_figures(kept, keys, [month_start(k) for k in keys], CHAIN)
+    figures = sale_figures(kept, keys, starts, CHAIN)
     active = active_members(kept, keys, ends, WINDOWS, CHAIN)
     enrolment = _enrolment(conn, as_of, first)
     points = _points(conn, as_of, first)
@@ -155,7 +168,7 @@ def kpi_grid(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
                     "points_liability": liability,
                 }
             )
-    return rows
+    return rows, cohort_retention(kept, keys, starts)
 
 
 def _summed(table: dict[Key, list[int]], scope: Iterable[str], key: str, width: int) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -131,3 +132,33 @@ def active_members(
                 out.setdefault((name, key), [0] * len(windows))[w] = int(per_store[s])
             out.setdefault((chain, key), [0] * len(windows))[w] = len(np.unique(members))
     return out
+
+
+def cohort_retention(
+    kept: KeptSales, keys: Sequence[str], starts: Sequence[dt.datetime]
+) -> list[dict[str, Any]]:
+    """Return each cohort (month of first purchase) as ``cohorts.retention_matrix`` does."""
+    if not len(kept.at):
+        return []
+    month = _months(kept, starts)
+    n_months = len(keys)
+    width = int(kept.members.max()) + 1
+    first = np.full(width, n_months, dtype=np.int64)
+    np.minimum.at(first, kept.members, month)
+    pairs = np.unique(kept.members * n_months + month)  # each member once per month
+    cohort = first[pairs // n_months]
+    counts = np.bincount(cohort * n_months + pairs % n_months - cohort)
+    rows = []
+    for c in sorted({int(x) for x in cohort}):
+        active = counts[c * n_months : (c + 1) * n_months]
+        last = int(np.flatnonzero(active).max())
+        size = int(active[0])
+        rows.append(
+            {
+                "cohort": keys[c],
+                "members": size,
+                "active": [int(a) for a in active[: last + 1]],
+                "retention": [round(int(a) / size, 4) for a in active[: last + 1]],
+            }
+        )
+    return rows

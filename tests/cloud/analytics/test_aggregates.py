@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from cloud.analytics.aggregates import CLV_EDGES
+from cloud.analytics.cohorts import retention_matrix
 from cloud.analytics.demographics import age_group
+from cloud.analytics.grid import kpis_and_cohorts
 from cloud.analytics.run import run_analytics
 from cloud.tables import (
     analytics_clv_buckets,
@@ -277,3 +279,10 @@ def test_grid_with_members_but_no_sales_is_zeros(cloud_app_any: Flask) -> None:
     kpis = _kpis(engine)
     assert kpis and all(r.sales == 0 and r.active_90d == 0 for r in kpis.values())
     assert max(r.members for r in kpis.values()) == 1
+
+
+def test_numpy_cohorts_match_the_sql_reference(seeded: sa.Engine) -> None:  # noqa: F811
+    with seeded.connect() as conn:
+        _, cohorts = kpis_and_cohorts(conn, AS_OF)
+        assert cohorts == retention_matrix(conn, AS_OF)
+    assert [c["cohort"] for c in cohorts] == ["1404-04", "1404-05"]
