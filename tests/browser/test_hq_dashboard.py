@@ -105,6 +105,11 @@ def test_admin_sees_every_page_with_charts(
     assert "زعفران" in texts["/hq/preferences"]
     labels = _chart_labels(page, chain_base + "/hq/", "revenue-chart")
     assert "تیر ۱۴۰۴" in labels and "مهر ۱۴۰۴" in labels
+    page.goto(chain_base + "/hq/segments")
+    cards = page.locator("#grid .card")
+    assert cards.count() == 8  # one per segment of segments.toml, four to a row
+    first, fifth = cards.nth(0).bounding_box(), cards.nth(4).bounding_box()
+    assert first is not None and fifth is not None and fifth["y"] > first["y"]
 
 
 def _chart_labels(page: Page, url: str, chart: str) -> list[Any]:
