@@ -16,6 +16,7 @@ renders, the charts read and the CSV/Excel export writes, so all three always ag
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,63 @@ def latest_run(conn: sa.Connection) -> dt.date | None:
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+Sums = dict[tuple[Any, ...], list[Any]]
+_partitions: dict[tuple[str, str], tuple[Any, dict[str, Sums]]] = {}
+_partitions_lock = threading.Lock()
+
+
+def home_store_sums(
+    conn: sa.Connection,
+    scope: Scope,
+    name: str,
+    keys: list[sa.ColumnElement[Any]],
+    values: list[sa.ColumnElement[Any]],
+    joined: sa.FromClause,
+    *where: sa.ColumnElement[bool],
+) -> Sums:
+    """Add up per-member figures by ``keys`` over the members of the stores in scope.
+
+    The grouping runs once per analytics run for every home store at once and is kept in
+    this process: a store's filter could not shorten it (nothing indexes ``home_store_id``,
+    so one store's counts cost a pass over every member's row anyway). A scope then adds up
+    its stores' parts, which is exact: every member has exactly one home store.
+    """
+    run = conn.execute(sa.select(sa.func.max(analytics_runs.c.finished_at))).scalar()
+    cache_key = (str(conn.engine.url), name)
+    with _partitions_lock:
+        hit = _partitions.get(cache_key)
+    if hit is not None and hit[0] == run:
+        parts = hit[1]
+    else:
+        labels = [f"k{i}" for i in range(len(keys))]
+        query = (
+            sa.select(
+                members.c.home_store_id,
+                *(key.label(label) for key, label in zip(keys, labels, strict=True)),
+                *values,
+            )
+            .select_from(joined)
+            .where(*where)
+            # By output name: PostgreSQL would see two CASEs with distinct parameters as
+            # different expressions.
+            .group_by(members.c.home_store_id, *(sa.literal_column(lab) for lab in labels))
+        )
+        parts = {}
+        for row in conn.execute(query):
+            key = tuple(row[1 : 1 + len(keys)])
+            parts.setdefault(row[0], {})[key] = [v or 0 for v in row[1 + len(keys) :]]
+        with _partitions_lock:
+            _partitions[cache_key] = (run, parts)
+    stores = parts.keys() if scope.store_ids is None else scope.store_ids & parts.keys()
+    totals: Sums = {}
+    for store in stores:
+        for key, figures in parts[store].items():
+            total = totals.setdefault(key, [0] * len(figures))
+            for i, figure in enumerate(figures):
+                total[i] += figure
+    return totals
 
 
 # --- overview -------------------------------------------------------------------------
@@ -224,19 +282,18 @@ def segment_counts(conn: sa.Connection, scope: Scope) -> Table:
         query = sa.select(a.segment, a.members, a.value_rial).where(
             a.computed_on == latest_run(conn)
         )
+        found = {r.segment: (int(r.members), int(r.value_rial or 0)) for r in conn.execute(query)}
     else:
         m = member_analytics.c
-        query = (
-            sa.select(
-                m.segment,
-                sa.func.count().label("members"),
-                sa.func.sum(m.value_rial).label("value_rial"),
-            )
-            .join(members, members.c.id == m.member_id)
-            .where(scope.members())
-            .group_by(m.segment)
+        sums = home_store_sums(
+            conn,
+            scope,
+            "segments",
+            [m.segment],
+            [sa.func.count(), sa.func.sum(m.value_rial)],
+            member_analytics.join(members, members.c.id == m.member_id),
         )
-    found = {r.segment: (int(r.members), int(r.value_rial or 0)) for r in conn.execute(query)}
+        found = {key[0]: (int(n), int(value)) for key, (n, value) in sums.items()}
     total = sum(n for n, _ in found.values())
     rows = [
         {
@@ -413,14 +470,17 @@ def _scoped_buckets(conn: sa.Connection, scope: Scope, edges: list[Any]) -> dict
     clv = member_analytics.c.clv_rial
     bucket = sa.case(
         *((clv >= r.low_rial, r.bucket) for r in reversed(edges)), else_=edges[0].bucket
-    ).label("bucket")
-    query = (
-        sa.select(bucket, sa.func.count())
-        .select_from(member_analytics.join(members, members.c.id == member_analytics.c.member_id))
-        .where(clv.is_not(None), scope.members())
-        .group_by(sa.literal_column("bucket"))
     )
-    return {int(k): int(n) for k, n in conn.execute(query)}
+    sums = home_store_sums(
+        conn,
+        scope,
+        "clv_buckets",
+        [bucket],
+        [sa.func.count()],
+        member_analytics.join(members, members.c.id == member_analytics.c.member_id),
+        clv.is_not(None),
+    )
+    return {int(key[0]): int(n) for key, (n,) in sums.items()}
 
 
 def top_members(conn: sa.Connection, scope: Scope, unmask: Callable[[str, bytes], str]) -> Table:
@@ -596,16 +656,15 @@ def _scoped_demographics(
         )
     else:
         value = sa.func.coalesce(getattr(members.c, dimension), "")
-    bought = sa.func.count(member_analytics.c.member_id)
-    query = (
-        sa.select(value.label("value"), sa.func.count().label("n"), bought.label("b"))
-        .select_from(
-            members.outerjoin(member_analytics, member_analytics.c.member_id == members.c.id)
-        )
-        .where(scope.members())
-        .group_by(sa.literal_column("value"))
+    sums = home_store_sums(
+        conn,
+        scope,
+        f"demographics:{dimension}",
+        [value],
+        [sa.func.count(), sa.func.count(member_analytics.c.member_id)],
+        members.outerjoin(member_analytics, member_analytics.c.member_id == members.c.id),
     )
-    return [(str(v), int(n), int(b)) for v, n, b in conn.execute(query)]
+    return [(str(key[0]), int(n), int(b)) for key, (n, b) in sums.items()]
 
 
 # --- overview cards and fleet ---------------------------------------------------------
@@ -664,27 +723,26 @@ def category_table(conn: sa.Connection, scope: Scope) -> Table:
         query = sa.select(a.category, a.members, a.sales, a.amount_rial).where(
             a.computed_on == latest_run(conn)
         )
+        figures = [
+            (r.category, int(r.members), int(r.sales), int(r.amount_rial))
+            for r in conn.execute(query)
+        ]
     else:
         c = member_categories.c
-        query = (
-            sa.select(
-                c.category,
-                sa.func.count().label("members"),
-                sa.func.sum(c.purchases).label("sales"),
-                sa.func.sum(c.amount_rial).label("amount_rial"),
-            )
-            .select_from(member_categories.join(members, members.c.id == c.member_id))
-            .where(scope.members())
-            .group_by(c.category)
+        sums = home_store_sums(
+            conn,
+            scope,
+            "categories",
+            [c.category],
+            [sa.func.count(), sa.func.sum(c.purchases), sa.func.sum(c.amount_rial)],
+            member_categories.join(members, members.c.id == c.member_id),
         )
+        figures = [
+            (key[0], int(n), int(sold), int(spent)) for key, (n, sold, spent) in sums.items()
+        ]
     found: list[dict[str, Any]] = [
-        {
-            "category": _category_fa(r.category),
-            "members": int(r.members),
-            "sales": int(r.sales or 0),
-            "amount_rial": int(r.amount_rial or 0),
-        }
-        for r in conn.execute(query)
+        {"category": _category_fa(category), "members": n, "sales": sold, "amount_rial": spent}
+        for category, n, sold, spent in figures
     ]
     rows = sorted(found, key=lambda row: (-row["amount_rial"], row["category"]))
     columns = (
@@ -699,20 +757,22 @@ def category_table(conn: sa.Connection, scope: Scope) -> Table:
 def suggestion_table(conn: sa.Connection, scope: Scope) -> Table:
     """Members whose first "likely next" category is each category (not bought yet)."""
     s = member_suggestions.c
-    query = (
-        sa.select(s.category, sa.func.count().label("members"), sa.func.avg(s.lift).label("lift"))
-        .select_from(member_suggestions.join(members, members.c.id == s.member_id))
-        .where(s.rank == 1, scope.members())
-        .group_by(s.category)
-        .order_by(sa.desc("members"), s.category)
+    sums = home_store_sums(
+        conn,
+        scope,
+        "suggestions",
+        [s.category],
+        [sa.func.count(), sa.func.sum(s.lift)],
+        member_suggestions.join(members, members.c.id == s.member_id),
+        s.rank == 1,
     )
     rows = [
         {
-            "category": _category_fa(r.category),
-            "members": int(r.members),
-            "lift": round(float(r.lift), 2),
+            "category": _category_fa(key[0]),
+            "members": int(n),
+            "lift": round(float(lift) / int(n), 2),
         }
-        for r in conn.execute(query)
+        for key, (n, lift) in sorted(sums.items(), key=lambda item: (-item[1][0], item[0]))
     ]
     columns = (
         Column("category", "دسته پیشنهادی", "text"),
@@ -728,27 +788,23 @@ INCENTIVES_FA = {"sms": "پیامک", "points": "امتیاز", "credit": "اع�
 def incentive_table(conn: sa.Connection, scope: Scope) -> Table:
     """Offers of each incentive and the share followed by a purchase in the window."""
     i = member_incentives.c
-    query = (
-        sa.select(
-            i.incentive,
-            sa.func.count().label("members"),
-            sa.func.sum(i.offers).label("offers"),
-            sa.func.sum(i.responses).label("responses"),
-        )
-        .select_from(member_incentives.join(members, members.c.id == i.member_id))
-        .where(scope.members())
-        .group_by(i.incentive)
-        .order_by(i.incentive)
+    sums = home_store_sums(
+        conn,
+        scope,
+        "incentives",
+        [i.incentive],
+        [sa.func.count(), sa.func.sum(i.offers), sa.func.sum(i.responses)],
+        member_incentives.join(members, members.c.id == i.member_id),
     )
     rows = [
         {
-            "incentive": INCENTIVES_FA.get(r.incentive, r.incentive),
-            "members": int(r.members),
-            "offers": int(r.offers or 0),
-            "responses": int(r.responses or 0),
-            "rate": _share(int(r.responses or 0), int(r.offers or 0)),
+            "incentive": INCENTIVES_FA.get(key[0], key[0]),
+            "members": int(n),
+            "offers": int(offers),
+            "responses": int(answered),
+            "rate": _share(int(answered), int(offers)),
         }
-        for r in conn.execute(query)
+        for key, (n, offers, answered) in sorted(sums.items())
     ]
     columns = (
         Column("incentive", "مشوق", "text"),

@@ -82,8 +82,9 @@ TABLES: dict[str, Builder] = {
 
 # Tables counted at request time from per-member rows (a store's view; the chain's top
 # members) change only when the analytics run does: kept per process until the next run.
-COUNTED = frozenset(TABLES) - {"kpi_months", "stores", "nps", "fleet"}
-CHAIN_COUNTED = frozenset({"top_members", "suggestions", "incentives"})  # no chain aggregate
+# (Sums over members by home store are kept by ``dashboard.home_store_sums`` itself.)
+COUNTED = frozenset({"segment_moves", "cohorts", "top_members"})
+CHAIN_COUNTED = frozenset({"top_members"})  # no chain aggregate
 CACHE_SIZE = 512
 _cache: dict[tuple[str, str, frozenset[str] | None], tuple[Any, d.Table]] = {}
 _cache_lock = threading.Lock()
