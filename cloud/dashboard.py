@@ -6,8 +6,9 @@ Pages read the aggregates each ``vafa-cloud analytics run`` stores (``analytics_
 costs a few small reads however many members the chain has. KPIs and feedback are stored
 per store; the other aggregates are chain-wide, so for a store owner the same tables are
 counted from ``member_analytics`` and ``members`` restricted to their stores
-(``cloud.access``), moves from ``segment_changes`` and cohorts from their stores' sales
-(``cloud.dashboard_pages`` keeps those per process until the next run).
+(``cloud.access``), moves from ``segment_changes`` and cohorts from their stores' sales.
+Those counts are kept per process until the next run: sums by home store for every store
+at once (``home_store_sums``), the rest per scope (``cloud.dashboard_pages.load_table``).
 
 Each function returns a ``Table``: Persian column titles and plain values, which the page
 renders, the charts read and the CSV/Excel export writes, so all three always agree.
