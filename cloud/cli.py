@@ -275,7 +275,8 @@ def _run(args: argparse.Namespace) -> Any:
                 raise ValueError("--store is needed for a store_owner, and only for one")
             create_user(conn, args.username, args.password, args.role)
             set_user_stores(conn, args.username, args.store)
-            return {"user": args.username, "role": args.role, "stores": sorted(set(args.store))}
+            made = {"user": args.username, "role": args.role}
+            return made | {"stores": sorted(set(args.store))} if args.store else made
         return totals(conn)
 
 
