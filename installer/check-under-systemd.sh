@@ -44,7 +44,6 @@ root=${root:-/var/tmp/vafa-$suite-$arch}
 
 host_packages() {
     local wanted=(debootstrap systemd-container)
-    [[ $suite == jammy || $suite == noble ]] && wanted+=(ubuntu-keyring)
     [[ $arch != "$(dpkg --print-architecture)" ]] && wanted+=(qemu-user-static binfmt-support)
     local missing=()
     for p in "${wanted[@]}"; do
@@ -61,25 +60,39 @@ host_packages() {
     fi
 }
 
+# Ubuntu's archive key, for debootstrap to check what it downloads. Debian 12 does not
+# package it, so it is taken from Ubuntu's own keyring package (trusted on first use: a
+# throwaway test root, never a terminal's).
+ubuntu_keyring() {
+    local system=/usr/share/keyrings/ubuntu-archive-keyring.gpg
+    [[ -f $system ]] && { echo "$system"; return; }
+    local dir=/var/tmp/vafa-ubuntu-keyring
+    if [[ ! -f $dir/usr/share/keyrings/ubuntu-archive-keyring.gpg ]]; then
+        mkdir -p "$dir"
+        curl -fsSL -o "$dir/keyring.deb" \
+            http://archive.ubuntu.com/ubuntu/pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb
+        dpkg-deb -x "$dir/keyring.deb" "$dir"
+    fi
+    echo "$dir/usr/share/keyrings/ubuntu-archive-keyring.gpg"
+}
+
 make_root() {
     [[ -x $root/usr/bin/python3 && -d $root/lib/systemd ]] && { say "reusing $root"; return; }
-    local mirror keyring=()
+    local mirror keyring=() script=()
     case $suite in
         bookworm | trixie) mirror=http://deb.debian.org/debian ;;
         jammy | noble)
             mirror=http://archive.ubuntu.com/ubuntu
             [[ $arch == amd64 ]] || mirror=http://ports.ubuntu.com/ubuntu-ports
-            keyring=(--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg) ;;
+            keyring=(--keyring="$(ubuntu_keyring)" "--components=main,universe")
+            script=(/usr/share/debootstrap/scripts/gutsy) ;;  # every Ubuntu since 7.10
         *) die "unknown suite $suite" ;;
     esac
     say "debootstrap $suite $arch into $root (a few minutes)"
     debootstrap --variant=minbase --arch="$arch" "${keyring[@]}" \
         --include=systemd,systemd-sysv,dbus,udev,procps,python3,python3-venv,ca-certificates \
-        "$suite" "$root" "$mirror" >"$root.debootstrap.log" 2>&1 ||
+        "$suite" "$root" "$mirror" "${script[@]}" >"$root.debootstrap.log" 2>&1 ||
         die "debootstrap failed: see $root.debootstrap.log"
-    if [[ $suite == jammy || $suite == noble ]]; then  # debootstrap enables only main
-        sed -i 's/ main$/ main universe/' "$root/etc/apt/sources.list"
-    fi
 }
 
 # A machine behind a TLS-inspecting proxy trusts its CA: so must the guest.
