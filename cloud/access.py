@@ -78,11 +78,14 @@ class Scope:
 
 
 def load_scope(conn: sa.Connection, username: str) -> Scope | None:
-    """Return a user's scope from the database, or None if the user is gone."""
+    """Return a user's scope from the database, or None if the user is gone or disabled
+    (users admin disables an account by prefixing its hash with "!", as /etc/shadow does)."""
     row = conn.execute(
-        sa.select(users.c.id, users.c.role).where(users.c.username == username)
+        sa.select(users.c.id, users.c.role, users.c.password_hash).where(
+            users.c.username == username
+        )
     ).first()
-    if row is None:
+    if row is None or row.password_hash.startswith("!"):
         return None
     if row.role in CHAIN_ROLES:
         return Scope(username, row.role, None)

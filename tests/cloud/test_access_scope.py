@@ -306,6 +306,22 @@ def test_a_deleted_user_session_is_refused(chain_app: tuple[Flask, Chain]) -> No
     assert client.get(f"/hq/members/{chain.shared_buyer}").status_code == 403
 
 
+def test_a_disabled_user_session_is_refused_on_every_page(chain_app: tuple[Flask, Chain]) -> None:
+    """GIVEN an admin signed in WHEN users admin disables the account (hash prefixed "!")
+    THEN the open session is refused at its next request, on the dashboard pages too."""
+    app, chain = chain_app
+    client = signed_in(app, "admin")
+    assert client.get(f"/hq/members/{chain.shared_buyer}").status_code == 200
+    with app.extensions["vafa"].engine.begin() as conn:
+        conn.execute(
+            sa.update(users)
+            .where(users.c.username == "admin")
+            .values(password_hash="!" + users.c.password_hash)
+        )
+    assert client.get(f"/hq/members/{chain.shared_buyer}").status_code == 403
+    assert client.get("/hq/segments").status_code in (302, 403)
+
+
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
