@@ -115,5 +115,11 @@ def _apologise(member_id: str) -> None:
     from cloud.sms.providers import provider_from_config
 
     provider = provider_from_config(dict(current_app.config), Path(current_app.instance_path))
-    done = run_triggered(ctx().engine, ctx().vault, provider, now_tehran(), "feedback", member_id)
+    try:
+        done = run_triggered(
+            ctx().engine, ctx().vault, provider, now_tehran(), "feedback", member_id
+        )
+    except Exception:  # the answer is stored: the customer is thanked; the daily run retries
+        log.exception("negative feedback: scenarios failed for member %s", member_id)
+        return
     log.info("negative feedback: scenarios %s", done)

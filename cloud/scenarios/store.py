@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from cloud.errors import BadRequest, NotFound
 from cloud.scenarios.engine import Decision, act, decide
 from cloud.scenarios.model import IMMEDIATE, TRIGGERS, Scenario, parse
-from cloud.sms.providers import SmsProvider
+from cloud.sms.providers import SmsError, SmsProvider
+from cloud.sms.sending import NotSent
 from cloud.storage import utcnow
 from cloud.tables import occasions, referral_rewards, scenarios
 from common.pii import PiiVault
@@ -175,10 +176,22 @@ def _act_once(
     decision: Decision,
     moment: dt.datetime,
 ) -> str:
-    """Act on one decision in its own transaction; another run's entry wins a race."""
+    """Act on one decision in its own transaction; another run's entry wins a race.
+
+    A text the provider refuses (or that cannot be sent at all) rolls back this member's
+    entry and gifts and is logged; the run goes on with the next member, and the next run
+    tries this one again."""
     try:
         with engine.begin() as conn:  # a failure loses one member's entry, not the day's
             act(conn, vault, provider, scenario, decision, moment)
+    except (SmsError, NotSent) as exc:
+        log.warning(
+            "scenario %s: member %s not served this time, text not sent: %s",
+            scenario.id,
+            decision.member_id,
+            exc,
+        )
+        return "failed"
     except sa.exc.IntegrityError:
         log.info(
             "scenario %s: member %s already entered for %s by another run",

@@ -16,7 +16,7 @@ from cloud.scenarios import store
 from cloud.scenarios.engine import arm_of
 from cloud.scenarios.library import LIBRARY
 from cloud.scenarios.model import parse
-from cloud.sms.providers import FileProvider
+from cloud.sms.providers import FileProvider, SmsError
 from cloud.tables import (
     coupons,
     grants,
@@ -143,6 +143,37 @@ def test_the_30_esfand_rule_in_leap_and_common_years(chain: Chain) -> None:
     assert named("2025-03-19") == {esfand_29}  # 29 Esfand 1403: only the 29th
     assert named("2025-03-20") == {esfand_30}  # 30 Esfand 1403 exists
     assert named("2026-03-20") == {esfand_29, esfand_30}  # 29 Esfand 1404, the last day
+
+
+class RefusingProvider(FileProvider):  # type: ignore[misc]
+    """The file provider, except that the operator refuses one number (a blocked line)."""
+
+    def __init__(self, path: Path, refused: str) -> None:
+        super().__init__(path)
+        self.refused = refused
+
+    def send(self, mobile_e164: str, text: str) -> str:
+        if mobile_e164 == self.refused:
+            raise SmsError(f"provider refused {mobile_e164[:6]}...: line blocked")
+        result: str = super().send(mobile_e164, text)
+        return result
+
+
+def test_a_refused_text_skips_that_member_not_the_run(chain: Chain) -> None:
+    """GIVEN three birthdays today and a provider that refuses the first member's line WHEN
+    the day runs THEN the other two are greeted and given their points; the first has no
+    entry and no grant (rolled back together), so the next run tries them again."""
+    first, second, third = (chain.member("09-01") for _ in range(3))
+    chain.add("birthday", _birthday())
+    chain.sms = RefusingProvider(chain.sms.path, "+989120000001")
+    assert chain.run(_at("2026-11-22")) == {"birthday": {"failed": 1, "acted": 2}}
+    with chain.engine.connect() as conn:
+        entered = set(conn.execute(sa.select(scenario_entries.c.member_id)).scalars())
+        granted = set(conn.execute(sa.select(grants.c.member_id)).scalars())
+    assert entered == granted == {second, third}
+    assert first not in entered and len(chain.texts()) == 2
+    chain.sms = FileProvider(chain.sms.path)  # the line is unblocked
+    assert chain.run(_at("2026-11-22", dt.time(15, 0))) == {"birthday": {"acted": 1}}
 
 
 def test_a_rerun_of_the_same_day_sends_nothing_twice(chain: Chain) -> None:
