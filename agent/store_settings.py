@@ -18,7 +18,7 @@ from agent.drivers.profiles import MAX_PULSE_MS, PrinterProfile, load_profile, l
 from agent.errors import InputError, PrinterError, ProfileError
 from agent.ledger.db import write_transaction
 from agent.terminal import Terminal
-from common.persian import MoneyUnit, to_ascii_digits, to_persian_digits
+from common.persian import MoneyUnit, is_plain_number, to_ascii_digits, to_persian_digits
 
 PREFIX = "store."
 MIN_PULSE_MS = 10  # shorter never moves a solenoid; profiles say 25 at least
@@ -84,7 +84,7 @@ def _stored_pulse(text: str | None, default: int) -> int:
 
 def _pulse(raw: str, what: str) -> int:
     text = to_ascii_digits(raw).strip()
-    if not text.isdigit() or not MIN_PULSE_MS <= int(text) <= MAX_PULSE_MS:
+    if not is_plain_number(text) or not MIN_PULSE_MS <= int(text) <= MAX_PULSE_MS:
         raise InputError(
             f"{what} must be {MIN_PULSE_MS}-{MAX_PULSE_MS} ms, got {raw[:10]!r}",
             fa=to_persian_digits(

@@ -22,7 +22,7 @@ from cloud.storage import utcnow
 from cloud.tables import feedback, sales, terminals
 from common import tokens
 from common.errors import SignatureError
-from common.persian import now_tehran
+from common.persian import is_plain_number, now_tehran, to_ascii_digits
 from common.protocol import new_id
 from common.signing import load_public_key
 
@@ -69,10 +69,11 @@ def answer(token: str) -> Response | tuple[str, int] | str:
     if request.method == "GET":
         return render_template("feedback.html", state="ask", scores=range(11))
     nps, comment = request.form.get("nps", ""), request.form.get("comment", "").strip()
-    if not nps.isdigit() or not 0 <= int(nps) <= 10 or len(comment) > MAX_COMMENT:
+    nps = to_ascii_digits(nps).strip()
+    if not is_plain_number(nps) or not 0 <= int(nps) <= 10 or len(comment) > MAX_COMMENT:
         message = (
             "لطفاً امتیازی از ۰ تا ۱۰ بدهید"
-            if not nps.isdigit() or int(nps) > 10
+            if not is_plain_number(nps) or int(nps) > 10
             else ("توضیح شما بیش از اندازه بلند است")
         )
         return render_template(

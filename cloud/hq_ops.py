@@ -54,6 +54,7 @@ from common.mobile import mask_mobile
 from common.persian import (
     TEHRAN,
     group_thousands,
+    is_plain_number,
     jalali_date,
     now_tehran,
     to_ascii_digits,
@@ -279,7 +280,7 @@ def _load_one(conn: sa.Connection, scenario_id: str) -> Scenario:
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = to_ascii_digits(request.args.get(name, "")).strip()
-    return int(raw) if raw.isdigit() and low <= int(raw) <= high else default
+    return int(raw) if is_plain_number(raw) and low <= int(raw) <= high else default
 
 
 def parse_jalali(text: str) -> dt.date:

@@ -37,7 +37,7 @@ from cloud.tables import (
 )
 from common.errors import InvalidMobile
 from common.mobile import looks_like_mobile, mask_mobile, normalize_mobile
-from common.persian import to_ascii_digits, to_persian_digits
+from common.persian import is_plain_number, to_ascii_digits, to_persian_digits
 
 bp = Blueprint("member360", __name__, url_prefix="/hq/members")
 ALLOWED = ("admin", "marketer", "store_owner")
@@ -133,7 +133,7 @@ def member(member_id: str) -> Response | str | tuple[str, int]:
 def _give(member_id: str) -> None:
     amount = to_ascii_digits(request.form.get("points", "")).strip()
     reason = request.form.get("reason", "").strip()
-    if not amount.isdigit() or not 0 < int(amount) <= 100_000:
+    if not is_plain_number(amount) or not 0 < int(amount) <= 100_000:
         raise BadRequest(
             "points must be 1..100000", fa="تعداد امتیاز را درست وارد کنید (۱ تا ۱۰۰٬۰۰۰)"
         )

@@ -31,7 +31,7 @@ from cloud.scenarios.model import (
     parse,
 )
 from common.demographics import provinces
-from common.persian import group_thousands, to_ascii_digits
+from common.persian import group_thousands, is_plain_number, to_ascii_digits
 
 Form = MultiDict[str, str]  # werkzeug's request.form, or a test's MultiDict
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -269,7 +269,7 @@ class _Reader:
         raw = to_ascii_digits(self.form.get(name, "")).translate(SEPARATORS)
         if not raw and default is not None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not is_plain_number(raw) or not low <= int(raw) <= high:
             self.errors[name] = f"{label}: عددی درست بنویسید (از {_fa(low)} تا {_fa(high)})"
             return None
         return int(raw)

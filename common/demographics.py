@@ -16,7 +16,13 @@ from typing import Any
 import jdatetime
 
 from common.errors import VafaError
-from common.persian import normalize_text, now_tehran, parse_birthday, to_ascii_digits
+from common.persian import (
+    is_plain_number,
+    normalize_text,
+    now_tehran,
+    parse_birthday,
+    to_ascii_digits,
+)
 
 PLACES_FILE = Path(__file__).with_name("iran_places.toml")
 PROVINCE_COUNT = 31
@@ -135,7 +141,7 @@ def check_birth_year(raw: int | str | None) -> int | None:
     if raw is None or raw == "":
         return None
     text = to_ascii_digits(str(raw)).strip()
-    if isinstance(raw, bool) or not text.isdigit():
+    if isinstance(raw, bool) or not is_plain_number(text) or len(text) > 4:
         raise InvalidDemographic(
             "birth year must be a number", "birth_year", fa="سال تولد را با رقم وارد کنید"
         )

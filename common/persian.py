@@ -31,6 +31,13 @@ def to_ascii_digits(text: str) -> str:
     return text.translate(_TO_ASCII)
 
 
+def is_plain_number(text: str) -> bool:
+    """Tell whether ``text`` is only the digits 0-9 (call it after ``to_ascii_digits``, so
+    Persian and Arabic-Indic digits count). ``str.isdigit`` alone also passes superscripts
+    and circled digits, on which ``int`` fails."""
+    return text.isascii() and text.isdigit()
+
+
 def normalize_text(text: str) -> str:
     """Normalise a name or search term: Persian letters and digits, single spaces."""
     return " ".join(to_ascii_digits(text).translate(_LETTERS).split())

@@ -40,6 +40,7 @@ from common.persian import (
     MoneyUnit,
     format_money,
     group_thousands,
+    is_plain_number,
     jalali_date,
     to_ascii_digits,
 )
@@ -75,7 +76,7 @@ class ScanFeed:
 def set_cashier_pin(terminal: Terminal, name: str, pin: str) -> None:
     """Store a cashier's PIN (4 to 8 digits, any script) as a slow hash."""
     digits = to_ascii_digits(pin.strip())
-    if not (digits.isdigit() and 4 <= len(digits) <= 8):
+    if not (is_plain_number(digits) and 4 <= len(digits) <= 8):
         raise ValueError("a cashier PIN is 4 to 8 digits")
     name = name.strip()
     if not name or len(name) > 40:
@@ -206,14 +207,14 @@ def _cashier_required(view: F) -> F:
 def parse_amount(raw: str, unit: MoneyUnit) -> int:
     """Turn a typed amount (any digits, separators) in the screen's unit into Rials."""
     text = to_ascii_digits(raw).replace(",", "").replace("٬", "").replace(" ", "").strip()
-    if not text.isdigit() or len(text) > 13:
+    if not is_plain_number(text) or len(text) > 13:
         raise VafaError(f"bad amount {raw[:20]!r}", fa="مبلغ خرید را با رقم وارد کنید")
     return int(text) * (10 if unit == "toman" else 1)
 
 
 def _parse_points(raw: str) -> int:
     text = to_ascii_digits(raw).replace(",", "").replace("٬", "").strip() or "0"
-    if not text.isdigit() or len(text) > 9:
+    if not is_plain_number(text) or len(text) > 9:
         raise VafaError(f"bad points {raw[:20]!r}", fa="امتیاز را با رقم وارد کنید")
     return int(text)
 
@@ -424,7 +425,7 @@ def scans() -> Response:
     """Return scans after ``?after=N`` (the page polls this)."""
     feed: ScanFeed = current_app.extensions["vafa_scans"]
     after = request.args.get("after", "0")
-    seq, codes = feed.since(int(after) if after.isdigit() else 0)
+    seq, codes = feed.since(int(after) if is_plain_number(after) and len(after) < 18 else 0)
     depth = outbox.depth(_terminal().conn)
     return jsonify(seq=seq, codes=codes, queue_depth=depth, devices=_devices())
 

@@ -24,7 +24,14 @@ from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
 from common.errors import VafaError
 from common.mobile import mask_mobile
-from common.persian import jalali_date, jalali_datetime, now_tehran, to_persian_digits
+from common.persian import (
+    is_plain_number,
+    jalali_date,
+    jalali_datetime,
+    now_tehran,
+    to_ascii_digits,
+    to_persian_digits,
+)
 
 bp = Blueprint("owner", __name__, url_prefix="/owner")
 WEEKDAYS = ("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه")
@@ -72,8 +79,10 @@ def week() -> str:
 def sales() -> tuple[str, int]:
     """List sales newest first, 25 a page, optionally of one Jalali day; refunds marked."""
     day, error = _chosen_day(request.args.get("day"), None)
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    page_arg = to_ascii_digits(request.args.get("page", "1")).strip()
+    # Six digits at most: a page past the end is empty, one past SQLite's integers a crash.
+    plain = is_plain_number(page_arg) and len(page_arg) <= 6
+    page = int(page_arg) if plain and int(page_arg) > 0 else 1
     rows, total = reports.sales_page(_terminal().conn, day, page)
     pages = max(1, -(-total // reports.PER_PAGE))
     context: dict[str, Any] = {

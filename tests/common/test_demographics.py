@@ -93,3 +93,11 @@ def test_a_broken_places_file_is_refused_on_load(tmp_path: Path) -> None:
     arabic.write_text('[[province]]\nname = "قم"\ncities = ["كهک"]\n', encoding="utf-8")
     with pytest.raises(ValueError, match="normal form"):
         load_places(arabic)
+
+
+@pytest.mark.parametrize("text", ["¹³⁷⁰-01-02", "²-01", "13700-01-02"])
+def test_odd_digits_in_a_birth_date_are_refused_in_persian(text: str) -> None:
+    """Superscript digits pass str.isdigit but int() fails on them (a 500 on the till)."""
+    with pytest.raises(InvalidDemographic) as refused:
+        split_birth_date(text)
+    assert refused.value.fa

@@ -108,3 +108,10 @@ def test_grouped_numbers_read_back_to_the_same_integer(number: int) -> None:
     text = group_thousands(number)
     assert int(to_ascii_digits(text).replace("٬", "")) == number
     assert all(len(group) == 3 for group in text.split("٬")[1:])
+
+
+def test_plain_numbers_are_0_to_9_only() -> None:
+    from common.persian import is_plain_number
+
+    assert is_plain_number("0123") and is_plain_number(to_ascii_digits("۱۲۳"))
+    assert not any(is_plain_number(text) for text in ("", "²", "①", "١٢", "12a", " 1", "-1"))

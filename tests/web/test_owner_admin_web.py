@@ -119,6 +119,7 @@ def test_posts_with_a_bad_csrf_token_are_refused(owner: Owner, token: str | None
         ("printer_profile", "honeywell-voyager-1250g", "این مدل چاپگر شناخته نیست"),
         ("drawer_on_ms", "۵", "زمان پالس کشو باید عددی بین ۱۰ و ۵۱۰ میلی‌ثانیه باشد"),
         ("drawer_off_ms", "abc", "زمان پالس کشو باید عددی بین ۱۰ و ۵۱۰ میلی‌ثانیه باشد"),
+        ("drawer_on_ms", "²", "زمان پالس کشو باید عددی بین ۱۰ و ۵۱۰ میلی‌ثانیه باشد"),
     ],
 )
 def test_bad_settings_are_refused_in_persian_and_store_nothing(
@@ -255,3 +256,10 @@ def test_damaged_stored_settings_fall_back_to_the_configuration(terminal) -> Non
     assert terminal.printer_profile.name == terminal.config.printer_profile == "xprinter-xp80c"
     assert terminal.printer_profile.drawer_on_ms == expected_on
     assert terminal.config.money_unit == "rial"
+
+
+@pytest.mark.parametrize("page", ["²", "99999999999999999999999", "-1", "۲"])
+def test_an_odd_page_number_shows_a_page_not_an_error(owner: Owner, page: str) -> None:
+    """Superscript digits pass str.isdigit but not int(); a page past SQLite's integers
+    overflowed OFFSET. Both gave a 500; now the first page (or page 2 in Persian digits)."""
+    assert owner.client.get("/owner/sales", query_string={"page": page}).status_code == 200
