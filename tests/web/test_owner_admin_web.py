@@ -205,6 +205,21 @@ def test_cashier_pins_add_rename_disable_enable(owner: Owner) -> None:
     assert cashier_for_pin(terminal, "1357") is None
 
 
+def test_a_disabled_cashiers_pin_stays_theirs(owner: Owner) -> None:
+    """GIVEN مریم (PIN 4821) disabled WHEN the owner gives رضا the same PIN THEN it is refused:
+    enabling مریم again would otherwise sign her sales in under رضا's name."""
+
+    def post(**form: str) -> Any:
+        return owner.client.post("/owner/cashiers", data={"csrf": owner.csrf(), **form})
+
+    assert post(action="disable", cashier="مریم").status_code == 302
+    refused = post(action="add", name="رضا", pin="4821")
+    assert refused.status_code == 400
+    assert "این رمز مال صندوق‌دار دیگری است" in refused.get_data(as_text=True)
+    assert post(action="enable", cashier="مریم").status_code == 302
+    assert cashier_for_pin(owner.terminal, "4821") == "مریم"
+
+
 @pytest.mark.parametrize(
     ("form", "fa"),
     [
