@@ -67,8 +67,12 @@ def day_totals(conn: sqlite3.Connection, day: dt.date) -> DayTotals:
         " WHERE refunded_at >= ? AND refunded_at < ?",
         (start, end),
     ).fetchone()
+    # Enrolments made here, from the outbox (never pruned): members.created_at is also the
+    # time a member enrolled elsewhere was first pulled from the cloud.
     (joined,) = conn.execute(
-        "SELECT COUNT(*) FROM members WHERE created_at >= ? AND created_at < ?", (start, end)
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'member.enrolled'"
+        " AND created_at >= ? AND created_at < ?",
+        (start, end),
     ).fetchone()
     return DayTotals(
         day, sales, revenue, refunds, refunded, issued, redeemed, credit, coupons, joined

@@ -306,3 +306,10 @@ CREATE INDEX members_created ON members(created_at);
 def m009_refunds_by_day(db: sqlite_utils.Database) -> None:
     """Index refunds by when they happened: the owner's day figures count them per day."""
     db.execute("CREATE INDEX sales_refunded ON sales(refunded_at) WHERE refunded_at IS NOT NULL")
+
+
+@migrations()
+def m010_enrolments_by_day(db: sqlite_utils.Database) -> None:
+    """Index the outbox by kind and time: the owner's "members joined" counts the enrolments
+    made at this terminal (members pulled from the cloud are not joins)."""
+    db.execute("CREATE INDEX outbox_kind_created ON outbox(kind, created_at)")

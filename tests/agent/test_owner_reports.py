@@ -52,6 +52,30 @@ def test_week_counts_each_tehran_day_and_refunds_on_their_own_day(terminal) -> N
     assert all(days[today - dt.timedelta(days=n)].sales == 0 for n in range(3, 7))
 
 
+def test_members_pulled_from_the_cloud_did_not_join_here(terminal) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN one member enrolled at this till today and one enrolled at another store whose
+    snapshot arrives today WHEN today's figures are added up THEN one member joined."""
+    from agent.ledger.db import write_transaction
+    from agent.members import apply_snapshot
+
+    now = dt.datetime.now(TEHRAN)
+    terminal.flow.clock = lambda: now
+    terminal.flow.enrol("09121110001", "علی", True)
+    snapshot = {
+        "member_id": "b" * 32,
+        "mobile": "+989121110009",
+        "name": "مینا",
+        "marketing_consent": True,
+        "card_code": "2900000000093",
+        "tier": "normal",
+        "points_elsewhere": 120,
+    }
+    with write_transaction(terminal.conn):
+        apply_snapshot(terminal.conn, terminal.vault, snapshot, now.isoformat())
+    assert terminal.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0] == 2
+    assert reports.day_totals(terminal.conn, now.date()).members_joined == 1
+
+
 def test_sales_pages_newest_first_filtered_by_day(terminal) -> None:  # type: ignore[no-untyped-def]
     flow = terminal.flow
     today = reports.today()
