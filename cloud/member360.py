@@ -201,7 +201,12 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
                 "what": f"پیامک ({t.purpose})",
                 "rial": None,
                 "points": None,
-                "extra": f"{vault.decrypt(t.id, t.body_enc)} — {t.status}",
+                # A service text may carry a one-time code: only marketing texts are shown.
+                "extra": (
+                    f"{vault.decrypt(t.id, t.body_enc)} — {t.status}"
+                    if t.marketing
+                    else f"(متن پیامک خدماتی نمایش داده نمی‌شود) — {t.status}"
+                ),
             }
         )
     for f in conn.execute(

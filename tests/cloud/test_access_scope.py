@@ -322,6 +322,36 @@ def test_a_disabled_user_session_is_refused_on_every_page(chain_app: tuple[Flask
     assert client.get("/hq/segments").status_code in (302, 403)
 
 
+def test_member360_hides_the_text_of_service_sms(chain_app: tuple[Flask, Chain]) -> None:
+    """GIVEN a member sent a birthday text and a one-time code WHEN HQ opens their timeline
+    THEN the birthday text shows and the code does not (the SMS log hides it too)."""
+    from cloud.storage import utcnow
+    from cloud.tables import sms_messages
+
+    app, chain = chain_app
+    vault = app.extensions["vafa"].vault
+    texts = [("m" * 32, "birthday", True, "تولدت مبارک"), ("o" * 32, "otp", False, "کد ۴۸۱۵۱۶")]
+    with app.extensions["vafa"].engine.begin() as conn:
+        for sms_id, purpose, marketing, body in texts:
+            conn.execute(
+                sa.insert(sms_messages).values(
+                    id=sms_id,
+                    member_id=chain.shared_buyer,
+                    purpose=purpose,
+                    marketing=marketing,
+                    provider="file",
+                    parts=1,
+                    body_enc=vault.encrypt(sms_id, body),
+                    status="delivered",
+                    created_at=utcnow(),
+                )
+            )
+    page = signed_in(app, "admin").get(f"/hq/members/{chain.shared_buyer}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "تولدت مبارک" in html
+    assert "۴۸۱۵۱۶" not in html and "پیامک خدماتی" in html
+
+
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
