@@ -115,7 +115,9 @@ def _apologise(member_id: str) -> None:
     from cloud.scenarios.store import run_triggered
     from cloud.sms.providers import provider_from_config
 
-    provider = provider_from_config(dict(current_app.config), Path(current_app.instance_path))
+    provider = provider_from_config(
+        dict(current_app.config), Path(current_app.instance_path), timeout=2.0
+    )  # the customer is waiting for the thank-you page
     try:
         done = run_triggered(
             ctx().engine, ctx().vault, provider, now_tehran(), "feedback", member_id

@@ -17,6 +17,10 @@ from common.persian import now_tehran
 
 log = logging.getLogger(__name__)
 SECONDS = 3.0  # at most this long acting at sync (the terminal waits; its timeout is 10 s)
+# Each text sent at sync waits at most this long for the provider: a decision begun just
+# before SECONDS ran out still answers the terminal well inside its timeout. A text that
+# times out rolls back its member's entry; the daily run sends it.
+SMS_TIMEOUT = 2.0
 
 
 def run_after_ingest(triggered: list[tuple[str, str]]) -> dict[str, str]:
@@ -27,7 +31,9 @@ def run_after_ingest(triggered: list[tuple[str, str]]) -> dict[str, str]:
     from cloud.sms.providers import provider_from_config
 
     try:
-        provider = provider_from_config(dict(current_app.config), Path(current_app.instance_path))
+        provider = provider_from_config(
+            dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
+        )
         done = run_events(
             ctx().engine, ctx().vault, provider, now_tehran(), triggered, seconds=SECONDS
         )

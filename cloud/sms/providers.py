@@ -101,11 +101,12 @@ class KavenegarProvider:
         sender: str,
         base_url: str = "https://api.kavenegar.com",
         transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
     ) -> None:
         if not api_key:
             raise SmsError("Kavenegar needs an API key")
         self.api_key, self.sender = api_key, sender
-        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=10.0)
+        self.http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
         with self._filters_lock:
             if api_key not in self._filtered:
                 for name in ("httpx", "httpcore"):
@@ -175,6 +176,7 @@ class SmsIrProvider:
         line: str,
         base_url: str = "https://api.sms.ir",
         transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
     ) -> None:
         if not api_key:
             raise SmsError("sms.ir needs an API key")
@@ -182,7 +184,7 @@ class SmsIrProvider:
         self.http = httpx.Client(
             base_url=base_url,
             transport=transport,
-            timeout=10.0,
+            timeout=timeout,
             headers={"X-API-KEY": api_key, "Accept": "application/json"},
         )
 
@@ -266,15 +268,20 @@ class FileProvider:
         ]
 
 
-def provider_from_config(config: dict[str, Any], instance: Path) -> SmsProvider:
-    """Build the configured provider (SMS_PROVIDER: file, kavenegar or smsir)."""
+def provider_from_config(
+    config: dict[str, Any], instance: Path, timeout: float = 10.0
+) -> SmsProvider:
+    """Build the configured provider (SMS_PROVIDER: file, kavenegar or smsir); ``timeout``
+    bounds each call to it (short where a terminal is waiting for the answer)."""
     kind = str(config.get("SMS_PROVIDER", "file"))
     if kind == "file":
         return FileProvider(Path(config.get("SMS_FILE") or instance / "sms-outbox.jsonl"))
     key, sender = str(config.get("SMS_API_KEY", "")), str(config.get("SMS_SENDER", ""))
-    base = config.get("SMS_BASE_URL")
+    options: dict[str, Any] = {"timeout": timeout}
+    if config.get("SMS_BASE_URL"):
+        options["base_url"] = config["SMS_BASE_URL"]
     if kind == "kavenegar":
-        return KavenegarProvider(key, sender, **({"base_url": base} if base else {}))
+        return KavenegarProvider(key, sender, **options)
     if kind == "smsir":
-        return SmsIrProvider(key, sender, **({"base_url": base} if base else {}))
+        return SmsIrProvider(key, sender, **options)
     raise SmsError(f"unknown SMS provider {kind!r} (file, kavenegar or smsir)")

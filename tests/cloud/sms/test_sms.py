@@ -229,3 +229,17 @@ def test_a_refused_key_is_an_error_without_the_key(cloud_app: Flask, member_ids)
             _send(cloud_app, provider, member_ids["yes"])
     assert "401" in str(refused.value) and KEY not in str(refused.value)
     assert _log(cloud_app) == []  # nothing logged as sent
+
+
+def test_a_provider_built_for_a_waiting_caller_has_a_short_timeout(tmp_path: Path) -> None:
+    """Scenarios acting at sync (and after feedback) send with a 2 s timeout: a slow
+    provider must not hold the terminal past its own 10 s."""
+    from cloud.scenarios.events import SECONDS, SMS_TIMEOUT
+    from cloud.sms.providers import provider_from_config
+
+    for kind in ("kavenegar", "smsir"):
+        config = {"SMS_PROVIDER": kind, "SMS_API_KEY": "k", "SMS_SENDER": "3000"}
+        short = provider_from_config(config, tmp_path, timeout=SMS_TIMEOUT)
+        assert short.http.timeout.read == SMS_TIMEOUT  # type: ignore[attr-defined]
+        assert provider_from_config(config, tmp_path).http.timeout.read == 10.0  # type: ignore[attr-defined]
+    assert SECONDS + SMS_TIMEOUT < 10.0
