@@ -181,6 +181,8 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
             client = SyncClient(load_identity(config.data_dir))
             drained = client.drain(terminal.conn, terminal.vault)
             cloud_totals = cloud_command(out / "cloud", "totals")
+            # HQ's pages read what the analytics pass stores (daily in production): run one.
+            analytics = cloud_command(out / "cloud", "analytics", "run")
             summary = {
                 "sales": len(MORNING),
                 "members": result["members"],
@@ -191,6 +193,7 @@ def run_demo(out: Path, once: bool) -> dict[str, Any]:
                 "cloud_points_total": cloud_totals["points_total"],
                 "cloud_sales": cloud_totals["sales"],
                 "queue_depth": outbox.depth(terminal.conn),
+                "analysed_members": analytics["members"],
                 "ledger_problems": book.verify(terminal.conn),
             }
             client.close()
