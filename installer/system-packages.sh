@@ -15,7 +15,8 @@ terminal=(python3-venv python3-dev gcc libusb-1.0-0)
 # postgresql: server binaries for the tests' throwaway clusters (/usr/lib/postgresql/*/bin).
 # chromium: Debian's browser, driven headless by Playwright at /usr/bin/chromium.
 # systemd: systemd-analyze verifies the installer's units; shellcheck lints its scripts.
-test=(postgresql chromium systemd shellcheck)
+# nginx-light: serves installer/cloud/nginx-vafa.conf for the TLS proxy test.
+test=(postgresql chromium systemd shellcheck nginx-light)
 
 case "${1:-}" in
     runtime) wanted=("${runtime[@]}") ;;
