@@ -30,6 +30,8 @@ def test_receipt_preview_and_reprint(terminal, page: Page, shot: Callable[[str],
         page.click("text=نمایش")
         image = page.locator("img.receipt")
         expect(image).to_be_visible()
+        # Visible is not loaded: on a busy machine the PNG arrives after the <img> is laid out.
+        page.wait_for_function("document.querySelector('img.receipt').complete")
         assert page.evaluate("document.querySelector('img.receipt').naturalWidth") == 576
         page.click("button:has-text('چاپ دوباره')")
         expect(page.locator(".ok")).to_have_text("دوباره چاپ شد.")
