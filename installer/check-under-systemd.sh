@@ -139,7 +139,9 @@ boot() {
     nspawn_log=$root.boot.log
     systemd-nspawn --register=no --keep-unit -D "$root" -b --console=pipe >"$nspawn_log" 2>&1 &
     nspawn_pid=$!
-    for _ in $(seq 120); do
+    local wait=120
+    [[ $arch == "$(dpkg --print-architecture)" ]] || wait=900  # emulated: a slow boot
+    for _ in $(seq "$wait"); do
         guest_init=$(pgrep -P "$nspawn_pid" | head -1 || true)
         if [[ -n $guest_init ]] && state=$(in_guest systemctl is-system-running 2>/dev/null); then
             [[ $state == running || $state == degraded ]] && return
