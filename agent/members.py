@@ -5,6 +5,7 @@ Mobile and name are stored only encrypted; a mobile is found by its keyed HMAC.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sqlite3
@@ -231,6 +232,36 @@ def apply_snapshot(
         ),
     )
     _replace_coupons(conn, member_id, list(snapshot.get("coupons", [])))
+    if "suggestions" in snapshot:  # a cloud that sends none leaves what was there
+        conn.execute(
+            "UPDATE members SET suggestions = ? WHERE id = ?",
+            (
+                json.dumps(_clean_suggestions(snapshot["suggestions"]), ensure_ascii=False),
+                member_id,
+            ),
+        )
+
+
+MAX_SUGGESTIONS = 2
+
+
+def _clean_suggestions(raw: Any) -> list[str]:
+    """Keep at most two short category names; anything else in the list is dropped."""
+    if not isinstance(raw, list):
+        return []
+    kept = [s.strip() for s in raw if isinstance(s, str) and 0 < len(s.strip()) <= 64]
+    return kept[:MAX_SUGGESTIONS]
+
+
+def suggestions(conn: sqlite3.Connection, member_id: str) -> list[str]:
+    """Return the categories to offer this member (best first), as of the last pull."""
+    row = conn.execute("SELECT suggestions FROM members WHERE id = ?", (member_id,)).fetchone()
+    if not row or not row[0]:
+        return []
+    try:
+        return _clean_suggestions(json.loads(row[0]))
+    except ValueError:
+        return []
 
 
 def _snapshot_demographics(snapshot: dict[str, Any]) -> Demographics | None:

@@ -273,7 +273,15 @@ SCHEMAS: dict[str, Schema] = {
             "points_elsewhere": {"type": "integer"},
             "coupons": {"type": "array", "items": ref("Coupon")},
         },
-        DEMOGRAPHICS,
+        {
+            **DEMOGRAPHICS,
+            "suggestions": {
+                "type": "array",
+                "maxItems": 2,
+                "items": {"type": "string", "maxLength": 64},
+                "description": "categories not bought yet, but likely (best first)",
+            },
+        },
     ),
     "Coupon": obj(
         {

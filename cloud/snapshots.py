@@ -21,7 +21,7 @@ from cloud.coupons import open_coupons
 from cloud.errors import BadRequest
 from cloud.grants import deliver
 from cloud.storage import utcnow
-from cloud.tables import members, sales, settings
+from cloud.tables import member_suggestions, members, sales, settings
 from common.pii import PiiVault
 
 RULES_KEY = "earning_rules"
@@ -63,11 +63,13 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
     rows, more = _changed_members(conn, terminal, cursor)
     elsewhere = chain_balances(conn, [row.id for row in rows], except_terminal=terminal.id)
     offers = open_coupons(conn, [row.id for row in rows])
+    likely = suggestions(conn, [row.id for row in rows])
     return {
         "rules": rules if body.get("rules_etag") != etag else None,
         "rules_etag": etag,
         "members": [
-            _snapshot(vault, row, elsewhere.get(row.id, 0), offers[row.id]) for row in rows
+            _snapshot(vault, row, elsewhere.get(row.id, 0), offers[row.id], likely.get(row.id, []))
+            for row in rows
         ],
         "members_cursor": rows[-1].version if rows else cursor,
         "more": more,
@@ -99,8 +101,35 @@ def _changed_members(
     return whole, True
 
 
+MAX_SUGGESTIONS = 2  # what fits on the till's member card
+
+
+def suggestions(conn: sa.Connection, member_ids: list[str]) -> dict[str, list[str]]:
+    """Return each member's categories "not bought yet, but likely" (the last analytics
+    run's best by co-purchase lift), for the cashier to offer. They travel with the
+    member's snapshot, so a terminal sees new ones when the member next changes."""
+    found: dict[str, list[str]] = {}
+    if not member_ids:
+        return found
+    rows = conn.execute(
+        sa.select(member_suggestions.c.member_id, member_suggestions.c.category)
+        .where(
+            member_suggestions.c.member_id.in_(member_ids),
+            member_suggestions.c.rank <= MAX_SUGGESTIONS,
+        )
+        .order_by(member_suggestions.c.member_id, member_suggestions.c.rank)
+    )
+    for member_id, category in rows:
+        found.setdefault(member_id, []).append(category)
+    return found
+
+
 def _snapshot(
-    vault: PiiVault, row: Any, elsewhere: int, offers: list[dict[str, Any]]
+    vault: PiiVault,
+    row: Any,
+    elsewhere: int,
+    offers: list[dict[str, Any]],
+    likely: list[str],
 ) -> dict[str, Any]:
     return {
         "member_id": row.id,
@@ -116,4 +145,5 @@ def _snapshot(
         "birth_year": row.birth_year,
         "points_elsewhere": elsewhere,
         "coupons": offers,
+        "suggestions": likely,
     }

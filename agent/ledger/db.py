@@ -313,3 +313,10 @@ def m010_enrolments_by_day(db: sqlite_utils.Database) -> None:
     """Index the outbox by kind and time: the owner's "members joined" counts the enrolments
     made at this terminal (members pulled from the cloud are not joins)."""
     db.execute("CREATE INDEX outbox_kind_created ON outbox(kind, created_at)")
+
+
+@migrations()
+def m011_member_suggestions(db: sqlite_utils.Database) -> None:
+    """Keep the cloud's "not bought yet, but likely" categories per member (a JSON list),
+    for the cashier to offer: they arrive with the member's snapshot."""
+    db.execute("ALTER TABLE members ADD COLUMN suggestions TEXT")

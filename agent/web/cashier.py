@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 
 from agent import members
 from agent.errors import PrinterError
-from agent.members import Member, points_elsewhere
+from agent.members import Member, points_elsewhere, suggestions
 from agent.offline_queue import outbox
 from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
@@ -239,6 +239,7 @@ def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
         ],
         "redeem_cap": flow.redeem_room(member.id),
         "point_value_rial": flow.rules.point_value_rial,
+        "suggestions": suggestions(terminal.conn, member.id),
     }
 
 

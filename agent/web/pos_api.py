@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from agent.errors import PrinterError
 from agent.flow import SaleResult
+from agent.members import suggestions
 from agent.terminal import Terminal
 from common.errors import VafaError
 
@@ -93,6 +94,7 @@ def _member_json(terminal: Terminal, code: str) -> dict[str, Any]:
         "credit_rial": terminal.flow.credit(member.id),
         "redeem_cap": terminal.flow.redeem_room(member.id),
         "point_value_rial": terminal.flow.rules.point_value_rial,
+        "suggestions": suggestions(terminal.conn, member.id),
     }
 
 

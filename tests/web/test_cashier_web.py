@@ -198,3 +198,17 @@ def test_a_waiting_coupon_shows_and_can_be_used(terminal, client) -> None:  # ty
     used = terminal.conn.execute("SELECT used_sale_id FROM coupons").fetchone()[0]
     assert used
     assert "هدیه منتظر" not in client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+
+
+def test_the_card_offers_what_hq_suggests(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN HQ's analytics suggested two categories for a member THEN their card offers
+    them; a member without suggestions shows no offer line."""
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    other = terminal.flow.enrol("09125554434", "نگار", True)
+    terminal.conn.execute(
+        "UPDATE members SET suggestions = ? WHERE id = ?", ('["لبنیات", "نان"]', member.id)
+    )
+    unlock(client)
+    page = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert "پیشنهاد به مشتری: لبنیات، نان" in page
+    assert 'id="offer"' not in client.get(f"/cashier/member/{other.id}").get_data(as_text=True)
