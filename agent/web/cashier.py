@@ -250,6 +250,7 @@ def _screen(template: str, status: int = 200, **context: Any) -> tuple[str, int]
     return render_template(
         template,
         scan_seq=feed.since(0)[0],  # the page acts on scans made after it was drawn
+        pos_seq=_pos_sales().since(0)[0],  # and shows POS sales made after it was drawn
         cashier=session.get("cashier", ""),
         queue_depth=depth,
         devices=_devices(),
@@ -428,7 +429,53 @@ def scans() -> Response:
     after = request.args.get("after", "0")
     seq, codes = feed.since(int(after) if is_plain_number(after) and len(after) < 18 else 0)
     depth = outbox.depth(_terminal().conn)
-    return jsonify(seq=seq, codes=codes, queue_depth=depth, devices=_devices())
+    pos_after = request.args.get("pos", "")
+    pos_seq, pos_sales = _pos_sales().since(
+        int(pos_after) if is_plain_number(pos_after) and len(pos_after) < 18 else 0
+    )
+    return jsonify(
+        seq=seq,
+        codes=codes,
+        queue_depth=depth,
+        devices=_devices(),
+        pos_seq=pos_seq,
+        pos_sale=pos_sales[-1] if pos_sales else None,
+    )
+
+
+def _pos_sales() -> ScanFeed:
+    """Sale ids booked through the POS API, for the till to show as they happen."""
+    feed: ScanFeed = current_app.extensions["vafa_pos_sales"]
+    return feed
+
+
+@bp.get("/pos-sale/<sale_id>")
+@_cashier_required
+def pos_sale(sale_id: str) -> tuple[str, int]:
+    """Show a sale the store's POS software booked, as if made here: the cashier sees the
+    member's points and may void it."""
+    terminal = _terminal()
+    row = terminal.conn.execute(
+        "SELECT s.id, s.receipt_no, s.member_id, s.amount_rial, s.points_earned,"
+        " s.points_redeemed, s.coupon_rial, s.refunded_at, r.printed_at"
+        " FROM sales s LEFT JOIN receipts r ON r.sale_id = s.id WHERE s.id = ?",
+        (sale_id,),
+    ).fetchone()
+    if row is None or row["refunded_at"]:
+        return _screen("cashier/identify.html", 404, error="این خرید پیدا نشد.", mobile="")
+    session["last_sale"] = row["id"]
+    result = {
+        "receipt_no": row["receipt_no"],
+        "member": members.get(terminal.conn, terminal.vault, row["member_id"]),
+        "amount_rial": row["amount_rial"],
+        "points_earned": row["points_earned"],
+        "points_redeemed": row["points_redeemed"],
+        "balance": terminal.flow.balance(row["member_id"]),
+        "coupon_rial": row["coupon_rial"],
+    }
+    return _screen(
+        "cashier/done.html", result=result, printed=bool(row["printed_at"]), refunded=None
+    )
 
 
 def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> None:
@@ -438,5 +485,6 @@ def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> N
     app.extensions["vafa_pin_limiter"] = LoginLimiter()
     app.extensions["vafa_scans"] = scans or ScanFeed()
     app.extensions["vafa_device_status"] = DeviceStatusCache()
+    app.extensions.setdefault("vafa_pos_sales", ScanFeed())
     app.register_blueprint(bp)
     app.jinja_env.globals.update(money=format_money, num=group_thousands)

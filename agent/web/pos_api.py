@@ -146,6 +146,9 @@ def sale() -> tuple[Response, int]:
                 printed = True
             except PrinterError as exc:
                 log.warning("receipt not printed for sale %s: %s", result.sale_id, exc)
+    pos_sales = current_app.extensions.get("vafa_pos_sales")
+    if pos_sales is not None:  # the till shows it (cashier.py's poll)
+        pos_sales.push(result.sale_id)
     return jsonify(_sale_json(result, printed)), 201
 
 

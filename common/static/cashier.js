@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   let seen = Number(document.body.dataset.scanSeq || 0);
+  let posSeen = Number(document.body.dataset.posSeq || 0);
   // The printer and drawer chips in the header follow the terminal's device status.
   function showDevices(devices) {
     const chips = [["printer-state", devices.printer, devices.printer_fa],
@@ -16,12 +17,26 @@
   }
   async function poll() {
     try {
-      const url = "/cashier/scans?after=" + seen;
+      const url = "/cashier/scans?after=" + seen + "&pos=" + posSeen;
       const reply = await fetch(url, { credentials: "same-origin", cache: "no-store" });
       if (reply.ok) {
         const data = await reply.json();
         const fresh = data.codes;
         seen = data.seq;
+        posSeen = data.pos_seq;
+        if (data.pos_sale) {  // the store's POS booked a sale: show it as if made here
+          const shown = "/cashier/pos-sale/" + encodeURIComponent(data.pos_sale);
+          if (document.getElementById("identify") || document.querySelector(".done")) {
+            window.location.assign(shown);
+            return;
+          }
+          // Mid-way through another step (typing, enrolling): offer it, never jump away.
+          const banner = document.getElementById("pos-banner");
+          if (banner) {
+            banner.querySelector("a").href = shown;
+            banner.hidden = false;
+          }
+        }
         const depth = document.getElementById("queue-depth");
         if (depth) depth.textContent = data.queue_depth.toLocaleString("fa-IR");
         showDevices(data.devices || {});
