@@ -212,6 +212,14 @@ def parse_amount(raw: str, unit: MoneyUnit) -> int:
     return int(text) * (10 if unit == "toman" else 1)
 
 
+def _parse_credit(raw: str, unit: MoneyUnit) -> int:
+    """Turn the credit to spend (in the screen's unit; empty is none) into Rials."""
+    try:
+        return parse_amount(raw.strip() or "0", unit)
+    except VafaError as exc:
+        raise VafaError(f"bad credit {raw[:20]!r}", fa="اعتبار را با رقم وارد کنید") from exc
+
+
 def _parse_points(raw: str) -> int:
     text = to_ascii_digits(raw).replace(",", "").replace("٬", "").strip() or "0"
     if not is_plain_number(text) or len(text) > 9:
@@ -329,7 +337,7 @@ def _member_screen(member_id: str, error: str, status: int = 200) -> tuple[str, 
             card = member_card(terminal, found)
     except VafaError as exc:
         return _screen("cashier/identify.html", 404, error=exc.fa, mobile="")
-    typed = {k: request.form.get(k, "") for k in ("amount", "redeem")} if error else {}
+    typed = {k: request.form.get(k, "") for k in ("amount", "redeem", "credit")} if error else {}
     return _screen("cashier/member.html", status, card=card, error=error, typed=typed)
 
 
@@ -343,9 +351,12 @@ def sale() -> Response | tuple[str, int]:
     try:
         amount = parse_amount(request.form.get("amount", ""), _unit())
         redeem = _parse_points(request.form.get("redeem", ""))
+        credit = _parse_credit(request.form.get("credit", ""), _unit())
         with _lock():
             coupon = request.form.get("coupon", "").strip() or None
-            result = terminal.flow.sale(member_id, amount, redeem_points=redeem, coupon=coupon)
+            result = terminal.flow.sale(
+                member_id, amount, redeem_points=redeem, redeem_credit_rial=credit, coupon=coupon
+            )
     except VafaError as exc:
         log.info("sale refused: %s", exc)
         return _member_screen(member_id, exc.fa, 400)

@@ -132,13 +132,16 @@ def sale() -> tuple[Response, int]:
     code = _text(data, "member")
     amount = _int(data, "amount_rial")
     redeem = _int(data, "redeem_points", 0)
+    credit = _int(data, "redeem_credit_rial", 0)
     items = data.get("items")
     if items is not None and not isinstance(items, list):
         raise VafaError("items must be a list", fa="فهرست اقلام درست نیست")
     terminal = _terminal()
     with current_app.extensions["vafa_flow_lock"]:
         member = terminal.flow.identify(code)
-        result = terminal.flow.sale(member.id, amount, redeem_points=redeem, items=items)
+        result = terminal.flow.sale(
+            member.id, amount, redeem_points=redeem, items=items, redeem_credit_rial=credit
+        )
         printed = False
         if data.get("print", True) is not False:
             try:

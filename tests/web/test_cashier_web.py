@@ -212,3 +212,29 @@ def test_the_card_offers_what_hq_suggests(terminal, client) -> None:  # type: ig
     page = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
     assert "پیشنهاد به مشتری: لبنیات، نان" in page
     assert 'id="offer"' not in client.get(f"/cashier/member/{other.id}").get_data(as_text=True)
+
+
+def test_credit_is_spent_at_the_till_within_the_member_credit(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a member with 300,000 Rials of credit from HQ THEN the card offers it with its
+    cap; spending 20,000 Toman of it books the sale with the credit used and shown; more
+    than they have is refused in Persian and books nothing; letters are refused too."""
+    from agent.grants import apply_grant
+    from agent.ledger.db import write_transaction
+    from common.persian import now_tehran
+
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    grant = {"grant_id": "g" * 32, "member_id": member.id, "kind": "credit", "amount": 300_000}
+    with write_transaction(terminal.conn):
+        apply_grant(terminal.conn, terminal.vault, grant, terminal.flow.rules, now_tehran())
+    token = unlock(client)
+    card = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert 'id="credit"' in card and "خرج اعتبار (سقف ۳۰٬۰۰۰ تومان)" in card
+    form = {"csrf": token, "member_id": member.id, "amount": "100000", "redeem": "0"}
+    too_much = client.post("/cashier/sale", data={**form, "credit": "۴۰۰۰۰"})
+    assert too_much.status_code == 400 and sales(terminal) == 0
+    letters = client.post("/cashier/sale", data={**form, "credit": "بیست"})
+    assert "اعتبار را با رقم وارد کنید" in letters.get_data(as_text=True)
+    assert sales(terminal) == 0
+    done = client.post("/cashier/sale", data={**form, "credit": "۲۰۰۰۰"}).get_data(as_text=True)
+    assert sales(terminal) == 1 and terminal.flow.credit(member.id) == 100_000
+    assert 'از اعتبار: <b id="credit-used">۲۰٬۰۰۰ تومان</b>، مانده اعتبار ۱۰٬۰۰۰ تومان' in done

@@ -62,6 +62,8 @@ def sales(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {"member": draw(member_codes), "amount_rial": draw(amounts)}
     if draw(st.booleans()):
         body["redeem_points"] = draw(redeems)
+    if draw(st.integers(0, 3)) == 0:
+        body["redeem_credit_rial"] = draw(mostly(st.integers(0, 100_000), hostile_ints))
     if draw(st.booleans()):
         shares = draw(st.lists(st.integers(0, 10_000_000), min_size=1, max_size=4))
         lines: list[Any] = [
