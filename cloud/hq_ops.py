@@ -26,6 +26,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from werkzeug.wrappers import Response
 
 from cloud import scenario_form
+from cloud.access import set_user_stores
 from cloud.context import ctx
 from cloud.errors import BadRequest, NotFound
 from cloud.fleet import create_enrolment_code, create_store, revoke_terminal
@@ -718,8 +719,10 @@ def _users_page(errors: dict[str, str], typed: dict[str, Any]) -> str:
             row.id: row.name for row in conn.execute(sa.select(stores).order_by(stores.c.name))
         }
         owned: dict[int, list[str]] = {}
+        owned_ids: dict[int, set[str]] = {}
         for user_id, store_id in conn.execute(sa.select(user_stores)):
             owned.setdefault(user_id, []).append(names.get(store_id, store_id))
+            owned_ids.setdefault(user_id, set()).add(store_id)
         people = [
             {
                 "id": row.id,
@@ -729,6 +732,7 @@ def _users_page(errors: dict[str, str], typed: dict[str, Any]) -> str:
                 "created_at": row.created_at,
                 "disabled": row.password_hash.startswith(DISABLED),
                 "stores": sorted(owned.get(row.id, [])),
+                "store_ids": owned_ids.get(row.id, set()),
                 "me": row.username == session.get("user"),
             }
             for row in conn.execute(
@@ -812,6 +816,28 @@ def user_password(user_id: int) -> Response | str | tuple[str, int]:
             .values(password_hash=prefix + hash_password(password))
         )
     return redirect(url_for("ops.user_list", done="password"))
+
+
+@bp.post("/users/<int:user_id>/stores")
+@allowed("admin")
+def user_stores_set(user_id: int) -> Response | str | tuple[str, int]:
+    """Give a store owner exactly the chosen stores; their next page sees only those."""
+    check_csrf()
+    chosen = request.form.getlist("stores")
+    with ctx().engine.begin() as conn:
+        row = _user(conn, user_id)
+        known = set(conn.execute(sa.select(stores.c.id)).scalars())
+        error = ""
+        if row.role != "store_owner":
+            error = "فقط صاحب فروشگاه فروشگاه دارد"
+        elif not chosen:
+            error = "دست‌کم یک فروشگاه را انتخاب کنید"
+        elif any(store_id not in known for store_id in chosen):
+            error = "فروشگاه انتخاب‌شده پیدا نشد"
+        if error:
+            return _users_page({f"stores-{user_id}": error}, {}), 400
+        set_user_stores(conn, row.username, chosen)
+    return redirect(url_for("ops.user_list", done="stores"))
 
 
 @bp.post("/users/<int:user_id>/state")

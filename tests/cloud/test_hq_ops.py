@@ -512,6 +512,52 @@ def test_users_admin_creates_resets_disables_and_deletes_without_showing_hashes(
     assert _count(cloud_app_any, api_tokens) == 0
 
 
+def test_an_owners_stores_are_changed_and_take_effect_at_the_next_page(
+    cloud_app_any: Flask,
+) -> None:
+    """GIVEN Vanak's owner signed in WHEN the admin gives them Tajrish instead THEN their next
+    page opens Tajrish's figures and refuses Vanak's; no store, an unknown store, a
+    non-owner, a marketer asking and a missing CSRF token are refused, nothing changed."""
+    vanak = _users(cloud_app_any)
+    with _engine(cloud_app_any).begin() as conn:
+        tajrish = create_store(conn, "تجریش")
+    admin, token = _log_in(cloud_app_any, "boss")
+    owner, _ = _log_in(cloud_app_any, "owner")
+
+    def sees(store_id: str) -> bool:
+        answer = owner.get("/hq/segments", query_string={"store": store_id}).status_code
+        assert answer in (200, 404)
+        return answer == 200
+
+    assert sees(vanak) and not sees(tajrish)
+    owner_id, neda_id = _user_id(cloud_app_any, "owner"), _user_id(cloud_app_any, "neda")
+
+    def owned() -> list[str]:
+        with _engine(cloud_app_any).connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(user_stores.c.store_id).where(user_stores.c.user_id == owner_id)
+                ).scalars()
+            )
+
+    path = f"/hq/users/{owner_id}/stores"
+    assert admin.post(path, data={"csrf": token}).status_code == 400
+    assert admin.post(path, data={"csrf": token, "stores": "nope"}).status_code == 400
+    neda_path = f"/hq/users/{neda_id}/stores"
+    assert admin.post(neda_path, data={"csrf": token, "stores": vanak}).status_code == 400
+    marketer, marketer_token = _log_in(cloud_app_any, "neda")
+    assert marketer.post(path, data={"csrf": marketer_token, "stores": tajrish}).status_code == 403
+    assert admin.post(path, data={"stores": tajrish}).status_code == 400  # no CSRF
+    assert owned() == [vanak]
+
+    assert admin.post(path, data={"csrf": token, "stores": tajrish}).status_code == 302
+    assert owned() == [tajrish]
+    assert sees(tajrish) and not sees(vanak)  # the same open session, at its next page
+    assert "فروشگاه‌های صاحب فروشگاه عوض شد" in admin.get("/hq/users?done=stores").get_data(
+        as_text=True
+    )
+
+
 def _user_id(app: Flask, username: str) -> int:
     with _engine(app).connect() as conn:
         return int(
