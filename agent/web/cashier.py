@@ -466,6 +466,9 @@ def pos_sale(sale_id: str) -> tuple[str, int]:
     """Show a sale the store's POS software booked, as if made here: the cashier sees the
     member's points and may void it."""
     terminal = _terminal()
+    if sale_id not in _pos_sales().since(0)[1]:
+        # Only the POS's recent sales: a typed id must not make any old sale voidable here.
+        return _screen("cashier/identify.html", 404, error="این خرید پیدا نشد.", mobile="")
     row = terminal.conn.execute(
         "SELECT s.id, s.receipt_no, s.member_id, s.amount_rial, s.points_earned,"
         " s.points_redeemed, s.coupon_rial, s.refunded_at, r.printed_at"

@@ -238,3 +238,16 @@ def test_credit_is_spent_at_the_till_within_the_member_credit(terminal, client) 
     done = client.post("/cashier/sale", data={**form, "credit": "۲۰۰۰۰"}).get_data(as_text=True)
     assert sales(terminal) == 1 and terminal.flow.credit(member.id) == 100_000
     assert 'از اعتبار: <b id="credit-used">۲۰٬۰۰۰ تومان</b>، مانده اعتبار ۱۰٬۰۰۰ تومان' in done
+
+
+def test_only_the_pos_softwares_recent_sales_open_on_the_till(terminal, client) -> None:  # type: ignore[no-untyped-def]
+    """A sale made earlier at the till is not opened (nor made voidable) by typing its id
+    into the POS-sale address; a sale the POS API just booked is."""
+    member = terminal.flow.enrol("09125554433", "علی محمدی", True)
+    old = terminal.flow.sale(member.id, 1_000_000)
+    unlock(client)
+    assert client.get(f"/cashier/pos-sale/{old.sale_id}").status_code == 404
+    feed = client.application.extensions["vafa_pos_sales"]
+    feed.push(old.sale_id)  # as the POS API does after booking
+    shown = client.get(f"/cashier/pos-sale/{old.sale_id}")
+    assert shown.status_code == 200 and "خرید ثبت شد" in shown.get_data(as_text=True)
