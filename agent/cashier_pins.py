@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from agent.errors import InputError
 from agent.ledger.db import write_transaction
 from agent.terminal import Terminal
-from agent.web.cashier import PIN_PREFIX, set_cashier_pin
-from common.persian import normalize_text, to_ascii_digits
-from common.webauth import verify_password
+from agent.web.cashier import PIN_PREFIX, cashier_for_pin, set_cashier_pin
+from common.persian import normalize_text
 
 LOCK = "!"
 MAX_NAME = 40
@@ -54,21 +53,8 @@ def _exists(conn: sqlite3.Connection, name: str) -> bool:
     )
 
 
-def _holder(terminal: Terminal, pin: str) -> str | None:
-    """Return who holds this PIN, a disabled cashier included: their PIN comes back with
-    them when the owner enables them again, so it must stay theirs alone meanwhile."""
-    digits = to_ascii_digits(pin.strip())
-    rows = terminal.conn.execute(
-        "SELECT key, value FROM settings WHERE key LIKE ? ORDER BY key", (PIN_PREFIX + "%",)
-    ).fetchall()
-    for key, stored in rows:
-        if verify_password(digits, str(stored).lstrip(LOCK)):
-            return str(key)[len(PIN_PREFIX) :]
-    return None
-
-
 def _check_pin(terminal: Terminal, pin: str, other_than: str = "") -> None:
-    holder = _holder(terminal, pin)
+    holder = cashier_for_pin(terminal, pin, disabled_too=True)
     if holder is not None and holder != other_than:
         # Two cashiers with one PIN could not be told apart at the till.
         raise InputError("that PIN belongs to another cashier", fa="این رمز مال صندوق‌دار دیگری است")

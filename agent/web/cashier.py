@@ -104,14 +104,16 @@ def cashier_names(terminal: Terminal) -> list[str]:
     return [str(row[0])[len(PIN_PREFIX) :] for row in rows]
 
 
-def cashier_for_pin(terminal: Terminal, pin: str) -> str | None:
-    """Return the name of the cashier whose PIN this is, or None."""
+def cashier_for_pin(terminal: Terminal, pin: str, disabled_too: bool = False) -> str | None:
+    """Return the name of the cashier whose PIN this is, or None; ``disabled_too`` also
+    matches a disabled cashier's PIN (stored behind "!"), which stays theirs alone."""
     digits = to_ascii_digits(pin.strip())
     rows = terminal.conn.execute(
         "SELECT key, value FROM settings WHERE key LIKE ? ORDER BY key", (PIN_PREFIX + "%",)
     ).fetchall()
     for key, stored in rows:
-        if verify_password(digits, str(stored)):
+        hashed = str(stored).lstrip("!") if disabled_too else str(stored)
+        if verify_password(digits, hashed):
             return str(key)[len(PIN_PREFIX) :]
     return None
 
