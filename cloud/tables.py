@@ -159,6 +159,11 @@ grants = sa.Table(
     sa.Column("assigned_at", Time),
     sa.Column("event_id", sa.String(32)),
     sa.Column("applied_at", Time),
+    # A scenario's surprise gift (0021): the terminal shows it at the member's next visit and
+    # reports when the cashier handed it over (``gift.handed_over``).
+    sa.Column("gift", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("handed_over_at", Time),
+    sa.Column("handover_event_id", sa.String(32)),
 )
 
 # A coupon for one member: a Rial discount with an expiry, sent to terminals with the
@@ -183,11 +188,13 @@ sales = sa.Table(
     "sales",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id"), nullable=False),
+    # NULL event and terminal: an order from another channel (website, Instagram,
+    # WhatsApp) imported by HQ (cloud/imports/, ``channel_orders``); it moves no points.
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id")),
     sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False, index=True),
     sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
-    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
-    sa.Column("receipt_no", sa.BigInteger, nullable=False),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id")),
+    sa.Column("receipt_no", sa.BigInteger, nullable=False),  # 0 for a channel order
     sa.Column("amount_rial", sa.BigInteger, nullable=False),
     sa.Column("points_earned", sa.BigInteger, nullable=False),
     sa.Column("points_redeemed", sa.BigInteger, nullable=False),
@@ -411,10 +418,12 @@ analytics_kpis = sa.Table(
 )
 
 # Cohort retention as of the latest run: members first buying in a Jalali month, and the
-# share of them buying again ``months_since`` months later (0 = their first month).
+# share of them buying again ``months_since`` months later (0 = their first month). Per
+# store, a cohort is the members whose first purchase at that store was in the month.
 analytics_cohorts = sa.Table(
     "analytics_cohorts",
     metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("cohort", sa.String(7), primary_key=True),
     sa.Column("months_since", sa.SmallInteger, primary_key=True),
     sa.Column("computed_on", sa.Date, nullable=False),
@@ -423,11 +432,14 @@ analytics_cohorts = sa.Table(
     sa.Column("retention", sa.Float, nullable=False),
 )
 
-# Per run (kept for trends): members, value and CLV per segment.
+# Per run (kept for trends): members, value and CLV per segment. The per-member aggregates
+# below are stored per home store and chain-wide ("*"); each member has one home store, so
+# the stores' rows add up to the chain's.
 analytics_segments = sa.Table(
     "analytics_segments",
     metadata,
     sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("segment", sa.String(20), primary_key=True),
     sa.Column("members", sa.BigInteger, nullable=False),
     sa.Column("value_rial", sa.BigInteger, nullable=False),
@@ -439,6 +451,7 @@ analytics_transitions = sa.Table(
     "analytics_transitions",
     metadata,
     sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("from_segment", sa.String(20), primary_key=True),
     sa.Column("to_segment", sa.String(20), primary_key=True),
     sa.Column("members", sa.BigInteger, nullable=False),
@@ -449,6 +462,7 @@ analytics_clv_buckets = sa.Table(
     "analytics_clv_buckets",
     metadata,
     sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("bucket", sa.SmallInteger, primary_key=True),
     sa.Column("low_rial", sa.BigInteger, nullable=False),
     sa.Column("high_rial", sa.BigInteger),  # NULL: open-ended top bucket
@@ -460,6 +474,7 @@ analytics_demographics = sa.Table(
     "analytics_demographics",
     metadata,
     sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("dimension", sa.String(12), primary_key=True),  # age, gender, province, city
     sa.Column("value", sa.String(100), primary_key=True),
     sa.Column("members", sa.BigInteger, nullable=False),
@@ -530,11 +545,12 @@ member_incentives = sa.Table(
     sa.Column("response_rate", sa.Float, nullable=False),
 )
 
-# Per run: each category's buyers, sales and spend chain-wide.
+# Per run: each category's buyers, sales and spend per home store and chain-wide.
 analytics_categories = sa.Table(
     "analytics_categories",
     metadata,
     sa.Column("computed_on", sa.Date, primary_key=True),
+    sa.Column("store_id", sa.String(32), primary_key=True, server_default="*"),  # "*" = chain
     sa.Column("category", sa.String(64), primary_key=True),
     sa.Column("members", sa.BigInteger, nullable=False),
     sa.Column("sales", sa.BigInteger, nullable=False),
@@ -558,4 +574,96 @@ analytics_feedback = sa.Table(
     sa.Column("positive", sa.BigInteger, nullable=False),
     sa.Column("neutral", sa.BigInteger, nullable=False),
     sa.Column("negative", sa.BigInteger, nullable=False),
+)
+
+# Notes scenarios leave for a store's owner (0021, cloud/owner_notes.py): one per scenario
+# entry; the member is named by id only, the page shows a first name and a masked mobile.
+owner_notes = sa.Table(
+    "owner_notes",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("entry_id", sa.String(32), sa.ForeignKey("scenario_entries.id"), unique=True),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False, index=True),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("scenario_id", sa.String(40), nullable=False),
+    sa.Column("text", sa.String(500), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("done_at", Time),
+    sa.Column("done_by", sa.String(80)),
+)
+
+# As of the latest run, per home store and chain-wide ("*"): members whose first suggested
+# category is each category, with their lifts summed (a scope's mean is its sums' ratio).
+analytics_suggestions = sa.Table(
+    "analytics_suggestions",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("lift_sum", sa.Float, nullable=False),
+)
+
+# As of the latest run, per home store and chain-wide: incentives offered and answered.
+analytics_incentives = sa.Table(
+    "analytics_incentives",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("incentive", sa.String(10), primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("members", sa.BigInteger, nullable=False),
+    sa.Column("offers", sa.BigInteger, nullable=False),
+    sa.Column("responses", sa.BigInteger, nullable=False),
+)
+
+# As of the latest run: each home store's (and the chain's) members with the highest CLV
+# (else value), best first; a scope's top members are the best of its stores' lists.
+analytics_top_members = sa.Table(
+    "analytics_top_members",
+    metadata,
+    sa.Column("store_id", sa.String(32), primary_key=True),
+    sa.Column("rank", sa.SmallInteger, primary_key=True),
+    sa.Column("computed_on", sa.Date, nullable=False),
+    sa.Column("member_id", sa.String(32), nullable=False),
+)
+
+# Orders from other channels (website, Instagram, WhatsApp), imported by HQ through the API
+# or a CSV (cloud/imports/): each is a row of ``sales`` (no event, no terminal, no points)
+# so the analytics see it like a terminal's sale; this row keeps the channel's own order id
+# so an order is stored once however often it is imported, and a changed resend is seen.
+channel_orders = sa.Table(
+    "channel_orders",
+    metadata,
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("sale_id", sa.String(32), sa.ForeignKey("sales.id"), nullable=False, unique=True),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("store_id", sa.String(32), sa.ForeignKey("stores.id"), nullable=False),
+    sa.Column("amount_rial", sa.BigInteger, nullable=False),
+    sa.Column("ordered_at", Time, nullable=False),
+    sa.Column("lines_digest", sa.String(64), nullable=False),  # SHA-256 of the lines as stored
+    sa.Column("source", sa.String(10), nullable=False),  # api | file
+    sa.Column("imported_by", sa.String(80), nullable=False),
+    sa.Column("imported_at", Time, nullable=False),
+)
+
+# One-time codes texted to a mobile at member enrolment (cloud/mobile_codes.py, 0022): only a
+# keyed HMAC of the code, its expiry and the tries spent; ``member_id`` is set when the
+# enrolment that used the code arrives, so a verified mobile is the cloud's own record.
+mobile_codes = sa.Table(
+    "mobile_codes",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
+    sa.Column("mobile_hmac", sa.LargeBinary(32), nullable=False),
+    sa.Column("code_hmac", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("verified_at", Time),
+    sa.Column("member_id", sa.String(32), sa.ForeignKey("members.id"), unique=True),
+    sa.Column("provider", sa.String(20)),
+    sa.Column("provider_id", sa.String(64)),
+    sa.Index("mobile_codes_mobile", "mobile_hmac", "created_at"),
+    sa.Index("mobile_codes_terminal", "terminal_id", "created_at"),
 )
