@@ -69,14 +69,14 @@ def test_chain_rows_survive_and_stores_fit_beside_them(url: str) -> None:
                 ("2026-11-30", "*", "champions", "5"),
                 ("2026-11-30", "s1", "champions", "2"),
             ]
-            with pytest.raises(sa.exc.IntegrityError):
-                with conn.begin_nested():  # the key includes the store: a twin is refused
-                    conn.execute(
-                        sa.text(
-                            "INSERT INTO analytics_segments (computed_on, store_id, segment,"
-                            " members, value_rial) VALUES ('2026-11-30', 's1', 'champions', 1, 1)"
-                        )
+            # The key includes the store: a twin of the store's row is refused.
+            with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO analytics_segments (computed_on, store_id, segment,"
+                        " members, value_rial) VALUES ('2026-11-30', 's1', 'champions', 1, 1)"
                     )
+                )
         with engine.begin() as conn:
             command.downgrade(alembic_config(conn), "0019")
             assert _segments(conn) == [("2026-11-30", "champions", "5")]
