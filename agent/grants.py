@@ -2,7 +2,9 @@
 
 A grant arrives with a pull and is booked in the same transaction: a balanced entry (a lot
 for points), a row keyed by the grant id so a grant sent again is never booked twice, and a
-``grant.applied`` event that tells the cloud it landed.
+``grant.applied`` event that tells the cloud it landed. A grant marked ``gift`` (a
+scenario's surprise) is also shown on the member card until the cashier hands it over
+(``agent/gifts.py``); its points are booked here, at the pull, like any grant.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def apply_grant(
     event = outbox.enqueue(conn, vault, "grant.applied", payload, now)
     conn.execute(
         "INSERT INTO grants (grant_id, member_id, kind, amount, reason, note, entry_id,"
-        " event_id, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " event_id, applied_at, gift) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             grant_id,
             member_id,
@@ -66,6 +68,7 @@ def apply_grant(
             entry.id,
             event.id,
             now,
+            1 if grant.get("gift") is True else 0,
         ),
     )
     return True

@@ -153,6 +153,39 @@ def render_receipt(data: ReceiptData, width: int = 576) -> Image.Image:
     return canvas.finish()
 
 
+@dataclass(frozen=True)
+class GiftSlip:
+    """What the slip handed over with a surprise gift shows."""
+
+    store_name: str
+    moment: dt.datetime
+    member_name: str
+    masked_mobile: str
+    note: str
+    points: int
+
+
+def render_gift_slip(slip: GiftSlip, width: int = 576) -> Image.Image:
+    """Draw the slip for a surprise gift: the note the scenario wrote, and its points."""
+    if width not in (384, 512, 576):
+        raise PrinterError(f"unsupported receipt width {width}")
+    title, heading, body = _fonts(width)
+    canvas = _Canvas(width)
+    canvas.text(slip.store_name, title, "center")
+    canvas.text("هدیهٔ ویژهٔ شما", heading, "center")
+    canvas.rule()
+    canvas.pair("تاریخ", jalali_datetime(slip.moment), body)
+    canvas.pair("عضو", slip.member_name, body)
+    canvas.pair("موبایل", slip.masked_mobile, body, value_dir="ltr")
+    canvas.rule()
+    canvas.text(slip.note, heading, "center")
+    if slip.points:
+        canvas.pair("امتیاز هدیه", group_thousands(slip.points), heading)
+    canvas.rule()
+    canvas.text("باشگاه مشتریان وفا", body, "center")
+    return canvas.finish()
+
+
 def _qr(url: str, width: int) -> Image.Image:
     code = qrcode.QRCode(border=1, box_size=max(3, width // 96))
     code.add_data(url)

@@ -32,8 +32,12 @@ def create_grant(
     reason: str,
     created_by: str,
     note: str = "",
+    gift: bool = False,
 ) -> str:
-    """Queue points or Rials of credit for a member; return the grant id."""
+    """Queue points or Rials of credit for a member; return the grant id.
+
+    ``gift``: a surprise the terminal announces with its note at the member's next visit.
+    """
     if kind not in KINDS:
         raise BadRequest(f"kind must be one of {KINDS}", field="kind")
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_GRANT[kind]:
@@ -53,6 +57,7 @@ def create_grant(
             amount=amount,
             reason=reason.strip(),
             note=note,
+            gift=gift,
             created_by=created_by,
             created_at=utcnow(),
         )
@@ -81,6 +86,7 @@ def deliver(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
             "amount": row.amount,
             "reason": row.reason,
             "note": row.note,
+            "gift": bool(row.gift),
         }
         for row in rows
     ]

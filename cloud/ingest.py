@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cloud.balances import add_points, book_overdrafts, points_moved
 from cloud.coupons import record_uses
 from cloud.errors import BadRequest
+from cloud.mobile_codes import claim_checks
 from cloud.referrals import link_referrer, reward_first_purchases
 from cloud.storage import utcnow
 from cloud.tables import (
@@ -92,7 +93,9 @@ class _Batch:
     coupon_uses: list[tuple[str, str]] = field(default_factory=list)  # (code, sale id)
     referrals: list[tuple[str, Any]] = field(default_factory=list)  # (new member, code)
     applied_grants: dict[str, str] = field(default_factory=dict)  # grant id -> event id
+    handed_over: dict[str, str] = field(default_factory=dict)  # gift's grant id -> event id
     touched: set[str] = field(default_factory=set)  # members whose snapshot changed
+    mobile_checks: list[tuple[str, str, bytes]] = field(default_factory=list)  # mobile_codes
 
 
 @dataclass
@@ -103,8 +106,10 @@ class _Staged:
     refund: str | None = None
     tier: tuple[str, str] | None = None
     grant: str | None = None
+    handed_over: str | None = None  # a gift's grant id
     coupon: tuple[str, str] | None = None  # (code, sale id)
     referral: tuple[str, Any] | None = None  # (new member, the code they gave)
+    mobile_check: tuple[str, str, bytes] | None = None  # (new member, code id, mobile HMAC)
 
 
 def ingest_batch(
@@ -302,10 +307,14 @@ def _accept(batch: _Batch, event: Event, staged: _Staged) -> None:
         batch.tiers[staged.tier[0]] = staged.tier[1]
     if staged.grant is not None:
         batch.applied_grants[staged.grant] = event.id
+    if staged.handed_over is not None:
+        batch.handed_over[staged.handed_over] = event.id
     if staged.coupon is not None:
         batch.coupon_uses.append(staged.coupon)
     if staged.referral is not None:
         batch.referrals.append(staged.referral)
+    if staged.mobile_check is not None:
+        batch.mobile_checks.append(staged.mobile_check)
 
 
 def _write(conn: sa.Connection, batch: _Batch) -> None:
@@ -316,6 +325,7 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
         conn.execute(
             sa.update(sales).where(sales.c.id.in_(batch.refunds)).values(refunded_at=utcnow())
         )
+    claim_checks(conn, batch.terminal.id, batch.mobile_checks)
     record_uses(conn, batch.coupon_uses, batch.received_at)
     for member_id, code in batch.referrals:
         link_referrer(conn, member_id, code)
@@ -326,6 +336,12 @@ def _write(conn: sa.Connection, batch: _Batch) -> None:
             sa.update(grants)
             .where(grants.c.id == grant_id)
             .values(event_id=event_id, applied_at=batch.received_at)
+        )
+    for grant_id, event_id in batch.handed_over.items():
+        conn.execute(
+            sa.update(grants)
+            .where(grants.c.id == grant_id, grants.c.handed_over_at.is_(None))
+            .values(handover_event_id=event_id, handed_over_at=batch.received_at)
         )
     for member_id, tier in batch.tiers.items():
         conn.execute(sa.update(members).where(members.c.id == member_id).values(tier=tier))
@@ -380,6 +396,8 @@ def _apply_enrolment(batch: _Batch, event: Event, staged: _Staged) -> None:
     )
     if p.get("referred_by") is not None:
         staged.referral = (member_id, p["referred_by"])
+    if p.get("mobile_verified") is True:  # the cloud's own record decides (claim_checks)
+        staged.mobile_check = (member_id, _field(p, "mobile_check", str)[:32], digest)
 
 
 def _demographics(p: dict[str, Any]) -> Demographics:
@@ -486,6 +504,25 @@ def _apply_grant(batch: _Batch, event: Event, staged: _Staged) -> None:
             raise EventRejected(f"{name} differs from the grant's", field=f"payload.{name}")
     _stage_entries(batch, event, member_id, staged)
     staged.grant = grant_id
+
+
+def _apply_gift_handover(batch: _Batch, event: Event, staged: _Staged) -> None:
+    """A surprise gift handed over at the till: once, by the terminal that booked it."""
+    p = event.payload
+    member_id = _known_member(batch, p)
+    grant_id = _field(p, "grant_id", str)
+    grant = batch.grants.get(grant_id)
+    if grant is None or grant.member_id != member_id or not grant.gift:
+        raise EventRejected(f"no gift {grant_id} for this member", field="payload.grant_id")
+    if grant.terminal_id != batch.terminal.id:
+        raise EventRejected(
+            f"gift {grant_id} was not sent to this terminal", field="payload.grant_id"
+        )
+    if grant.applied_at is None and grant_id not in batch.applied_grants:
+        raise EventRejected(f"gift {grant_id} handed over before booked", field="payload.grant_id")
+    if grant.handed_over_at is not None or grant_id in batch.handed_over:
+        raise EventRejected(f"gift {grant_id} already handed over", field="payload.grant_id")
+    staged.handed_over = grant_id
 
 
 def _apply_expiry(batch: _Batch, event: Event, staged: _Staged) -> None:
@@ -616,4 +653,5 @@ APPLIERS = {
     "sale.refunded": _apply_refund,
     "points.expired": _apply_expiry,
     "grant.applied": _apply_grant,
+    "gift.handed_over": _apply_gift_handover,
 }

@@ -182,6 +182,17 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
                 "extra": f"{g.note} — {g.created_by}" if g.note else g.created_by,
             }
         )
+        if g.gift and g.handed_over_at is not None:
+            items.append(
+                {
+                    "at": g.handed_over_at,
+                    "kind": "gift",
+                    "what": f"هدیهٔ شگفتانه در صندوق تحویل شد ({_reason_fa(g.reason)})",
+                    "points": None,
+                    "rial": None,
+                    "extra": g.note,
+                }
+            )
     for c in conn.execute(sa.select(coupons).where(coupons.c.member_id == member_id)):
         items.append(
             {

@@ -34,6 +34,7 @@ EVENT_KINDS = frozenset(
         "sale.refunded",
         "points.expired",
         "grant.applied",
+        "gift.handed_over",
     }
 )
 _HEX128 = re.compile(r"[0-9a-f]{32}")

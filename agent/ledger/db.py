@@ -320,3 +320,21 @@ def m011_member_suggestions(db: sqlite_utils.Database) -> None:
     """Keep the cloud's "not bought yet, but likely" categories per member (a JSON list),
     for the cashier to offer: they arrive with the member's snapshot."""
     db.execute("ALTER TABLE members ADD COLUMN suggestions TEXT")
+
+
+@migrations()
+def m012_gift_handover(db: sqlite_utils.Database) -> None:
+    """Mark the cloud's surprise gifts and record when the cashier handed each over (once),
+    by whom, the outbox event that tells the cloud, and the gift slip printed for it."""
+    db.executescript(_SCHEMA_012)
+
+
+_SCHEMA_012 = """
+ALTER TABLE grants ADD COLUMN gift INTEGER NOT NULL DEFAULT 0 CHECK (gift IN (0, 1));
+ALTER TABLE grants ADD COLUMN handed_over_at TEXT;
+ALTER TABLE grants ADD COLUMN handed_over_by TEXT;
+ALTER TABLE grants ADD COLUMN handover_event_id TEXT REFERENCES outbox(event_id);
+ALTER TABLE grants ADD COLUMN slip_escpos BLOB;
+ALTER TABLE grants ADD COLUMN slip_printed_at TEXT;
+CREATE INDEX grants_gifts_waiting ON grants(member_id) WHERE gift = 1 AND handed_over_at IS NULL;
+"""

@@ -28,7 +28,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from agent import members
+from agent import gifts, members
 from agent.errors import PrinterError
 from agent.members import Member, points_elsewhere, suggestions
 from agent.offline_queue import outbox
@@ -250,6 +250,7 @@ def member_card(terminal: Terminal, member: Member) -> dict[str, Any]:
         "redeem_cap": flow.redeem_room(member.id),
         "point_value_rial": flow.rules.point_value_rial,
         "suggestions": suggestions(terminal.conn, member.id),
+        "gifts": gifts.for_member(terminal.conn, member.id),
     }
 
 
@@ -331,7 +332,9 @@ def member(member_id: str) -> tuple[str, int]:
     return _member_screen(member_id, "")
 
 
-def _member_screen(member_id: str, error: str, status: int = 200) -> tuple[str, int]:
+def _member_screen(
+    member_id: str, error: str, status: int = 200, notice: str = ""
+) -> tuple[str, int]:
     terminal = _terminal()
     try:
         with _lock():
@@ -340,7 +343,35 @@ def _member_screen(member_id: str, error: str, status: int = 200) -> tuple[str, 
     except VafaError as exc:
         return _screen("cashier/identify.html", 404, error=exc.fa, mobile="")
     typed = {k: request.form.get(k, "") for k in ("amount", "redeem", "credit")} if error else {}
-    return _screen("cashier/member.html", status, card=card, error=error, typed=typed)
+    return _screen(
+        "cashier/member.html", status, card=card, error=error, typed=typed, notice=notice
+    )
+
+
+@bp.post("/gift")
+@_cashier_required
+def gift_hand_over() -> tuple[str, int]:
+    """Hand a surprise gift over (recorded once however often pressed) and print its slip."""
+    check_csrf()
+    terminal = _terminal()
+    member_id = request.form.get("member_id", "")
+    grant_id = request.form.get("grant_id", "")
+    try:
+        with _lock():
+            member = members.get(terminal.conn, terminal.vault, member_id)
+            gift, _fresh = gifts.hand_over(
+                terminal.conn, terminal.vault, grant_id, member_id, str(session["cashier"])
+            )
+    except VafaError as exc:
+        log.info("gift hand-over refused: %s", exc)
+        return _member_screen(member_id, exc.fa, 400)
+    try:
+        with _lock():
+            gifts.print_slip(terminal, gift, member)
+    except PrinterError as exc:
+        log.warning("gift slip not printed for grant %s: %s", grant_id, exc)
+        return _member_screen(member_id, "هدیه ثبت شد ولی برگهٔ هدیه چاپ نشد: " + exc.fa, 503)
+    return _member_screen(member_id, "", notice="هدیه تحویل شد و برگهٔ آن چاپ شد.")
 
 
 @bp.post("/sale")

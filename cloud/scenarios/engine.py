@@ -695,6 +695,7 @@ def _carry_out(
             reason,
             "scenario",
             note=note,
+            gift=kind == "gift",
         )
         values["امتیاز"] = int(action["amount"])
     elif kind == "coupon":

@@ -1,0 +1,207 @@
+"""Surprise gifts: shown on the member card at the next visit, handed over once, told to HQ."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from agent import gifts
+from agent.drivers.escpos_decoder import receipt_image
+from agent.ledger import book
+from agent.offline_queue import outbox
+from agent.offline_queue.pull import pull
+from cloud.grants import create_grant
+from cloud.tables import grants
+from tests.agent.test_pull import _open_terminal
+
+NOTE = "به پاس همراهی‌تان یک شاخه گل و ۵۰۰ امتیاز"
+
+
+@pytest.fixture
+def stores(cloud_app, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """Yield a terminal of store A with a member enrolled and synced, and one of store B."""
+    a = _open_terminal(cloud_app, tmp_path / "a", "شعبه ونک")
+    b = _open_terminal(cloud_app, tmp_path / "b", "شعبه تجریش")
+    yield a, b
+    for terminal, client in (a, b):
+        client.close()
+        terminal.close()
+
+
+def _member(a):  # type: ignore[no-untyped-def]
+    terminal, client = a
+    member = terminal.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    client.drain(terminal.conn, terminal.vault)
+    return member
+
+
+def _gift(cloud_app, member_id: str, gift: bool = True) -> str:  # type: ignore[no-untyped-def]
+    with cloud_app.extensions["vafa"].engine.begin() as conn:
+        return create_grant(
+            conn, member_id, "points", 500, "scenario:surprise", "scenario", note=NOTE, gift=gift
+        )
+
+
+def _cloud_grant(cloud_app, grant_id: str):  # type: ignore[no-untyped-def]
+    with cloud_app.extensions["vafa"].engine.connect() as conn:
+        return conn.execute(sa.select(grants).where(grants.c.id == grant_id)).one()
+
+
+def _handovers(conn) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'gift.handed_over'").fetchone()[0]
+    )
+
+
+def test_a_gift_is_shown_handed_over_once_printed_once_and_recorded_by_the_cloud(
+    stores, cloud_app
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a surprise gift of 500 points for a member of store A
+    WHEN A pulls THEN the points are booked and the card shows the gift with its note;
+    WHEN the cashier hands it over twice THEN one hand-over, one event, one slip with the
+    note; WHEN A syncs THEN the cloud records when it was delivered, and the card is clear."""
+    (a, a_client), _ = stores
+    member = _member((a, a_client))
+    grant_id = _gift(cloud_app, member.id)
+
+    assert pull(a_client, a.conn, a.vault).grants == 1
+    assert a.flow.balance(member.id) == 500  # booked at the pull, like every grant
+    (waiting,) = gifts.for_member(a.conn, member.id)
+    assert (waiting.grant_id, waiting.note, waiting.points) == (grant_id, NOTE, 500)
+    assert waiting.handed_over_at is None
+
+    first, fresh = gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")
+    again, fresh_again = gifts.hand_over(a.conn, a.vault, grant_id, member.id, "علی")
+    assert fresh and not fresh_again
+    assert again.handed_over_at == first.handed_over_at and again.handed_over_by == "مریم"
+    assert _handovers(a.conn) == 1
+    found = a.flow.identify("09121112233")
+    assert gifts.print_slip(a, first, found) is True
+    assert gifts.print_slip(a, first, found) is False
+    assert len(a.printer.jobs) == 1  # type: ignore[attr-defined]
+    slip = receipt_image(a.printer.jobs[0])  # type: ignore[attr-defined]
+    assert slip is not None and slip.height > 200
+    assert gifts.for_member(a.conn, member.id) == []
+    assert a.flow.balance(member.id) == 500  # handing over books nothing more
+    assert book.verify(a.conn) == []
+
+    a_client.drain(a.conn, a.vault)
+    row = _cloud_grant(cloud_app, grant_id)
+    assert row.applied_at is not None and row.handed_over_at is not None
+    event_id = a.conn.execute("SELECT handover_event_id FROM grants").fetchone()[0]
+    assert row.handover_event_id == event_id
+    assert pull(a_client, a.conn, a.vault).grants == 0
+    assert gifts.for_member(a.conn, member.id) == []
+
+
+def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
+    stores, cloud_app
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a gift handed over while the terminal has not yet told the cloud it booked it
+    WHEN the cloud sends the grant again, the terminal resends its events (lost answer)
+    and a forged second hand-over and another store's claim arrive
+    THEN the gift is booked once, handed over once, and the extra claims are refused."""
+    (a, a_client), (b, b_client) = stores
+    member = _member((a, a_client))
+    grant_id = _gift(cloud_app, member.id)
+    pull(a_client, a.conn, a.vault)
+    gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")
+    assert pull(a_client, a.conn, a.vault).grants == 0  # sent again: not booked again
+    (still,) = gifts.for_member(a.conn, member.id)  # its slip is not printed yet
+    assert still.handed_over_at is not None
+
+    pending = [event.to_dict() for event in outbox.pending(a.conn, a.vault, 10)]
+    assert [event["kind"] for event in pending] == ["grant.applied", "gift.handed_over"]
+    first = a_client.post_signed("/api/v1/sync/events", {"events": pending})
+    assert [r["status"] for r in first["results"]] == ["applied", "applied"]
+    resent = a_client.post_signed("/api/v1/sync/events", {"events": pending})
+    assert [r["status"] for r in resent["results"]] == ["duplicate", "duplicate"]
+    delivered = _cloud_grant(cloud_app, grant_id).handed_over_at
+
+    forged = dict(pending[1], id="e" * 32, seq=pending[1]["seq"] + 100)
+    answer = a_client.post_signed("/api/v1/sync/events", {"events": [forged]})
+    assert answer["results"][0]["status"] == "rejected"
+    assert "already handed over" in answer["results"][0]["error"]
+    pull(b_client, b.conn, b.vault)  # B knows the member
+    stolen = dict(pending[1], id="d" * 32, seq=1)
+    answer = b_client.post_signed("/api/v1/sync/events", {"events": [stolen]})
+    assert answer["results"][0]["field"] == "payload.grant_id"
+    assert _cloud_grant(cloud_app, grant_id).handed_over_at == delivered
+
+
+def test_a_plain_grant_is_no_gift_and_cannot_be_handed_over(stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    (a, a_client), _ = stores
+    member = _member((a, a_client))
+    grant_id = _gift(cloud_app, member.id, gift=False)
+    pull(a_client, a.conn, a.vault)
+    assert gifts.for_member(a.conn, member.id) == []
+    with pytest.raises(gifts.InputError) as caught:
+        gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")
+    assert caught.value.fa == "هدیه پیدا نشد"
+    assert _handovers(a.conn) == 0
+
+
+def test_a_failure_inside_the_hand_over_stores_nothing(stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN the outbox refusing its insert (a disk error half-way) WHEN the cashier hands
+    the gift over THEN neither the mark nor the event is stored, and a retry records it."""
+    (a, a_client), _ = stores
+    member = _member((a, a_client))
+    grant_id = _gift(cloud_app, member.id)
+    pull(a_client, a.conn, a.vault)
+    a.conn.execute(
+        "CREATE TEMP TRIGGER broken BEFORE INSERT ON outbox"
+        " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    )
+    with pytest.raises(Exception, match="disk I/O error"):
+        gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")
+    assert gifts.for_member(a.conn, member.id)[0].handed_over_at is None
+    assert _handovers(a.conn) == 0
+    a.conn.execute("DROP TRIGGER broken")
+    assert gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")[1]
+    assert _handovers(a.conn) == 1
+
+
+def test_a_crash_between_the_hand_over_and_the_slip(stores, cloud_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a terminal process killed right after the hand-over committed, before printing
+    WHEN the terminal comes back THEN the gift is handed over (once) with its slip waiting on
+    the card; the slip prints once, and pressing the button again records nothing more."""
+    (a, a_client), _ = stores
+    member = _member((a, a_client))
+    grant_id = _gift(cloud_app, member.id)
+    pull(a_client, a.conn, a.vault)
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from agent import gifts
+        from agent.config import AgentConfig
+        from agent.terminal import Terminal
+        config = AgentConfig(data_dir=Path({str(tmp_path / "a")!r}), printer_transport="memory")
+        t = Terminal(config)
+        gifts.hand_over(t.conn, t.vault, {grant_id!r}, {member.id!r}, "مریم")
+        os._exit(9)  # killed before the slip is printed
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], env=dict(os.environ)
+    )
+    assert child.returncode == 9
+
+    (after,) = gifts.for_member(a.conn, member.id)
+    assert after.handed_over_at is not None and after.slip_printed_at is None
+    assert _handovers(a.conn) == 1
+    gift, fresh = gifts.hand_over(a.conn, a.vault, grant_id, member.id, "مریم")
+    assert not fresh
+    member_now = a.flow.identify(member.card_code)
+    assert gifts.print_slip(a, gift, member_now) and not gifts.print_slip(a, gift, member_now)
+    assert gifts.for_member(a.conn, member.id) == []
+    assert _handovers(a.conn) == 1
+    a_client.drain(a.conn, a.vault)
+    assert _cloud_grant(cloud_app, grant_id).handed_over_at is not None
