@@ -13,6 +13,7 @@ from cloud.errors import BadRequest, Conflict
 from cloud.fleet import enroll_terminal, record_report
 from cloud.ingest import ingest_batch
 from cloud.metrics import count_events
+from cloud.mobile_codes import answer_request, answer_verify
 from cloud.scenarios.events import run_after_ingest
 from cloud.snapshots import pull
 from cloud.terminal_auth import authenticate
@@ -108,3 +109,22 @@ def sync_pull() -> Response:
         record_report(conn, terminal.id, body)
         answer = pull(conn, ctx().vault, terminal, body)
     return jsonify(answer)
+
+
+def _signed_terminal() -> Any:
+    """Return the terminal that signed this request (its nonce spent in its own commit)."""
+    raw = request.get_data(cache=True)
+    with ctx().engine.begin() as conn:
+        return authenticate(conn, dict(request.headers), "POST", request.path, raw)
+
+
+@bp.post("/mobile-codes")
+def mobile_code() -> Response:
+    """Text a one-time code to the mobile a new member gives at a signed terminal."""
+    return jsonify(answer_request(_signed_terminal().id, _json_body()))
+
+
+@bp.post("/mobile-codes/verify")
+def mobile_code_verify() -> Response:
+    """Check the code a new member read out; a verified code is spent."""
+    return jsonify(answer_verify(_signed_terminal().id, _json_body()))

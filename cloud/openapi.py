@@ -22,7 +22,9 @@ Schema = dict[str, Any]
 HEX128: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 TIERS = ["normal", "silver", "gold", "vip"]
 ERROR_CODES = (
-    "bad_request, bad_code, unauthorized, bad_signature, stale_time, replay, revoked, conflict"
+    "bad_request, bad_code, unauthorized, bad_signature, stale_time, replay, revoked, conflict,"
+    " rate_limited, sms_unavailable, no_code, wrong_code, code_expired, code_used,"
+    " too_many_attempts"
 )
 
 
@@ -69,6 +71,16 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
                 "referred_by": {
                     "type": ["string", "null"],
                     "description": "the referral code the member gave (R- and 8 characters)",
+                },
+                "mobile_verified": {
+                    "type": "boolean",
+                    "description": "the member read out a one-time code texted to the mobile",
+                },
+                "mobile_check": {
+                    "type": ["string", "null"],
+                    "description": "with mobile_verified: the check_id the cloud answered;"
+                    " the member counts as verified only if this terminal verified that code"
+                    " for the same mobile and no other member used it",
                 },
                 **DEMOGRAPHICS,
             },
@@ -360,6 +372,24 @@ SCHEMAS: dict[str, Schema] = {
         },
     ),
     "CouponCreated": obj({"code": {"type": "string"}}),
+    "MobileCodeRequest": obj(
+        {"mobile": {"type": "string", "maxLength": 40, "description": "Iranian mobile, any form"}}
+    ),
+    "MobileCodeSent": obj(
+        {
+            "expires_in_s": {"type": "integer", "description": "the code's lifetime"},
+            "resend_after_s": {"type": "integer", "description": "the pause before another"},
+        }
+    ),
+    "MobileCodeCheck": obj(
+        {
+            "mobile": {"type": "string", "maxLength": 40},
+            "code": {"type": "string", "description": "six digits, Persian or ASCII"},
+        }
+    ),
+    "MobileCodeVerified": obj(
+        {"check_id": {**HEX128, "description": "goes in the member.enrolled event"}}
+    ),
 }
 
 SIGNATURE_HEADERS = {
@@ -474,6 +504,44 @@ HQ_PATHS: Schema = {
     },
 }
 
+
+def _code_operation(
+    operation_id: str, summary: str, body: str, ok: Schema, **refusals: str
+) -> Schema:
+    """Return a signed one-time-code operation with its own refusals (status → meaning)."""
+    operation = _signed(operation_id, summary, body, ok)
+    operation["responses"].update({status: _error(text) for status, text in refusals.items()})
+    return operation
+
+
+# One-time codes proving a new member's mobile at enrolment (cloud/mobile_codes.py).
+CODE_PATHS: Schema = {
+    "/api/v1/mobile-codes": {
+        "post": _code_operation(
+            "sendMobileCode",
+            "Text a one-time code to a new member's mobile (a service SMS, never marketing).",
+            "MobileCodeRequest",
+            _ok("the code is on its way", "MobileCodeSent"),
+            **{
+                "429": "too many codes for this mobile or from this terminal (rate_limited)",
+                "503": "the SMS provider did not take the text; nothing kept (sms_unavailable)",
+            },
+        )
+    },
+    "/api/v1/mobile-codes/verify": {
+        "post": _code_operation(
+            "verifyMobileCode",
+            "Check the code a new member read out; a verified code is spent.",
+            "MobileCodeCheck",
+            _ok("the mobile is verified", "MobileCodeVerified"),
+            **{
+                "422": "no_code, wrong_code (tries left in the message), code_expired,"
+                " code_used or too_many_attempts",
+            },
+        )
+    },
+}
+
 SPEC: Schema = {
     "openapi": "3.1.0",
     "info": {
@@ -519,6 +587,7 @@ SPEC: Schema = {
                 _ok("rules and changed members", "PullResult"),
             )
         },
+        **CODE_PATHS,
         **HQ_PATHS,
     },
     "components": {

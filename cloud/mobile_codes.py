@@ -1,0 +1,365 @@
+"""One-time codes that prove a new member holds the mobile they give at enrolment.
+
+A terminal asks for a code for a mobile; the cloud makes a random six-digit code, keeps
+only its keyed HMAC with an expiry and an attempt count (``mobile_codes``), and texts it
+through the configured provider as a service message (no consent, quiet hours or «لغو ۱۱»:
+the person is at the till asking for it). The same terminal then verifies what the member
+read out: a limited number of attempts, compared in constant time, and a verified code
+cannot be verified again. The answer names the code's row (``check_id``); the enrolment
+event that follows carries it, and ingest marks the row with the new member
+(``claim_checks``), so "verified" is the cloud's own record, never only the terminal's word.
+
+Requests are limited per mobile (a pause between codes, a cap per hour) and per terminal
+(a cap per hour). Refusals carry a Persian message for the cashier and an English one for
+logs; no log line holds the mobile or the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from cloud.context import ctx
+from cloud.errors import BadRequest, CloudError
+from cloud.sms.providers import SmsError, SmsProvider, provider_from_config
+from cloud.sms.text import parts, render
+from cloud.storage import utcnow
+from cloud.tables import mobile_codes
+from common.errors import InvalidMobile
+from common.mobile import normalize_mobile
+from common.persian import to_persian_digits
+from common.pii import PiiVault
+from common.protocol import new_id
+
+log = logging.getLogger(__name__)
+
+DIGITS = 6
+TEXT = "کد عضویت باشگاه مشتریان: {code}\nاین کد تا {minutes} دقیقه اعتبار دارد."
+SMS_TIMEOUT = 3.0  # the cashier waits for the answer; the terminal's own timeout is longer
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a code lives and how often codes may be asked for."""
+
+    ttl: dt.timedelta = dt.timedelta(minutes=5)
+    attempts: int = 5  # wrong tries before the code is dead
+    resend_after: dt.timedelta = dt.timedelta(seconds=60)  # per mobile
+    per_mobile_hour: int = 5
+    per_terminal_hour: int = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+        """Read MOBILE_CODE_* overrides (seconds and counts) from the app's config."""
+        base = cls()
+        return cls(
+            ttl=dt.timedelta(seconds=config.get("MOBILE_CODE_TTL_S", base.ttl.total_seconds())),
+            attempts=int(config.get("MOBILE_CODE_ATTEMPTS", base.attempts)),
+            resend_after=dt.timedelta(
+                seconds=config.get("MOBILE_CODE_RESEND_S", base.resend_after.total_seconds())
+            ),
+            per_mobile_hour=int(config.get("MOBILE_CODE_PER_MOBILE_HOUR", base.per_mobile_hour)),
+            per_terminal_hour=int(
+                config.get("MOBILE_CODE_PER_TERMINAL_HOUR", base.per_terminal_hour)
+            ),
+        )
+
+
+class RateLimited(CloudError):
+    """Too many codes asked for a mobile or by a terminal."""
+
+    status, code, fa = 429, "rate_limited", "درخواست کد بیش از حد مجاز است"
+
+
+class CodeRefused(CloudError):
+    """A code that is wrong, expired, used, or tried too often."""
+
+    status, code, fa = 422, "wrong_code", "کد تأیید درست نیست"
+
+
+class SmsUnavailable(CloudError):
+    """The SMS provider did not take the text."""
+
+    status, code, fa = 503, "sms_unavailable", "ارسال پیامک ممکن نشد"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A code made and texted (the code itself is only in the SMS)."""
+
+    code_id: str
+    expires_at: dt.datetime
+    parts: int
+
+
+def read_mobile(body: Any) -> str:
+    """Return the E.164 mobile of a request body, or refuse naming the field."""
+    if not isinstance(body, dict):
+        raise BadRequest("body must be an object", field="body")
+    raw = body.get("mobile")
+    if not isinstance(raw, str) or not raw or len(raw) > 40:
+        raise BadRequest("mobile must be a short string", field="mobile")
+    try:
+        return normalize_mobile(raw)
+    except InvalidMobile as exc:
+        raise BadRequest(str(exc), fa=exc.fa, field="mobile") from exc
+
+
+def read_code(body: dict[str, Any]) -> str:
+    """Return the typed code in ASCII digits, or refuse naming the field."""
+    raw = body.get("code")
+    text = raw.translate(_ASCII).strip() if isinstance(raw, str) else ""
+    if len(text) != DIGITS or not text.isascii() or not text.isdigit():
+        raise BadRequest(
+            f"code must be {DIGITS} digits", fa="کد تأیید را با شش رقم وارد کنید", field="code"
+        )
+    return text
+
+
+_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+
+
+def _code_hmac(vault: PiiVault, code_id: str, code: str) -> bytes:
+    """Key the code to its row: the table alone tells nothing (a million codes is no secret)."""
+    return vault.lookup_hash(f"mobile-code:{code_id}:{code}")
+
+
+def _check_limits(
+    conn: sa.Connection, terminal_id: str, mobile_hmac: bytes, now: dt.datetime, limits: Limits
+) -> None:
+    hour = now - dt.timedelta(hours=1)
+    recent = sa.select(sa.func.count(), sa.func.max(mobile_codes.c.created_at)).where(
+        mobile_codes.c.created_at > hour
+    )
+    count, last = conn.execute(recent.where(mobile_codes.c.mobile_hmac == mobile_hmac)).one()
+    if last is not None and now - _aware(last) < limits.resend_after:
+        wait = int((limits.resend_after - (now - _aware(last))).total_seconds()) + 1
+        raise RateLimited(
+            f"a code was sent to this mobile {int((now - _aware(last)).total_seconds())} s ago",
+            fa=f"کد تازه فرستاده شد؛ {to_persian_digits(str(wait))} ثانیه دیگر دوباره بخواهید",
+        )
+    if count >= limits.per_mobile_hour:
+        raise RateLimited(
+            f"{count} codes for this mobile in the last hour (limit {limits.per_mobile_hour})",
+            fa="برای این شماره در یک ساعت گذشته کد کافی فرستاده شده؛ بعداً دوباره بخواهید",
+        )
+    mine = conn.execute(recent.where(mobile_codes.c.terminal_id == terminal_id)).one()[0]
+    if mine >= limits.per_terminal_hour:
+        raise RateLimited(
+            f"terminal {terminal_id} asked {mine} codes in the last hour"
+            f" (limit {limits.per_terminal_hour})",
+            fa="این پایانه در یک ساعت گذشته بیش از حد مجاز کد خواسته است",
+        )
+
+
+def issue(
+    engine: sa.Engine,
+    vault: PiiVault,
+    provider: SmsProvider,
+    terminal_id: str,
+    mobile_e164: str,
+    limits: Limits,
+    now: dt.datetime | None = None,
+) -> Issued:
+    """Make a code for a mobile, keep its HMAC and text it; nothing is kept if the text fails."""
+    now = now or utcnow()
+    code_id, code = new_id(), f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+    mobile_hmac = vault.lookup_hash(mobile_e164)
+    with engine.begin() as conn:
+        _check_limits(conn, terminal_id, mobile_hmac, now, limits)
+        conn.execute(
+            sa.insert(mobile_codes).values(
+                id=code_id,
+                terminal_id=terminal_id,
+                mobile_hmac=mobile_hmac,
+                code_hmac=_code_hmac(vault, code_id, code),
+                created_at=now,
+                expires_at=now + limits.ttl,
+                attempts=0,
+            )
+        )
+    # Texted outside the transaction: a slow provider must not hold the database.
+    text = render(TEXT, {"code": code, "minutes": int(limits.ttl.total_seconds() // 60) or 1})
+    try:
+        provider_id = provider.send(mobile_e164, text)
+    except SmsError as exc:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(mobile_codes).where(mobile_codes.c.id == code_id))
+        raise SmsUnavailable(f"mobile code {code_id} not sent: {exc}") from exc
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(mobile_codes)
+            .where(mobile_codes.c.id == code_id)
+            .values(provider=provider.name, provider_id=provider_id[:64])
+        )
+    log.info("mobile code %s sent for terminal %s via %s", code_id, terminal_id, provider.name)
+    return Issued(code_id, now + limits.ttl, parts(text))
+
+
+def verify(
+    engine: sa.Engine,
+    vault: PiiVault,
+    terminal_id: str,
+    mobile_e164: str,
+    code: str,
+    limits: Limits,
+    now: dt.datetime | None = None,
+) -> str:
+    """Check the code this terminal last asked for this mobile; return the code's id.
+
+    Every try counts, committed before a refusal is raised; a verified code is spent.
+    """
+    now = now or utcnow()
+    with engine.begin() as conn:
+        outcome, code_id, left = _try(conn, vault, terminal_id, mobile_e164, code, limits, now)
+    if outcome != "verified":
+        raise _refusal(outcome, code_id, left)
+    log.info("mobile code %s verified for terminal %s", code_id, terminal_id)
+    return code_id
+
+
+def _try(
+    conn: sa.Connection,
+    vault: PiiVault,
+    terminal_id: str,
+    mobile_e164: str,
+    code: str,
+    limits: Limits,
+    now: dt.datetime,
+) -> tuple[str, str, int]:
+    """Spend one attempt on the latest code; return (outcome, code id, tries left)."""
+    row = conn.execute(
+        sa.select(mobile_codes)
+        .where(
+            mobile_codes.c.terminal_id == terminal_id,
+            mobile_codes.c.mobile_hmac == vault.lookup_hash(mobile_e164),
+        )
+        .order_by(mobile_codes.c.created_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return "no_code", "", 0
+    if row.verified_at is not None:
+        return "code_used", row.id, 0
+    if _aware(row.expires_at) <= now:
+        return "code_expired", row.id, 0
+    # One conditional UPDATE takes the attempt: two tries at once cannot both get the last.
+    taken = conn.execute(
+        sa.update(mobile_codes)
+        .where(
+            mobile_codes.c.id == row.id,
+            mobile_codes.c.attempts < limits.attempts,
+            mobile_codes.c.verified_at.is_(None),
+        )
+        .values(attempts=mobile_codes.c.attempts + 1)
+    ).rowcount
+    if taken != 1:
+        return "too_many_attempts", row.id, 0
+    left = limits.attempts - row.attempts - 1
+    if not hmac.compare_digest(bytes(row.code_hmac), _code_hmac(vault, row.id, code)):
+        return ("wrong_code" if left > 0 else "too_many_attempts"), row.id, left
+    spent = conn.execute(
+        sa.update(mobile_codes)
+        .where(mobile_codes.c.id == row.id, mobile_codes.c.verified_at.is_(None))
+        .values(verified_at=now)
+    ).rowcount
+    return ("verified" if spent == 1 else "code_used"), row.id, left
+
+
+_REFUSALS = {
+    "no_code": ("no code was asked for this mobile here", "برای این شماره کدی فرستاده نشده است"),
+    "code_used": ("the code was already used", "این کد قبلاً به کار رفته است؛ کد تازه بخواهید"),
+    "code_expired": ("the code expired", "مهلت کد تمام شده است؛ کد تازه بخواهید"),
+    "too_many_attempts": (
+        "too many wrong tries for this code",
+        "کد چند بار اشتباه وارد شد؛ کد تازه بخواهید",
+    ),
+    "wrong_code": ("wrong code", "کد تأیید درست نیست"),
+}
+
+
+def _refusal(outcome: str, code_id: str, left: int) -> CodeRefused:
+    english, persian = _REFUSALS[outcome]
+    if outcome == "wrong_code":
+        english, persian = (
+            f"{english} ({left} tries left)",
+            (f"{persian}؛ {to_persian_digits(str(left))} بار دیگر می‌توانید وارد کنید"),
+        )
+    return CodeRefused(f"mobile code {code_id or '-'}: {english}", fa=persian, code=outcome)
+
+
+def claim_checks(
+    conn: sa.Connection, terminal_id: str, claims: Iterable[tuple[str, str, bytes]]
+) -> set[str]:
+    """Mark each verified code named by a new member's enrolment as that member's.
+
+    ``claims`` are (member id, code id, mobile HMAC). A code counts only if this terminal
+    verified it for the same mobile and no other member took it. Return the members whose
+    mobile is thereby verified; a claim that does not hold is logged and left unverified.
+    """
+    verified = set()
+    for member_id, code_id, mobile_hmac in claims:
+        done = conn.execute(
+            sa.update(mobile_codes)
+            .where(
+                mobile_codes.c.id == code_id,
+                mobile_codes.c.terminal_id == terminal_id,
+                mobile_codes.c.mobile_hmac == mobile_hmac,
+                mobile_codes.c.verified_at.is_not(None),
+                mobile_codes.c.member_id.is_(None),
+            )
+            .values(member_id=member_id)
+        ).rowcount
+        if done == 1:
+            verified.add(member_id)
+        else:
+            log.warning(
+                "member %s: mobile code %s not verified here for this mobile; kept unverified",
+                member_id,
+                code_id[:32],
+            )
+    return verified
+
+
+def is_verified(conn: sa.Connection, member_id: str) -> bool:
+    """Tell whether a member's mobile was proved by a one-time code at enrolment."""
+    found = conn.execute(
+        sa.select(mobile_codes.c.id).where(mobile_codes.c.member_id == member_id)
+    ).first()
+    return found is not None
+
+
+def answer_request(terminal_id: str, body: Any) -> dict[str, Any]:
+    """Serve ``POST /api/v1/mobile-codes``: text a code for the body's mobile."""
+    mobile = read_mobile(body)
+    limits = Limits.from_config(current_app.config)
+    provider = provider_from_config(
+        dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
+    )
+    issue(ctx().engine, ctx().vault, provider, terminal_id, mobile, limits)
+    return {
+        "expires_in_s": int(limits.ttl.total_seconds()),
+        "resend_after_s": int(limits.resend_after.total_seconds()),
+    }
+
+
+def answer_verify(terminal_id: str, body: Any) -> dict[str, Any]:
+    """Serve ``POST /api/v1/mobile-codes/verify``: check the code read out for the mobile."""
+    mobile = read_mobile(body)
+    code = read_code(body)
+    limits = Limits.from_config(current_app.config)
+    return {"check_id": verify(ctx().engine, ctx().vault, terminal_id, mobile, code, limits)}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands times back naive; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
