@@ -153,7 +153,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("totals", help="print chain-wide totals as JSON")
     _analytics_parser(sub)
+    _demo_arguments(
+        sub.add_parser(
+            "demo-data",
+            help="fill an empty cloud database with a demo chain (as analytics demo-data)",
+        )
+    )
+    _import_parser(sub)
     return parser
+
+
+def _import_parser(sub: Any) -> None:
+    bring = sub.add_parser(
+        "import",
+        help="import channel orders or a club's member list; prints each bad row (Persian)",
+        description="Each bad row is printed with its line (the header is line 1) and"
+        " reason, then a summary; good rows are stored once however often a file is"
+        " imported. Exit status: 0 every row stored or already there, 3 some rows refused,"
+        " 1 the file could not be read.",
+    ).add_subparsers(dest="import_command", required=True, metavar="WHAT")
+    orders = bring.add_parser(
+        "orders",
+        help="orders from the website, Instagram or WhatsApp (CSV or .xlsx, amounts in Rials)",
+        description="Columns (English or Persian headers): order_id, mobile, ordered_at"
+        " (Jalali 1403/05/12 [14:30] or Gregorian ISO 2024-08-02[T14:30], Tehran time"
+        " unless a zone is given), total_rial (whole Rials; Toman and decimals are"
+        " refused), optional lines ('category:rials; category:rials') and store (id or"
+        " name). A mobile that is not a member is refused. Orders move no points.",
+    )
+    orders.add_argument("file", type=Path, help="the .csv (UTF-8) or .xlsx file")
+    orders.add_argument(
+        "--channel", required=True, choices=("website", "instagram", "whatsapp"), help="channel"
+    )
+    orders.add_argument(
+        "--store", help="store id or name for rows without one (default: member's home store)"
+    )
+    people = bring.add_parser(
+        "members",
+        help="an existing club's member list (CSV or .xlsx) into a home store",
+        description="Columns (English or Persian headers): mobile, name, optional"
+        " birthday (Jalali 1370/05/12 or 05/12), gender (f/m, زن/مرد), province, city"
+        " (as in common/iran_places.toml), joined (date), consent (yes/no: marketing"
+        " SMS), points (an opening balance, booked as a grant by the home store's"
+        " terminal) and store. A mobile already in the club is left as it is.",
+    )
+    people.add_argument("file", type=Path, help="the .csv (UTF-8) or .xlsx file")
+    people.add_argument("--store", required=True, help="home store id or name of the members")
+    for command in (orders, people):
+        command.add_argument("--by", default="cli", help="who imports, for the record (cli)")
+        command.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _analytics_parser(sub: Any) -> None:
@@ -176,10 +224,16 @@ def _analytics_parser(sub: Any) -> None:
         "run", help="compute and store every member's pattern, RFM segment and CLV (daily job)"
     )
     run.add_argument("--date", help="Gregorian day YYYY-MM-DD to compute as of (default now)")
-    demo = actions.add_parser(
-        "demo-data",
-        help="fill an empty cloud database with a demo chain: stores, members, 2 years of sales",
+    _demo_arguments(
+        actions.add_parser(
+            "demo-data",
+            help="fill an empty cloud database with a demo chain: stores, members, 2 years of"
+            " sales",
+        )
     )
+
+
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--members", type=int, required=True, help="how many members")
     demo.add_argument("--seed", type=int, default=2026, help="random seed (2026)")
     demo.add_argument("--date", help="Gregorian day YYYY-MM-DD the data ends on (default today)")
@@ -372,12 +426,13 @@ def _analytics(args: argparse.Namespace) -> Any:
     from cloud.analytics.clv import fit_file
     from cloud.analytics.run import run_analytics
 
-    if args.analytics_command in ("run", "demo-data"):
+    command = getattr(args, "analytics_command", args.command)  # or top-level demo-data
+    if command in ("run", "demo-data"):
         from cloud.analytics.demo import fill
 
         context: CloudContext = _app(args).extensions["vafa"]
         as_of = _moment(args.date, "23:59:59") if args.date else dt.datetime.now(dt.UTC)
-        if args.analytics_command == "demo-data":
+        if command == "demo-data":
             return fill(context.engine, context.vault, args.members, args.seed, as_of)
         return run_analytics(context.engine, as_of, context.vault)
 
@@ -386,6 +441,34 @@ def _analytics(args: argparse.Namespace) -> Any:
     except ValueError as exc:
         raise ValueError(f"--observation-end must be YYYY-MM-DD: {exc}") from exc
     return fit_file(args.transactions, end, args.time_unit)
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Import a file, print its report (Persian lines or JSON); 3 if rows were refused."""
+    from cloud.imports import import_members, import_orders, orders, read_rows
+    from cloud.imports import members as people
+
+    context: CloudContext = _app(args).extensions["vafa"]
+    configure_logging()  # each refused row in English on stderr; Persian on stdout
+    module = orders if args.import_command == "orders" else people
+    try:
+        stream = args.file.open("rb")
+    except OSError as exc:
+        raise ValueError(f"cannot read {args.file}: {exc.strerror}") from exc
+    with stream:
+        rows = read_rows(stream, args.file.name, module.COLUMNS, module.REQUIRED)
+        by = f"cli:{args.by}"
+        if module is orders:
+            report = import_orders(
+                context.engine, context.vault, rows, args.channel, by, store=args.store
+            )
+        else:
+            report = import_members(context.engine, context.vault, rows, args.store, by)
+    if args.json:
+        print(json.dumps(report.as_dict(limit=None), ensure_ascii=False))
+    else:
+        print("\n".join(report.lines_fa()))
+    return 3 if report.refused else 0
 
 
 def _read_json(path: Path) -> Any:
@@ -399,7 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; print its result as JSON."""
     args = build_parser().parse_args(argv)
     try:
-        result = _analytics(args) if args.command == "analytics" else _run(args)
+        if args.command == "import":
+            return _import(args)
+        analytics = args.command in ("analytics", "demo-data")
+        result = _analytics(args) if analytics else _run(args)
     except (VafaError, ValueError) as exc:  # CloudError, NotSent, SmsError, InvalidMobile …
         fa = getattr(exc, "fa", "")
         print(f"error: {exc}" + (f"\nخطا: {fa}" if fa else ""), file=sys.stderr)

@@ -1,8 +1,8 @@
-"""HQ's JSON API: stores, enrolment codes, terminals, grants and coupons, for scripts.
+"""HQ's JSON API: stores, enrolment codes, terminals, grants, coupons and channel orders.
 
 Callers send ``Authorization: Bearer <token>``; a token belongs to an HQ user and acts
-with that user's role. The fleet (stores, codes, revocation) is the admin's; grants and
-coupons are the admin's and the marketer's.
+with that user's role. The fleet (stores, codes, revocation) is the admin's; grants,
+coupons and orders from other channels are the admin's and the marketer's.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from cloud.coupons import create_coupon
 from cloud.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from cloud.fleet import create_enrolment_code, create_store, readable, revoke_terminal
 from cloud.grants import create_grant
+from cloud.imports import CHANNELS, import_orders
+from cloud.imports.rows import Row
+from cloud.imports.values import BadValue
 from cloud.reports import fleet
 from cloud.storage import utcnow
 from cloud.tables import api_tokens, stores, users
@@ -187,3 +190,38 @@ def new_coupon() -> tuple[Response, int]:
             min_purchase_rial=_integer(body, "min_purchase_rial", default=0),
         )
     return jsonify(code=code), 201
+
+
+MAX_ORDERS = 1_000
+
+
+@bp.post("/orders")
+@requires("admin", "marketer")
+def channel_orders() -> Response:
+    """Store a batch of orders from the website, Instagram or WhatsApp, each once."""
+    body = _body()
+    channel = body.get("channel")
+    if channel not in CHANNELS:
+        raise BadRequest(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+    orders = body.get("orders")
+    if not isinstance(orders, list) or not 0 < len(orders) <= MAX_ORDERS:
+        raise BadRequest(f"orders must be a list of 1..{MAX_ORDERS} objects", field="orders")
+    store = _text(body, "store", limit=200) if body.get("store") is not None else None
+    rows = [Row(n, _order_cells(item)) for n, item in enumerate(orders)]
+    try:
+        report = import_orders(
+            ctx().engine, ctx().vault, rows, channel, f"api:{g.hq_user}", store, source="api"
+        )
+    except BadValue as exc:  # the batch's store
+        raise BadRequest(str(exc), fa=exc.fa, field="store") from exc
+    return jsonify(channel=channel, **report.as_dict(limit=None, position="index"))
+
+
+def _order_cells(item: Any) -> dict[str, Any]:
+    """Return an order's fields as import cells (an item that is not an object has none,
+    so it is refused on its own); a total sent as ``total_toman`` is refused as Toman."""
+    if not isinstance(item, dict):
+        return {}
+    if "total_toman" in item and item.get("total_rial") is None:
+        return {**item, "total_rial": f"{item['total_toman']} toman"}
+    return dict(item)
