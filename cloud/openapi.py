@@ -372,6 +372,77 @@ SCHEMAS: dict[str, Schema] = {
         },
     ),
     "CouponCreated": obj({"code": {"type": "string"}}),
+    "ChannelOrderBatch": obj(
+        {
+            "channel": {"enum": ["website", "instagram", "whatsapp"]},
+            "orders": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": ref("ChannelOrder"),
+            },
+        },
+        {"store": {"type": "string", "description": "store id or name for orders without one"}},
+    ),
+    "ChannelOrder": obj(
+        {
+            "order_id": {**text(64), "description": "the channel's own id; stored once"},
+            "mobile": {"type": "string", "description": "the member's mobile, any spelling"},
+            "ordered_at": {
+                "type": "string",
+                "description": "Jalali 1403/05/12 [14:30] or ISO 8601 2024-08-02T14:30+03:30;"
+                " Tehran time without a zone; not in the future",
+            },
+            "total_rial": {
+                "type": "integer",
+                "minimum": 1000,
+                "maximum": 10**11,
+                "description": "whole Rials (a fraction, or total_toman, is refused)",
+            },
+        },
+        {
+            "lines": {
+                "type": "array",
+                "maxItems": 200,
+                "items": obj(
+                    {"category": text(64), "amount_rial": {"type": "integer", "minimum": 1}}
+                ),
+                "description": "optional; they may not add up to more than the total",
+            },
+            "store": {
+                "type": "string",
+                "description": "store id or name (default: the"
+                " batch's store, else the member's home store)",
+            },
+        },
+    ),
+    "ChannelOrdersReport": obj(
+        {
+            "channel": {"type": "string"},
+            "read": {"type": "integer"},
+            "added": {"type": "integer"},
+            "already_there": {"type": "integer", "description": "same id, same content"},
+            "refused": {"type": "integer"},
+            "problems": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "index": {"type": "integer", "description": "the order's place, from 0"},
+                        "code": {
+                            "type": "string",
+                            "description": "bad_order_id, bad_mobile, unknown_member, bad_date,"
+                            " future_date, bad_amount, toman_amount, decimal_amount, bad_lines,"
+                            " bad_store, changed (stored before with other content: kept as it"
+                            " was), conflict",
+                        },
+                        "reason": {"type": "string"},
+                        "reason_fa": {"type": "string"},
+                    },
+                    {"order_id": {"type": "string"}},
+                ),
+            },
+        }
+    ),
     "MobileCodeRequest": obj(
         {"mobile": {"type": "string", "maxLength": 40, "description": "Iranian mobile, any form"}}
     ),
@@ -500,6 +571,16 @@ HQ_PATHS: Schema = {
             "Issue a member a coupon, a Rial discount with an expiry (admin, marketer).",
             _created("the coupon's code", "CouponCreated"),
             "NewCoupon",
+        )
+    },
+    "/api/v1/hq/orders": {
+        "post": _hq(
+            "importChannelOrders",
+            "Store orders from the website, Instagram or WhatsApp once each, as sales that"
+            " analytics count but that move no points; each refused order is reported with"
+            " its index and reason (admin, marketer).",
+            _done("what became of each order", "ChannelOrdersReport"),
+            "ChannelOrderBatch",
         )
     },
 }
