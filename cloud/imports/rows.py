@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import logging
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, TypeVar
@@ -22,6 +22,7 @@ from common.persian import group_thousands, normalize_text, to_persian_digits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Lines = Generator[tuple[int, list[Any]], None, None]  # (spreadsheet line, cells)
 BATCH = 1_000  # rows checked, looked up and written together, in one transaction
 MAX_PROBLEMS_SHOWN = 1_000  # a page or an API answer lists at most this many bad rows
 
@@ -176,7 +177,7 @@ def _columns(
     return where
 
 
-def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+def _csv_rows(stream: IO[bytes]) -> Lines:
     line = 0
     try:
         for line, values in enumerate(csv.reader(_decoded(stream)), start=1):
@@ -201,7 +202,7 @@ def _decoded(stream: IO[bytes]) -> Iterator[str]:
         yield text.removeprefix("\ufeff") if number == 1 else text
 
 
-def _xlsx_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_rows(stream: IO[bytes]) -> Lines:
     from openpyxl import load_workbook
 
     try:
