@@ -212,17 +212,31 @@ def probability_alive(m: BGNBD, x: Array, t_x: Array, T: Array) -> Array:
 
 def expected_purchases(m: BGNBD, t: float, x: Array, t_x: Array, T: Array) -> Array:
     """Return each member's expected number of purchases in the next ``t`` units."""
-    r, alpha, a, b = m.r, m.alpha, m.a, m.b
-    z = t / (alpha + T + t)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    first = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
-    log_tail = (
-        np.log(a)
-        - np.log(np.maximum(b + x - 1, 1e-300))
-        + (r + x) * np.log((alpha + T) / (alpha + t_x))
-    )
-    tail = np.where(x > 0, np.exp(log_tail), 0.0)
-    return first / (1 + tail)  # type: ignore[no-any-return]
+    return _Expected(m, x, t_x, T).at(t)
+
+
+class _Expected:
+    """Expected purchases of fixed members at any horizon: what does not depend on the
+    horizon is computed once (the CLV evaluates 52 horizons over every member)."""
+
+    def __init__(self, m: BGNBD, x: Array, t_x: Array, T: Array) -> None:
+        r, alpha, a, b = m.r, m.alpha, m.a, m.b
+        self.rx, self.bx, self.abx = r + x, b + x, a + b + x - 1
+        self.age = alpha + T
+        self.scale = (a + b + x - 1) / (a - 1)
+        log_tail = (
+            np.log(a)
+            - np.log(np.maximum(b + x - 1, 1e-300))
+            + (r + x) * np.log((alpha + T) / (alpha + t_x))
+        )
+        self.tail = np.where(x > 0, np.exp(log_tail), 0.0)
+
+    def at(self, t: float) -> Array:
+        """Return the expected purchases in the next ``t`` units."""
+        z = t / (self.age + t)
+        hyp = special.hyp2f1(self.rx, self.bx, self.abx, z)
+        first = self.scale * (1 - (self.age / (self.age + t)) ** self.rx * hyp)
+        return first / (1 + self.tail)  # type: ignore[no-any-return]
 
 
 def expected_spend(g: GammaGamma, x: Array, m: Array) -> Array:
@@ -246,8 +260,9 @@ def clv(
     spend = expected_spend(gg, s.frequency, s.monetary)
     value = np.zeros(len(s.members))
     previous = np.zeros(len(s.members))
+    expected = _Expected(bg, s.frequency, s.recency, s.T)
     for period in range(1, horizon + 1):
-        cumulative = expected_purchases(bg, float(period), s.frequency, s.recency, s.T)
+        cumulative = expected.at(float(period))
         value += (cumulative - previous) * spend / (1 + discount_rate) ** period
         previous = cumulative
     return value

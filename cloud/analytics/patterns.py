@@ -3,106 +3,151 @@
 Value, number of purchases, average payment, mean interval between purchases, the current
 gap and the channel mix; then where the member is in their own buying cycle (the gap
 measured in their usual intervals). Refunded sales do not count.
+
+One scan of the kept sales grouped by member and channel gives everything; the per-member
+figures are summed from it with numpy and kept as columns (arrays aligned with the sorted
+member ids), not an object per member: a million members fit in a few arrays.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from cloud.tables import sales
 
 # Gap / mean interval → cycle position; the last bound is open.
 CYCLE = (("in_cycle", 1.0), ("due", 2.0), ("late", 4.0), ("lapsed", float("inf")))
+SINGLE = "single"
+DAY = 86400.0
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class Pattern:
-    """One member's order pattern on the analysis day."""
+class Patterns:
+    """Every buying member's order pattern on the analysis day, as aligned columns."""
 
-    member_id: str
-    purchases: int
-    value_rial: int
-    avg_payment_rial: int
-    first_purchase: dt.datetime
-    last_purchase: dt.datetime
-    mean_interval_days: float | None  # None with a single purchase
-    gap_days: float
-    cycle: str  # in_cycle | due | late | lapsed | single
-    channels: dict[str, int]
+    member_ids: list[str]  # sorted
+    purchases: Ints
+    value_rial: Ints
+    first_us: Ints  # first kept purchase, microseconds since the epoch (UTC)
+    last_us: Ints
+    mean_interval_days: Floats  # NaN with a single purchase
+    gap_days: Floats
+    cycle: list[str]  # in_cycle | due | late | lapsed | single
+    channels: list[str]  # JSON {"in_store": 3, "instagram": 1}, keys sorted
+
+    def __len__(self) -> int:
+        return len(self.member_ids)
+
+    @property
+    def avg_payment_rial(self) -> Ints:
+        """Return each member's average payment in whole Rials, rounded down."""
+        return self.value_rial // np.maximum(self.purchases, 1)
 
 
 def _kept(as_of: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
 
 
-def order_totals(conn: sa.Connection, as_of: dt.datetime) -> list[sa.Row[Any]]:
-    """Select per-member count, value, first and last purchase up to ``as_of``."""
-    query = (
-        sa.select(
-            sales.c.member_id,
-            sa.func.count().label("purchases"),
-            sa.func.sum(sales.c.amount_rial).label("value_rial"),
-            sa.func.min(sales.c.received_at).label("first_at"),
-            sa.func.max(sales.c.received_at).label("last_at"),
-        )
-        .where(_kept(as_of))
-        .group_by(sales.c.member_id)
-        .order_by(sales.c.member_id)
-    )
-    return list(conn.execute(query))
+def micros(moment: dt.datetime) -> int:
+    """Return a moment as whole microseconds since the epoch (a naive one is UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+    return (aware - EPOCH) // dt.timedelta(microseconds=1)
 
 
-def channel_mix(conn: sa.Connection, as_of: dt.datetime) -> dict[str, dict[str, int]]:
-    """Return each member's purchases per channel up to ``as_of``."""
-    query = (
-        sa.select(sales.c.member_id, sales.c.channel, sa.func.count())
-        .where(_kept(as_of))
-        .group_by(sales.c.member_id, sales.c.channel)
-    )
-    mix: dict[str, dict[str, int]] = {}
-    for member_id, channel, count in conn.execute(query):
-        mix.setdefault(member_id, {})[channel] = int(count)
-    return mix
+def moment_of(us: int) -> dt.datetime:
+    """Return the UTC moment ``us`` microseconds after the epoch."""
+    return EPOCH + dt.timedelta(microseconds=us)
+
+
+def _micros_array(moments: Iterable[dt.datetime]) -> Ints:
+    return np.fromiter((micros(m) for m in moments), dtype=np.int64)
 
 
 def cycle_position(gap_days: float, mean_interval_days: float | None) -> str:
     """Name where a member is in their own buying cycle."""
     if mean_interval_days is None:
-        return "single"
+        return SINGLE
     ratio = gap_days / max(mean_interval_days, 1.0)  # same-week buyers: a day at least
     return next(name for name, bound in CYCLE if ratio <= bound)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
+def cycle_positions(gap_days: Floats, mean_interval_days: Floats) -> list[str]:
+    """Name every member's cycle position at once (NaN interval: a single purchase)."""
+    with np.errstate(invalid="ignore"):
+        ratio = gap_days / np.maximum(mean_interval_days, 1.0)
+    names = np.array([name for name, _ in CYCLE] + [SINGLE])
+    # The first bound at or above the ratio; a NaN ratio (single purchase) falls past the end.
+    index = np.searchsorted(np.array([bound for _, bound in CYCLE]), ratio, side="left")
+    index[np.isnan(mean_interval_days)] = len(CYCLE)
+    return list(names[index].tolist())
 
 
-def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> list[Pattern]:
-    """Return every buying member's order pattern as of ``as_of`` (timezone-aware)."""
-    mix = channel_mix(conn, as_of)
-    patterns = []
-    for row in order_totals(conn, as_of):
-        member_id, purchases, value, first_at, last_at = tuple(row)
-        first, last = _aware(first_at), _aware(last_at)
-        day = 86400.0
-        interval = (last - first).total_seconds() / day / (purchases - 1) if purchases > 1 else None
-        gap = (as_of - last).total_seconds() / day
-        patterns.append(
-            Pattern(
-                member_id,
-                int(purchases),
-                int(value),
-                int(value) // int(purchases),  # whole Rials, rounded down
-                first,
-                last,
-                interval,
-                gap,
-                cycle_position(gap, interval),
-                mix.get(member_id, {}),
-            )
+def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
+    """Return every buying member's order pattern as of ``as_of``, sorted by member id."""
+    query = (
+        sa.select(
+            sales.c.member_id,
+            sales.c.channel,
+            sa.func.count(),
+            sa.func.sum(sales.c.amount_rial),
+            sa.func.min(sales.c.received_at),
+            sa.func.max(sales.c.received_at),
         )
-    return patterns
+        .where(_kept(as_of), sales.c.member_id.is_not(None))
+        .group_by(sales.c.member_id, sales.c.channel)
+        .order_by(sales.c.member_id, sales.c.channel)
+    )
+    rows: list[Any] = list(conn.execute(query).all())
+    if not rows:
+        empty, nothing = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return Patterns([], empty, empty, empty, empty, nothing, nothing, [], [])
+    member_col, channel_col, count_col, value_col, first_col, last_col = zip(*rows, strict=True)
+    del rows
+    counts = np.fromiter(count_col, dtype=np.int64)
+    values = np.fromiter((int(v) for v in value_col), dtype=np.int64)
+    firsts, lasts = _micros_array(first_col), _micros_array(last_col)
+    # Rows come sorted by member: each member's rows are one run; ``starts`` begin them.
+    new = np.ones(len(member_col), dtype=bool)
+    new[1:] = [a != b for a, b in zip(member_col[1:], member_col[:-1], strict=True)]
+    starts = np.flatnonzero(new)
+    purchases = np.add.reduceat(counts, starts)
+    first_us = np.minimum.reduceat(firsts, starts)
+    last_us = np.maximum.reduceat(lasts, starts)
+    as_of_us = micros(as_of)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        interval = np.where(
+            purchases > 1, (last_us - first_us) / 1e6 / DAY / (purchases - 1), np.nan
+        )
+    gap = (as_of_us - last_us) / 1e6 / DAY
+    return Patterns(
+        member_ids=[member_col[i] for i in starts.tolist()],
+        purchases=purchases,
+        value_rial=np.add.reduceat(values, starts),
+        first_us=first_us,
+        last_us=last_us,
+        mean_interval_days=interval,
+        gap_days=gap,
+        cycle=cycle_positions(gap, interval),
+        channels=_channel_json(starts, channel_col, count_col),
+    )
+
+
+def _channel_json(starts: Ints, channels: tuple[str, ...], counts: tuple[int, ...]) -> list[str]:
+    ends = [*starts[1:].tolist(), len(channels)]
+    return [
+        json.dumps(
+            {channels[k]: int(counts[k]) for k in range(lo, hi)}, sort_keys=True
+        )  # keys come sorted by the query already; sort_keys keeps it so on any collation
+        for lo, hi in zip(starts.tolist(), ends, strict=True)
+    ]

@@ -58,6 +58,17 @@ def segment_of(segments: tuple[Segment, ...], r: int, f: int) -> Segment:
     raise AnalyticsError(f"no segment holds r={r}, f={f}: the segment map has a hole")
 
 
+def segment_keys(segments: tuple[Segment, ...], r: Scores, f: Scores) -> list[str]:
+    """Return every member's segment key from their R and F scores (arrays of 1-5)."""
+    keys = np.array([""] * len(r), dtype=object)
+    for r_score in range(1, 6):
+        for f_score in range(1, 6):
+            held = (r == r_score) & (f == f_score)
+            if held.any():  # a hole in the map raises only when a member falls in it
+                keys[held] = segment_of(segments, r_score, f_score).key
+    return list(keys.tolist())
+
+
 def quintile_scores(values: npt.ArrayLike, higher_is_better: bool = True) -> Scores:
     """Score values 1-5 by quintile of their rank; equal values always get equal scores."""
     data = np.asarray(values, dtype=np.float64)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
 from cloud.analytics.aggregates import store_aggregates, store_preferences
+from cloud.analytics.bulk import insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import chain_kpis
 from cloud.analytics.lines import copy_sale_lines
-from cloud.analytics.patterns import Pattern, member_patterns
-from cloud.analytics.rfm import Segment, load_segments, rfm_scores, segment_of
+from cloud.analytics.patterns import Patterns, member_patterns, micros, moment_of
+from cloud.analytics.rfm import Scores, Segment, load_segments, rfm_scores, segment_keys
 from cloud.analytics.satisfaction import score_unscored
 from cloud.tables import member_analytics, segment_history
 from common.pii import PiiVault
@@ -31,18 +31,19 @@ def _weekly_rate(annual: float) -> float:
     return float((1 + annual) ** (1 / 52) - 1)
 
 
-def summary_of(patterns: Sequence[Pattern], as_of: dt.datetime) -> clv.Summary:
+def summary_of(patterns: Patterns, as_of: dt.datetime) -> clv.Summary:
     """Build the CLV models' input (weeks) from order patterns."""
-    purchases = np.array([p.purchases for p in patterns], dtype=np.float64)
-    first = np.array([(as_of - p.first_purchase).total_seconds() for p in patterns])
-    last = np.array([(p.last_purchase - p.first_purchase).total_seconds() for p in patterns])
+    purchases = patterns.purchases.astype(np.float64)
+    first = (micros(as_of) - patterns.first_us) / 1e6
+    last = (patterns.last_us - patterns.first_us) / 1e6
     week = 7 * 86400.0
-    value = np.array([p.value_rial for p in patterns], dtype=np.float64)
+    value = patterns.value_rial.astype(np.float64)
     # Mean spend over all purchases (the SQL totals do not keep the first apart), and
     # purchases, not distinct days: a member buying twice a day counts two.
-    monetary = np.where(purchases > 1, value / purchases, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(purchases > 1, value / purchases, 0.0)
     return clv.Summary(
-        tuple(p.member_id for p in patterns), purchases - 1, last / week, first / week, monetary
+        tuple(patterns.member_ids), purchases - 1, last / week, first / week, monetary
     )
 
 
@@ -92,34 +93,11 @@ def run_analytics(
         clock.lap("open_events_and_comments")
         patterns = member_patterns(conn, as_of)
         clock.lap("patterns")
-        r, f, m = rfm_scores(
-            [p.gap_days for p in patterns],
-            [p.purchases for p in patterns],
-            [p.value_rial for p in patterns],
-        )
-        extra = _clv_columns(summary_of(patterns, as_of)) if patterns else {}
+        r, f, m = rfm_scores(patterns.gap_days, patterns.purchases, patterns.value_rial)
+        extra = _clv_columns(summary_of(patterns, as_of)) if len(patterns) else {}
         clock.lap("rfm_and_clv")
-        rows = [
-            _row(p, i, as_of.date(), (int(r[i]), int(f[i]), int(m[i])), segments, extra)
-            for i, p in enumerate(patterns)
-        ]
-        conn.execute(sa.delete(member_analytics))
-        conn.execute(
-            sa.delete(segment_history).where(segment_history.c.computed_on == as_of.date())
-        )
-        if rows:
-            conn.execute(sa.insert(member_analytics), rows)
-            conn.execute(
-                sa.insert(segment_history),
-                [
-                    {
-                        "member_id": row["member_id"],
-                        "computed_on": row["computed_on"],
-                        "segment": row["segment"],
-                    }
-                    for row in rows
-                ],
-            )
+        rows = member_rows(patterns, as_of.date(), (r, f, m), segments, extra)
+        store_member_rows(conn, rows, as_of.date())
         clock.lap("store_members")
         preferences = store_preferences(conn, as_of, rows)
         clock.lap("preferences")
@@ -134,7 +112,7 @@ def run_analytics(
     return {
         "computed_on": as_of.date().isoformat(),
         "members": len(rows),
-        "segments": dict(sorted(Counter(row["segment"] for row in rows).items())),
+        "segments": dict(sorted(Counter(rows.column("segment")).items())),
         "clv_fitted": bool(extra),
         "run": stored["run"],
         "sale_lines_copied": lines,
@@ -145,32 +123,105 @@ def run_analytics(
     }
 
 
-def _row(
-    p: Pattern,
-    i: int,
+class MemberRows(Sequence[Mapping[str, Any]]):
+    """The ``member_analytics`` rows of a pass, kept as columns (one list per column).
+
+    Read as a sequence of mappings (``rows[i]["segment"]``) by the HQ aggregates; a row
+    is a light view on the columns, made when asked for, not a dict held per member.
+    """
+
+    def __init__(self, columns: dict[str, list[Any]]) -> None:
+        self.columns = columns
+        self._length = len(columns["member_id"])
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [_RowView(self.columns, i) for i in range(self._length)[index]]
+        if not -self._length <= index < self._length:
+            raise IndexError(index)
+        return _RowView(self.columns, index % self._length)
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return (_RowView(self.columns, i) for i in range(self._length))
+
+    def column(self, name: str) -> list[Any]:
+        """Return one column's values, in member order."""
+        return self.columns[name]
+
+    def tuples(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows as tuples of the ``names`` columns."""
+        return zip(*(self.columns[name] for name in names), strict=True)
+
+
+class _RowView(Mapping[str, Any]):
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: dict[str, list[Any]], i: int) -> None:
+        self._columns, self._i = columns, i
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key][self._i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+
+def member_rows(
+    patterns: Patterns,
     day: dt.date,
-    scores: tuple[int, int, int],
+    scores: tuple[Scores, Scores, Scores],
     segments: tuple[Segment, ...],
     extra: dict[str, Any],
-) -> dict[str, Any]:
+) -> MemberRows:
+    """Return the pass's ``member_analytics`` rows, column by column."""
+    n = len(patterns)
     r, f, m = scores
-    return {
-        "member_id": p.member_id,
-        "computed_on": day,
-        "purchases": p.purchases,
-        "value_rial": p.value_rial,
-        "avg_payment_rial": p.avg_payment_rial,
-        "first_purchase_at": p.first_purchase,
-        "last_purchase_at": p.last_purchase,
-        "mean_interval_days": p.mean_interval_days,
-        "gap_days": p.gap_days,
-        "cycle": p.cycle,
-        "channels": json.dumps(p.channels, sort_keys=True),
-        "r": r,
-        "f": f,
-        "m": m,
-        "segment": segment_of(segments, r, f).key,
-        "p_alive": float(extra["p_alive"][i]) if extra else None,
-        "expected_purchases_90d": float(extra["expected_purchases_90d"][i]) if extra else None,
-        "clv_rial": round(float(extra["clv_rial"][i])) if extra else None,
-    }
+    interval = patterns.mean_interval_days
+    none: list[Any] = [None] * n
+    return MemberRows(
+        {
+            "member_id": patterns.member_ids,
+            "computed_on": [day] * n,
+            "purchases": patterns.purchases.tolist(),
+            "value_rial": patterns.value_rial.tolist(),
+            "avg_payment_rial": patterns.avg_payment_rial.tolist(),
+            "first_purchase_at": [moment_of(us) for us in patterns.first_us.tolist()],
+            "last_purchase_at": [moment_of(us) for us in patterns.last_us.tolist()],
+            "mean_interval_days": [
+                None if isnan else v
+                for v, isnan in zip(interval.tolist(), np.isnan(interval).tolist(), strict=True)
+            ],
+            "gap_days": patterns.gap_days.tolist(),
+            "cycle": patterns.cycle,
+            "channels": patterns.channels,
+            "r": r.tolist(),
+            "f": f.tolist(),
+            "m": m.tolist(),
+            "segment": segment_keys(segments, r, f),
+            "p_alive": extra["p_alive"].tolist() if extra else none,
+            "expected_purchases_90d": extra["expected_purchases_90d"].tolist() if extra else none,
+            "clv_rial": np.round(extra["clv_rial"]).astype(np.int64).tolist() if extra else none,
+        }
+    )
+
+
+def store_member_rows(conn: sa.Connection, rows: MemberRows, day: dt.date) -> None:
+    """Replace ``member_analytics`` with this pass's rows and record the day's segments."""
+    conn.execute(sa.delete(member_analytics))
+    conn.execute(sa.delete(segment_history).where(segment_history.c.computed_on == day))
+    names = [c.name for c in member_analytics.columns]
+    insert_rows(conn, member_analytics, names, rows.tuples(names))
+    history = ("member_id", "computed_on", "segment")
+    insert_rows(conn, segment_history, history, rows.tuples(history))
