@@ -10,7 +10,18 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cloud import api, dashboard_pages, feedback, hq, hq_api, hq_ops, member360, metrics, openapi
+from cloud import (
+    api,
+    dashboard_pages,
+    feedback,
+    hq,
+    hq_api,
+    hq_ops,
+    member360,
+    metrics,
+    openapi,
+    owner_notes_page,
+)
 from cloud.context import CloudContext
 from cloud.errors import CloudError
 from cloud.storage import make_engine, migrate, utcnow
@@ -57,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(feedback.bp)
     app.register_blueprint(member360.bp)
     app.register_blueprint(hq_ops.bp)
+    app.register_blueprint(owner_notes_page.bp)
     app.register_blueprint(dashboard_pages.bp)
     metrics.install(app)
     app.register_error_handler(CloudError, _cloud_error)

@@ -363,6 +363,8 @@ def _text(sms: dict[str, Any] | None, arm: str, name: str, points: int) -> str:
 
 def _action_fa(action: str) -> str:
     kind, _, rest = action.partition(":")
+    if kind == "owner_note":
+        return "یادداشت برای مدیر فروشگاه"
     if kind == "sms":
         if rest.startswith("skipped:"):
             return "بدون پیامک: " + SKIPS_FA.get(rest.removeprefix("skipped:"), rest)
@@ -443,6 +445,8 @@ def _describe(action: dict[str, Any]) -> str:
         )
     if kind == "credit":
         return f"اعتبار {group_thousands(int(action['amount']) // 10)} تومان"
+    if kind == "owner_note":
+        return "یادداشت برای مدیر فروشگاه"
     label = "هدیهٔ غافلگیری" if kind == "gift" else "امتیاز"
     return f"{label} {group_thousands(int(action['amount']))} امتیاز"
 

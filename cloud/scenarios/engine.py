@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from cloud.coupons import create_coupon
 from cloud.grants import create_grant
+from cloud.owner_notes import leave_note, note_store
 from cloud.scenarios.model import AGE_GROUPS, EVENT_PERIOD, Scenario, segment_scores
 from cloud.sms.providers import SmsProvider
 from cloud.sms.sending import WINDOW, in_window, send_to_member
@@ -581,6 +582,8 @@ def _plan(
         elif kind in ("points", "gift"):
             decision.actions.append(f"{kind}:{action['amount']}")
             decision.cost_rial += int(action["amount"]) * point_value
+        elif kind == "owner_note":
+            decision.actions.append("owner_note")  # no text to the member, no cost
         elif kind == "credit":
             decision.actions.append(f"credit:{action['amount']}")
             decision.cost_rial += int(action["amount"])
@@ -649,9 +652,10 @@ def act(
     """
     if decision.outcome == "deferred":
         return  # no entry: a run inside the sending window takes it up
+    entry_id = new_id()
     conn.execute(
         sa.insert(scenario_entries).values(
-            id=new_id(),
+            id=entry_id,
             scenario_id=scenario.id,
             member_id=decision.member_id,
             period=decision.period or period_key(scenario.period, moment.astimezone(TEHRAN).date()),
@@ -670,6 +674,14 @@ def act(
         # Texts last: they name the points and the coupon code the other actions made.
         ordered = sorted(scenario.actions, key=lambda action: action["type"] == "sms")
         for action in ordered:
+            if action["type"] == "owner_note":
+                store_id = note_store(
+                    conn, decision.member_id, scenario.trigger["type"], decision.event
+                )
+                leave_note(
+                    conn, entry_id, scenario.id, decision.member_id, store_id, action["text"]
+                )
+                continue
             _carry_out(conn, vault, provider, scenario, decision, action, values, moment)
 
 

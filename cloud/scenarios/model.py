@@ -4,7 +4,8 @@
      "conditions": {"tiers": ["gold", "vip"], "stores": [...], "min_spend_rial": 0},
      "actions": [{"type": "sms", "variants": ["{نام} عزیز، تولدت مبارک!", "..."]},
                  {"type": "points", "amount": 200}, {"type": "coupon", "value_rial": 500000,
-                  "days": 14}, {"type": "gift", "note": "یک هدیه در فروشگاه منتظر شماست"}],
+                  "days": 14}, {"type": "gift", "note": "یک هدیه در فروشگاه منتظر شماست"},
+                 {"type": "owner_note", "text": "با این مشتری تماس بگیرید"}],
      "guardrails": {"period": "year", "budget_rial": 50000000, "sms_per_week": 2},
      "control_pct": 10}
 
@@ -54,12 +55,17 @@ Conditions, all optional and combined with "and": ``tiers``, ``stores`` (home st
 the age is the current Jalali year minus the member's Jalali birth year). A member who did
 not give a field never meets a condition on it.
 
+Action ``owner_note``: a note for the store's owner (``text``, at most 500 characters) on
+HQ's notes page, one per entry, for the store the event happened at (the answer's store for
+``feedback``) or else the member's home store. No SMS, no cost; the control group gets none.
+
 Period ``event``: one entry per triggering event (every qualifying purchase, every
 referral …), only for event triggers; its budget counts per Jalali month of the events.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +105,8 @@ IMMEDIATE = {
     "enrolment": ("enrolment",),
     "feedback": ("feedback",),
 }
-ACTIONS = ("sms", "points", "credit", "coupon", "gift")
+ACTIONS = ("sms", "points", "credit", "coupon", "gift", "owner_note")
+OWNER_NOTE_MAX = 500  # characters, the width of owner_notes.text
 PERIODS = ("day", "week", "month", "quarter", "year", "once")
 # One entry per triggering event, for event triggers only. Kept out of PERIODS so a page
 # that labels each of PERIODS goes on working; parse() accepts ALL_PERIODS.
@@ -286,6 +293,18 @@ def _action(action: Any, where: str) -> None:
     elif kind == "coupon":
         _whole(action, "value_rial", f"{where}.value_rial", low=1)
         _whole(action, "days", f"{where}.days", low=1)
+    elif kind == "owner_note":
+        text = action.get("text")
+        if (
+            not isinstance(text, str)
+            or not text.strip()
+            or len(text) > OWNER_NOTE_MAX
+            or any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text)
+        ):
+            raise BadRequest(
+                f"an owner_note action needs a text of 1..{OWNER_NOTE_MAX} characters",
+                field=f"{where}.text",
+            )
     elif not isinstance(action.get("note"), str) or not action["note"].strip():
         raise BadRequest("a gift action needs a note for the member", field=f"{where}.note")
     else:  # a surprise at the next visit: points handed over with the note by the terminal
