@@ -12,6 +12,7 @@ from typing import Any
 from agent.errors import InputError
 
 DEFAULT_CONFIG_FILE = Path("/etc/vafa/agent.toml")
+ENROL_OTP_MODES = ("off", "when_online", "required")  # agent/mobile_codes.py
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class AgentConfig:
     sync_interval_s: float = 10.0
     feedback_base_url: str = ""
     metrics_port: int = 0  # Prometheus metrics on web_host:metrics_port; 0 turns them off
+    enrol_otp: str = "when_online"  # a one-time SMS code proves a new member's mobile
+
+    def __post_init__(self) -> None:
+        if self.enrol_otp not in ENROL_OTP_MODES:
+            raise InputError(f"enrol_otp must be one of {', '.join(ENROL_OTP_MODES)}")
 
     @property
     def database(self) -> Path:

@@ -109,12 +109,15 @@ class CashierFlow:
         gender: str | None = None,
         province: str | None = None,
         city: str | None = None,
+        mobile_check: str | None = None,
     ) -> Member:
         """Enrol a new member (with a friend's referral code, if any) and queue it for the cloud.
 
         ``birthday`` is Jalali "MM-DD" or the full "YYYY-MM-DD" (the year is kept in clear
         for age groups, month and day encrypted); gender is "f" or "m"; province and city
         come from ``common/iran_places.toml``. Each is optional; a bad one refuses all.
+        ``mobile_check`` is the cloud's id of a one-time code the member read out
+        (``agent/mobile_codes.py``); without it the mobile goes as unverified.
         """
         code = None
         if referred_by:
@@ -150,6 +153,8 @@ class CashierFlow:
                 "marketing_consent": member.marketing_consent,
                 "birthday": member.birthday_text(),
                 "referred_by": code,
+                "mobile_verified": mobile_check is not None,
+                "mobile_check": mobile_check,
                 **member.demographics.as_payload(),
             }
             outbox.enqueue(self.conn, self.vault, "member.enrolled", payload, now)

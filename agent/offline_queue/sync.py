@@ -63,12 +63,18 @@ class SyncClient:
         """Close the HTTP connection pool."""
         self.http.close()
 
-    def post_signed(self, path: str, obj: Any) -> dict[str, Any]:
-        """POST a signed JSON body; retry once if the cloud says our clock is off."""
+    def send_signed(self, path: str, obj: Any) -> httpx.Response:
+        """POST a signed JSON body and return the answer, whatever its status; retry once if
+        the cloud says our clock is off. Raise SyncError only if the cloud cannot be reached."""
         body = canonical_json(obj)
         response = self._send(path, body)
-        if response.status_code == 401 and _error_code(response) == "stale_time":
+        if response.status_code == 401 and error_code(response) == "stale_time":
             response = self._send(path, body)  # the clock was learned from this answer
+        return response
+
+    def post_signed(self, path: str, obj: Any) -> dict[str, Any]:
+        """POST a signed JSON body; retry once if the cloud says our clock is off."""
+        response = self.send_signed(path, obj)
         if response.status_code != 200:
             raise SyncError(
                 f"cloud answered {response.status_code} on {path}: {response.text[:300]}"
@@ -141,7 +147,7 @@ def report(conn: sqlite3.Connection) -> dict[str, Any]:
     return {"version": AGENT_VERSION, "queue_depth": outbox.depth(conn)}
 
 
-def _error_code(response: httpx.Response) -> str:
+def error_code(response: httpx.Response) -> str:
     """Return the cloud's error code of a JSON error answer ('' if it is not one)."""
     try:
         body = response.json()

@@ -29,8 +29,10 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from agent import gifts, members
-from agent.errors import PrinterError
+from agent.errors import PrinterError, UnknownMember
 from agent.members import Member, points_elsewhere, suggestions
+from agent.mobile_codes import MobileCodes
+from agent.mobile_codes import forget as forget_check
 from agent.offline_queue import outbox
 from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
@@ -439,30 +441,51 @@ def drawer() -> Response | tuple[str, int]:
 @bp.route("/enrol", methods=["GET", "POST"])
 @_cashier_required
 def enrol() -> Response | tuple[str, int]:
-    """Enrol a new member in one form."""
-    fields = ("mobile", "name", "birthday", "referral", "gender", "province", "city")
-    form = {k: request.form.get(k, "") for k in fields}
+    """Enrol a new member in one form, after the mobile's one-time code (``enrol_otp``)."""
+    fields = ("mobile", "name", "birthday", "referral", "gender", "province", "city", "consent")
+    form = {k: request.form.get(k, "") for k in (*fields, "otp")}  # otp: the one-time code
+    page: dict[str, Any] = {"places": provinces(), "otp": _terminal().config.enrol_otp}
     if request.method == "GET":
         form["mobile"] = request.args.get("mobile", "")
-        return _screen("cashier/enrol.html", form=form, error="", places=provinces())
+        return _screen("cashier/enrol.html", form=form, error="", **page)
     check_csrf()
     birthday = to_ascii_digits(form["birthday"]).strip().replace("/", "-") or None
+    codes: MobileCodes = current_app.extensions["vafa_mobile_codes"]
     try:
+        step = codes.step(
+            form["mobile"], form["otp"], request.form.get("action") == "send", session, _is_member
+        )
+        if not step.enrol:
+            page.update(notice=step.notice, code_sent=step.code_sent)
+            return _screen("cashier/enrol.html", form=form, error="", **page)
         with _lock():
             created = _terminal().flow.enrol(
                 form["mobile"],
                 form["name"],
-                request.form.get("consent") == "yes",
+                form["consent"] == "yes",
                 birthday=birthday,
                 referred_by=form["referral"].strip() or None,
                 gender=form["gender"] or None,
                 province=form["province"] or None,
                 city=form["city"] or None,
+                mobile_check=step.check_id,
             )
     except VafaError as exc:
         log.info("enrolment refused: %s", exc)
-        return _screen("cashier/enrol.html", 400, form=form, error=exc.fa, places=provinces())
+        page["code_sent"] = bool(form["otp"])
+        return _screen("cashier/enrol.html", 400, form=form, error=exc.fa, **page)
+    forget_check(session)
     return redirect(url_for("cashier.member", member_id=created.id))
+
+
+def _is_member(mobile: str) -> bool:
+    """Tell whether a mobile is already a member here (no code is texted for it)."""
+    with _lock():
+        try:
+            _terminal().flow.identify(mobile)
+        except UnknownMember:
+            return False
+    return True
 
 
 @bp.get("/scans")
@@ -533,5 +556,6 @@ def init_app(app: Flask, terminal: Terminal, scans: ScanFeed | None = None) -> N
     app.extensions["vafa_scans"] = scans or ScanFeed()
     app.extensions["vafa_device_status"] = DeviceStatusCache()
     app.extensions.setdefault("vafa_pos_sales", ScanFeed())
+    app.extensions["vafa_mobile_codes"] = MobileCodes(terminal.config, terminal.vault)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(money=format_money, num=group_thousands)

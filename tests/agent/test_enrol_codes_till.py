@@ -1,0 +1,251 @@
+"""The till's enrolment with a one-time code, against a real cloud on loopback HTTP.
+
+GIVEN a terminal enrolled with a cloud served on 127.0.0.1 (texts go to the cloud's file
+provider) WHEN the cashier submits the enrol form THEN, per ``enrol_otp``, a code is texted
+and checked before the member is stored, or the member is stored unverified while the
+cloud is away, or the enrolment is refused in Persian; the event says which, and the
+cloud's record of the member agrees once synced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from agent.config import AgentConfig
+from agent.errors import InputError
+from agent.identity import enroll, load_identity
+from agent.offline_queue import outbox
+from agent.offline_queue.sync import SyncClient
+from agent.terminal import Terminal
+from cloud.app import create_app as create_cloud
+from cloud.fleet import create_enrolment_code, create_store
+from cloud.mobile_codes import is_verified
+from tests.support.live_server import live_server
+from tests.web.test_cashier_web import PIN, unlock
+
+MOBILE, E164 = "۰۹۱۲ ۷۷۷ ۱۲۳۴", "+989127771234"
+
+
+@dataclass
+class Shop:
+    """A cloud on loopback, a terminal enrolled with it, and its till in a test client."""
+
+    cloud: Any
+    terminal: Terminal
+    till: FlaskClient
+    csrf: str
+    sms_file: Path
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    def texts(self) -> list[dict[str, str]]:
+        """Return the texts the cloud's file provider wrote."""
+        if not self.sms_file.exists():
+            return []
+        return [json.loads(line) for line in self.sms_file.read_text("utf-8").splitlines()]
+
+    def code(self) -> str:
+        """Return the code of the latest text."""
+        found = re.search(r"\b(\d{6})\b", self.texts()[-1]["text"])
+        assert found
+        return found.group(1)
+
+    def submit(self, otp: str = "", action: str = "", **changes: str) -> TestResponse:
+        """Post the enrol form (a complete, valid one unless changed)."""
+        form = {
+            "csrf": self.csrf,
+            "mobile": MOBILE,
+            "name": "نرگس کاظمی",
+            "birthday": "1368/02/11",
+            "gender": "f",
+            "consent": "yes",
+            "otp": otp,
+            **changes,
+        }
+        if action:
+            form["action"] = action
+        return self.till.post("/cashier/enrol", data=form)
+
+    def members(self) -> int:
+        """Count the members the terminal holds."""
+        return int(self.terminal.conn.execute("SELECT COUNT(*) FROM members").fetchone()[0])
+
+    def enrolment_payload(self) -> dict[str, Any]:
+        """Return the payload of the one enrolment event queued."""
+        (event,) = [
+            e
+            for e in outbox.pending(self.terminal.conn, self.terminal.vault, 50)
+            if e.kind == "member.enrolled"
+        ]
+        return dict(event.payload)
+
+    def go_offline(self) -> None:
+        """Stop the cloud's server: the port refuses connections from now on."""
+        self.stack.close()
+
+
+def _shop(tmp_path: Path, mode: str) -> Shop:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    sms_file = tmp_path / "sms.jsonl"
+    cloud = create_cloud(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cloud.db'}",
+            "PII_KEY_FILE": str(tmp_path / "cloud-keys" / "pii.key"),
+            "SECRET_KEY": "test",
+            "TESTING": True,
+            "SMS_FILE": str(sms_file),
+        }
+    )
+    with cloud.extensions["vafa"].engine.begin() as conn:
+        code = create_enrolment_code(conn, create_store(conn, "شعبه ونک"))
+    stack = ExitStack()
+    url = stack.enter_context(live_server(cloud))
+    data_dir = tmp_path / "terminal"
+    enroll(url, code, data_dir)
+    terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory", enrol_otp=mode))
+    from agent.web.app import create_app
+    from agent.web.cashier import set_cashier_pin
+
+    set_cashier_pin(terminal, "مریم", PIN)
+    till = create_app(terminal, {"TESTING": True}).test_client()
+    return Shop(cloud, terminal, till, unlock(till), sms_file, stack)
+
+
+@pytest.fixture
+def shop_factory(tmp_path: Path) -> Iterator[Any]:
+    """Build shops with a given enrol_otp; close them afterwards."""
+    shops: list[Shop] = []
+
+    def build(mode: str) -> Shop:
+        shops.append(_shop(tmp_path / mode, mode))
+        return shops[-1]
+
+    yield build
+    for shop in shops:
+        shop.stack.close()
+        shop.terminal.close()
+        shop.cloud.extensions["vafa"].engine.dispose()
+
+
+def _page(answer: TestResponse) -> str:
+    return answer.get_data(as_text=True)
+
+
+def test_the_code_step_texts_checks_and_enrols_a_verified_member(shop_factory: Any) -> None:
+    """GIVEN when_online and the cloud up WHEN the form is sent without a code THEN a code is
+    texted, nothing is stored and the code field has the focus; WHEN a wrong code is typed
+    THEN a Persian refusal names the tries left; WHEN the right one is typed THEN the member
+    is enrolled, the event says verified, and the cloud marks the member verified."""
+    shop = shop_factory("when_online")
+    asked = shop.submit()
+    assert asked.status_code == 200
+    assert "پیامک شد" in _page(asked) and "۰۹۱۲***۱۲۳۴" in _page(asked)
+    assert re.search(r'id="otp"[^>]*autofocus', _page(asked))
+    assert "checked" in _page(asked)  # the consent ticked stays ticked
+    (text,) = shop.texts()
+    assert text["to"] == E164 and "لغو ۱۱" not in text["text"]
+    assert shop.members() == 0
+    code = shop.code()
+    wrong = shop.submit(otp=f"{(int(code) + 1) % 10**6:06d}")
+    assert wrong.status_code == 400 and "کد تأیید درست نیست" in _page(wrong)
+    assert "۴ بار دیگر" in _page(wrong) and shop.members() == 0
+    done = shop.submit(otp=code)
+    assert done.status_code == 302 and "/cashier/member/" in done.headers["Location"]
+    payload = shop.enrolment_payload()
+    assert payload["mobile_verified"] is True and len(payload["mobile_check"]) == 32
+    client = SyncClient(load_identity(shop.terminal.config.data_dir))
+    client.drain(shop.terminal.conn, shop.terminal.vault)
+    client.close()
+    with shop.cloud.extensions["vafa"].engine.connect() as conn:
+        assert is_verified(conn, payload["member_id"])
+
+
+def test_a_verified_code_is_kept_through_a_refused_form_but_cannot_serve_twice(
+    shop_factory: Any,
+) -> None:
+    """GIVEN the right code and a bad birth date WHEN the form is refused and sent again
+    fixed, without the code THEN the member is enrolled verified with the same check; a
+    second enrolment with that code is refused by the cloud as used."""
+    shop = shop_factory("when_online")
+    shop.submit()
+    code = shop.code()
+    refused = shop.submit(otp=code, birthday="1401/12/30")
+    assert refused.status_code == 400 and shop.members() == 0
+    assert shop.submit().status_code == 302  # no code typed: the session remembers the check
+    assert shop.enrolment_payload()["mobile_verified"] is True
+    again = shop.submit(otp=code, mobile="09127771235")
+    assert again.status_code == 400
+    assert "کدی فرستاده نشده" in _page(again) and shop.members() == 1
+    reused = shop.submit(otp=code, mobile=MOBILE)
+    assert reused.status_code == 400 and "قبلاً" in _page(reused)
+
+
+def test_resend_limits_and_known_members_are_refused_in_persian(shop_factory: Any) -> None:
+    """GIVEN a code just texted WHEN «ارسال کد» is pressed again THEN the cloud's Persian
+    refusal shows; GIVEN a member already enrolled WHEN a code is asked for them THEN no text."""
+    shop = shop_factory("when_online")
+    assert shop.submit(action="send").status_code == 200
+    again = shop.submit(action="send")
+    assert again.status_code == 400 and "ثانیه دیگر" in _page(again)
+    assert len(shop.texts()) == 1
+    assert shop.submit(otp=shop.code()).status_code == 302
+    known = shop.submit(action="send")
+    assert known.status_code == 400 and "قبلاً عضو" in _page(known)
+    assert len(shop.texts()) == 1
+
+
+def test_offline_when_online_enrols_unverified_at_once(shop_factory: Any) -> None:
+    """GIVEN when_online and the cloud down WHEN «ارسال کد» is pressed THEN the till says it is
+    offline; WHEN the form is sent THEN the member is enrolled, the event unverified."""
+    shop = shop_factory("when_online")
+    shop.go_offline()
+    told = shop.submit(action="send")
+    assert told.status_code == 200 and "تأییدنشده" in _page(told) and shop.members() == 0
+    done = shop.submit()
+    assert done.status_code == 302 and shop.members() == 1
+    payload = shop.enrolment_payload()
+    assert payload["mobile_verified"] is False and payload["mobile_check"] is None
+
+
+def test_offline_required_refuses_and_stores_nothing(shop_factory: Any) -> None:
+    """GIVEN required and the cloud down WHEN the form is sent, with or without a code THEN
+    it is refused in Persian and nothing is stored or queued."""
+    shop = shop_factory("required")
+    shop.go_offline()
+    for otp in ("", "123456"):
+        refused = shop.submit(otp=otp)
+        assert refused.status_code == 400
+        assert "بدون کد تأیید نمی‌توان عضو کرد" in _page(refused)
+    assert shop.members() == 0
+    assert outbox.depth(shop.terminal.conn) == 0
+
+
+def test_required_online_enrols_only_with_the_code(shop_factory: Any) -> None:
+    """GIVEN required and the cloud up THEN the form asks the code first and enrols with it."""
+    shop = shop_factory("required")
+    assert shop.submit().status_code == 200 and shop.members() == 0
+    assert shop.submit(otp=shop.code()).status_code == 302
+    assert shop.enrolment_payload()["mobile_verified"] is True
+
+
+def test_off_enrols_without_a_code_step(shop_factory: Any) -> None:
+    """GIVEN off THEN the form has no code field, no text is sent, the member is unverified."""
+    shop = shop_factory("off")
+    assert 'id="otp"' not in _page(shop.till.get("/cashier/enrol"))
+    assert shop.submit().status_code == 302
+    assert shop.texts() == [] and shop.enrolment_payload()["mobile_verified"] is False
+
+
+def test_an_unknown_mode_is_refused_at_load() -> None:
+    """A mistyped enrol_otp stops the agent at start, naming the choices."""
+    with pytest.raises(InputError, match="when_online"):
+        AgentConfig(enrol_otp="sometimes")
