@@ -1,10 +1,11 @@
 """HQ's scenario builder form: turn its fields into the JSON `scenarios.model` checks, and back.
 
 The form has one slot per action kind (a text with one or two variants, points, credit, a
-coupon, a surprise gift), the trigger's own fields, conditions, guardrails and the control
-share. Reading it gives either the definition `cloud.scenarios.model.parse` accepts or a
-Persian message for each bad field, keyed by the form field's name so the page can show it
-next to that field. Nothing is stored here: the caller saves only a clean definition.
+coupon, a surprise gift, a note to the store owner), the trigger's own fields, conditions,
+guardrails and the control share. Reading it gives either the definition
+`cloud.scenarios.model.parse` accepts or a Persian message for each bad field, keyed by the
+form field's name so the page can show it next to that field. Nothing is stored here: the
+caller saves only a clean definition.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ ACTIONS_FA = {
     "credit": "اعتبار خرید",
     "coupon": "کوپن",
     "gift": "هدیهٔ غافلگیری",
+    "owner_note": "یادداشت برای مدیر فروشگاه",
 }
 
 # Where each of the model's error fields shows on the form, and what it says there.
@@ -83,6 +85,10 @@ ACTION_FIELDS: dict[str, tuple[str, str]] = {
     "coupon.days": ("coupon_days", "چند روز اعتبار دارد؟ (دست‌کم ۱)"),
     "gift.note": ("gift_note", "پیامی را که عضو در فروشگاه می‌بیند بنویسید"),
     "gift.amount": ("gift_amount", "امتیاز هدیه را بنویسید (دست‌کم ۱)"),
+    "owner_note.text": (
+        "owner_note_text",
+        "متن یادداشت برای مدیر فروشگاه را بنویسید (حداکثر ۵۰۰ نویسه)",
+    ),
 }
 
 
@@ -193,6 +199,8 @@ def form_values(definition: Mapping[str, Any]) -> dict[str, Any]:
         elif kind == "coupon":
             values["coupon_value"] = action.get("value_rial", "")
             values["coupon_days"] = action.get("days", "")
+        elif kind == "owner_note":
+            values["owner_note_text"] = action.get("text", "")
         else:
             values[f"{kind}_amount"] = action.get("amount", "")
             values[f"{kind}_note"] = action.get("note", "")
@@ -243,6 +251,7 @@ FIELDS = (
     "coupon_days",
     "gift_amount",
     "gift_note",
+    "owner_note_text",
 )
 MULTI_FIELDS = (
     "trigger_tiers",
@@ -374,6 +383,11 @@ def _actions(reader: _Reader, form: Form) -> list[dict[str, Any]]:
             elif kind == "gift":
                 reader.errors["gift_note"] = ACTION_FIELDS["gift.note"][1]
             actions.append(action)
+        elif kind == "owner_note":
+            text = form.get("owner_note_text", "").replace("\r\n", "\n").strip()
+            if not text:
+                reader.errors["owner_note_text"] = ACTION_FIELDS["owner_note.text"][1]
+            actions.append({"type": "owner_note", "text": text})
         elif kind == "credit":
             amount = reader.number("credit_amount", 1, 10**12, "مبلغ اعتبار (ریال)")
             actions.append({"type": "credit", "amount": amount})

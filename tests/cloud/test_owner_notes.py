@@ -205,3 +205,28 @@ def test_owners_see_and_close_only_their_stores_notes(chain_app: Flask, tmp_path
     admin = signed_in(chain_app, "admin").get("/hq/notes?done=1").get_data(as_text=True)
     assert by_store[VANAK].id in admin and by_store[TAJRISH].id in admin
     assert signed_in(chain_app, "marketer").get("/hq/notes").status_code == 403
+
+
+def test_the_builder_offers_the_note_and_reads_it_back() -> None:
+    """The scenario builder has a slot for the note: typed text (two lines from a textarea)
+    becomes the action, an empty one is refused in Persian beside its field."""
+    from werkzeug.datastructures import MultiDict
+
+    from cloud.scenario_form import FormErrors, form_values, read_form
+
+    form = MultiDict(
+        {
+            "name_fa": "پیگیری",
+            "trigger": "birthday",
+            "act_owner_note": "on",
+            "owner_note_text": "خط یک\r\nخط دو",
+            "period": "year",
+            "control_pct": "۰",
+        }
+    )
+    _name, definition = read_form(form)
+    assert definition["actions"] == [{"type": "owner_note", "text": "خط یک\nخط دو"}]
+    assert form_values(definition)["owner_note_text"] == "خط یک\nخط دو"
+    with pytest.raises(FormErrors) as caught:
+        read_form(MultiDict({**form.to_dict(), "owner_note_text": "  "}))
+    assert "متن یادداشت" in caught.value.errors["owner_note_text"]
