@@ -139,6 +139,10 @@ PAYLOADS: dict[str, tuple[str, Schema]] = {
             {"reason": {"type": "string"}},
         ),
     ),
+    "gift.handed_over": (
+        "GiftHandedOver",
+        obj({"grant_id": HEX128, "member_id": {"type": "string"}}),
+    ),
 }
 
 
@@ -331,7 +335,8 @@ SCHEMAS: dict[str, Schema] = {
             "amount": {"type": "integer", "minimum": 1},
             "reason": {"type": "string"},
             "note": {"type": "string"},
-        }
+        },
+        {"gift": {"type": "boolean", "description": "a surprise shown at the next visit"}},
     ),
     "NewStore": obj({"name": text(200)}),
     "StoreCreated": obj(
