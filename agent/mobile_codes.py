@@ -114,7 +114,8 @@ class MobileCodes:
             self._send(mobile)
         except Unreachable as exc:
             return self._offline(exc, enrol=not resend)
-        return Step(enrol=False, notice=SENT_FA.format(mobile=mask_mobile(mobile)), code_sent=True)
+        shown = f"\u2066{mask_mobile(mobile)}\u2069"  # isolated left-to-right in the sentence
+        return Step(enrol=False, notice=SENT_FA.format(mobile=shown), code_sent=True)
 
     def _offline(self, exc: Unreachable, enrol: bool) -> Step:
         log.warning("mobile code step offline (%s): %s", self.mode, exc)

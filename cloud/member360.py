@@ -24,6 +24,7 @@ from cloud.context import ctx
 from cloud.errors import BadRequest
 from cloud.grants import create_grant
 from cloud.hq import login_required
+from cloud.mobile_codes import is_verified
 from cloud.tables import (
     coupons,
     feedback,
@@ -113,6 +114,7 @@ def member(member_id: str) -> Response | str | tuple[str, int]:
             "card_code": row.card_code,
             "tier": row.tier,
             "consent": row.marketing_consent,
+            "mobile_verified": is_verified(conn, row.id),
             "store": row.store_name,
             "balance": chain_balances(conn, [row.id])[row.id],
             "owed": conn.execute(

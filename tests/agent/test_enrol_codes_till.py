@@ -93,7 +93,9 @@ class Shop:
         self.stack.close()
 
 
-def _shop(tmp_path: Path, mode: str) -> Shop:
+def cloud_and_terminal(tmp_path: Path, mode: str) -> tuple[Any, Terminal, Path, ExitStack]:
+    """Serve a fresh cloud on loopback (texts to a file) and enrol a terminal with it over
+    HTTP; return the cloud app, the terminal, the texts' file and the stack that stops it."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     sms_file = tmp_path / "sms.jsonl"
     cloud = create_cloud(
@@ -112,9 +114,14 @@ def _shop(tmp_path: Path, mode: str) -> Shop:
     data_dir = tmp_path / "terminal"
     enroll(url, code, data_dir)
     terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory", enrol_otp=mode))
+    return cloud, terminal, sms_file, stack
+
+
+def _shop(tmp_path: Path, mode: str) -> Shop:
     from agent.web.app import create_app
     from agent.web.cashier import set_cashier_pin
 
+    cloud, terminal, sms_file, stack = cloud_and_terminal(tmp_path, mode)
     set_cashier_pin(terminal, "مریم", PIN)
     till = create_app(terminal, {"TESTING": True}).test_client()
     return Shop(cloud, terminal, till, unlock(till), sms_file, stack)
