@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -30,6 +31,7 @@ from agent.terminal import Terminal
 from cloud.app import create_app as create_cloud
 from cloud.fleet import create_enrolment_code, create_store
 from cloud.mobile_codes import is_verified
+from cloud.tables import mobile_codes
 from tests.support.live_server import live_server
 from tests.web.test_cashier_web import PIN, unlock
 
@@ -256,3 +258,20 @@ def test_an_unknown_mode_is_refused_at_load() -> None:
     """A mistyped enrol_otp stops the agent at start, naming the choices."""
     with pytest.raises(InputError, match="when_online"):
         AgentConfig(enrol_otp="sometimes")
+
+
+def test_a_cloud_that_cannot_text_counts_as_offline(shop_factory: Any) -> None:
+    """GIVEN HQ up but its SMS provider unreachable WHEN the form is sent THEN HQ answers 503
+    and keeps no code; when_online enrols the member at once, unverified."""
+    shop = shop_factory("when_online")
+    shop.cloud.config.update(
+        SMS_PROVIDER="kavenegar",
+        SMS_API_KEY="k",
+        SMS_SENDER="1000",
+        SMS_BASE_URL="http://127.0.0.1:9",
+    )
+    done = shop.submit()
+    assert done.status_code == 302 and shop.members() == 1
+    assert shop.enrolment_payload()["mobile_verified"] is False
+    with shop.cloud.extensions["vafa"].engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(mobile_codes)).scalar() == 0
