@@ -178,12 +178,28 @@ def render_gift_slip(slip: GiftSlip, width: int = 576) -> Image.Image:
     canvas.pair("عضو", slip.member_name, body)
     canvas.pair("موبایل", slip.masked_mobile, body, value_dir="ltr")
     canvas.rule()
-    canvas.text(slip.note, heading, "center")
+    for line in _wrap(slip.note, heading, width - 2 * MARGIN):
+        canvas.text(line, heading, "center")
     if slip.points:
         canvas.pair("امتیاز هدیه", group_thousands(slip.points), heading)
     canvas.rule()
     canvas.text("باشگاه مشتریان وفا", body, "center")
     return canvas.finish()
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, room: int) -> list[str]:
+    """Break text into lines that fit ``room`` dots, at spaces (a note is up to 200 long)."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}".strip()
+            if line and font.getlength(candidate, direction="rtl", language="fa") > room:
+                lines.append(line)
+                candidate = word
+            line = candidate
+        lines.append(line)
+    return lines
 
 
 def _qr(url: str, width: int) -> Image.Image:

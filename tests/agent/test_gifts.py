@@ -205,3 +205,21 @@ def test_a_crash_between_the_hand_over_and_the_slip(stores, cloud_app, tmp_path:
     assert _handovers(a.conn) == 1
     a_client.drain(a.conn, a.vault)
     assert _cloud_grant(cloud_app, grant_id).handed_over_at is not None
+
+
+def test_a_long_note_wraps_on_the_slip_instead_of_running_off_the_paper() -> None:
+    import datetime as dt
+
+    from agent.receipt import GiftSlip, render_gift_slip
+    from common.persian import TEHRAN
+
+    def slip(note: str):  # type: ignore[no-untyped-def]
+        at = dt.datetime(2026, 12, 1, 12, tzinfo=TEHRAN)
+        return render_gift_slip(GiftSlip("ونک", at, "مریم", "۰۹۱۲***۲۲۳۳", note, 300), 384)
+
+    short, long = slip("یک شاخه گل"), slip("یک شاخه گل به پاس همراهی بزرگ شما " * 5)
+    assert short.width == long.width == 384
+    assert long.height > short.height + 3 * 30  # at least three more lines
+    # Nothing is drawn in the margins: every line fits the paper.
+    margin = long.crop((0, 0, 6, long.height))
+    assert margin.getextrema() == (255, 255)
