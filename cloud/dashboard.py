@@ -1,14 +1,13 @@
 """The HQ dashboard's figures: every table a page shows or exports, read within a scope.
 
-Pages read the aggregates each ``vafa-cloud analytics run`` stores (``analytics_kpis``,
-``analytics_cohorts``, ``analytics_segments``, ``analytics_transitions``,
-``analytics_clv_buckets``, ``analytics_demographics``, ``analytics_feedback``), so a page
-costs a few small reads however many members the chain has. KPIs and feedback are stored
-per store; the other aggregates are chain-wide, so for a store owner the same tables are
-counted from ``member_analytics`` and ``members`` restricted to their stores
-(``cloud.access``), moves from ``segment_changes`` and cohorts from their stores' sales.
-Those counts are kept per process until the next run: sums by home store for every store
-at once (``home_store_sums``), the rest per scope (``cloud.dashboard_pages.load_table``).
+Pages read the aggregates each ``vafa-cloud analytics run`` stores
+(``cloud/analytics/aggregates.py``), so a page costs a few small reads however many members
+the chain has, on its first request as on any other. Every aggregate is stored per store
+and chain-wide (``*``): the admin's page reads the chain's rows, a store owner's the rows of
+the stores in their scope, added up (``_store_rows``: the scope is in the SQL). Members'
+figures add up exactly (each member has one home store); cohorts are per store, so an owner
+of two stores sees a member who bought at both in each store's cohort; top members are the
+best of the scope's stores' stored lists.
 
 Each function returns a ``Table``: Persian column titles and plain values, which the page
 renders, the charts read and the CSV/Excel export writes, so all three always agree.
@@ -17,7 +16,6 @@ renders, the charts read and the CSV/Excel export writes, so all three always ag
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +23,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from cloud.access import Scope
+from cloud.analytics.aggregates import TOP_MEMBERS
 from cloud.analytics.demographics import AGE_GROUPS
-from cloud.analytics.months import month_case, month_key
+from cloud.analytics.grid import CHAIN
 from cloud.analytics.rfm import load_segments
 from cloud.tables import (
     analytics_categories,
@@ -34,17 +33,15 @@ from cloud.tables import (
     analytics_cohorts,
     analytics_demographics,
     analytics_feedback,
+    analytics_incentives,
     analytics_kpis,
     analytics_runs,
     analytics_segments,
+    analytics_suggestions,
+    analytics_top_members,
     analytics_transitions,
     member_analytics,
-    member_categories,
-    member_incentives,
-    member_suggestions,
     members,
-    sales,
-    segment_changes,
     stores,
 )
 from common.persian import to_persian_digits
@@ -64,7 +61,6 @@ MONTHS_FA = (
     "اسفند",
 )
 GENDERS_FA = {"f": "زن", "m": "مرد", "": "نامشخص"}
-TOP_MEMBERS = 20
 # The analytics run's age groups (cloud/analytics/demographics.py), named for people.
 AGE_FA = {
     "under_18": "زیر ۱۸",
@@ -120,61 +116,13 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-Sums = dict[tuple[Any, ...], list[Any]]
-_partitions: dict[tuple[str, str], tuple[Any, dict[str, Sums]]] = {}
-_partitions_lock = threading.Lock()
-
-
-def home_store_sums(
-    conn: sa.Connection,
-    scope: Scope,
-    name: str,
-    keys: list[sa.ColumnElement[Any]],
-    values: list[sa.ColumnElement[Any]],
-    joined: sa.FromClause,
-    *where: sa.ColumnElement[bool],
-) -> Sums:
-    """Add up per-member figures by ``keys`` over the members of the stores in scope.
-
-    The grouping runs once per analytics run for every home store at once and is kept in
-    this process: a store's filter could not shorten it (nothing indexes ``home_store_id``,
-    so one store's counts cost a pass over every member's row anyway). A scope then adds up
-    its stores' parts, which is exact: every member has exactly one home store.
-    """
-    run = conn.execute(sa.select(sa.func.max(analytics_runs.c.finished_at))).scalar()
-    cache_key = (str(conn.engine.url), name)
-    with _partitions_lock:
-        hit = _partitions.get(cache_key)
-    if hit is not None and hit[0] == run:
-        parts = hit[1]
-    else:
-        labels = [f"k{i}" for i in range(len(keys))]
-        query = (
-            sa.select(
-                members.c.home_store_id,
-                *(key.label(label) for key, label in zip(keys, labels, strict=True)),
-                *values,
-            )
-            .select_from(joined)
-            .where(*where)
-            # By output name: PostgreSQL would see two CASEs with distinct parameters as
-            # different expressions.
-            .group_by(members.c.home_store_id, *(sa.literal_column(lab) for lab in labels))
-        )
-        parts = {}
-        for row in conn.execute(query):
-            key = tuple(row[1 : 1 + len(keys)])
-            parts.setdefault(row[0], {})[key] = [v or 0 for v in row[1 + len(keys) :]]
-        with _partitions_lock:
-            _partitions[cache_key] = (run, parts)
-    stores = parts.keys() if scope.store_ids is None else scope.store_ids & parts.keys()
-    totals: Sums = {}
-    for store in stores:
-        for key, figures in parts[store].items():
-            total = totals.setdefault(key, [0] * len(figures))
-            for i, figure in enumerate(figures):
-                total[i] += figure
-    return totals
+def _latest(table: sa.Table, scope: Scope) -> sa.ColumnElement[bool]:
+    """Keep the latest run's rows of a per-run table, for the stores in scope."""
+    return sa.and_(
+        table.c.computed_on
+        == sa.select(sa.func.max(analytics_runs.c.computed_on)).scalar_subquery(),
+        _store_rows(table.c.store_id, scope),
+    )
 
 
 # --- overview -------------------------------------------------------------------------
@@ -278,23 +226,13 @@ def _segment_fa() -> dict[str, str]:
 
 def segment_counts(conn: sa.Connection, scope: Scope) -> Table:
     """Members and value per RFM segment, in the order of ``segments.toml``."""
-    if scope.whole_chain:
-        a = analytics_segments.c
-        query = sa.select(a.segment, a.members, a.value_rial).where(
-            a.computed_on == latest_run(conn)
-        )
-        found = {r.segment: (int(r.members), int(r.value_rial or 0)) for r in conn.execute(query)}
-    else:
-        m = member_analytics.c
-        sums = home_store_sums(
-            conn,
-            scope,
-            "segments",
-            [m.segment],
-            [sa.func.count(), sa.func.sum(m.value_rial)],
-            member_analytics.join(members, members.c.id == m.member_id),
-        )
-        found = {key[0]: (int(n), int(value)) for key, (n, value) in sums.items()}
+    a = analytics_segments.c
+    query = (
+        sa.select(a.segment, sa.func.sum(a.members), sa.func.sum(a.value_rial))
+        .where(_latest(analytics_segments, scope))
+        .group_by(a.segment)
+    )
+    found = {segment: (int(n), int(value or 0)) for segment, n, value in conn.execute(query)}
     total = sum(n for n, _ in found.values())
     rows = [
         {
@@ -318,14 +256,17 @@ def segment_counts(conn: sa.Connection, scope: Scope) -> Table:
 def segment_moves(conn: sa.Connection, scope: Scope) -> Table:
     """Members moving from one segment to another since the run before the latest."""
     labels = _segment_fa()
-    if scope.whole_chain:
-        t = analytics_transitions.c
-        # A member's first segment is no move (as in segment_changes, the store view's source).
-        query = sa.select(t.from_segment, t.to_segment, t.members).where(
-            t.computed_on == latest_run(conn), t.from_segment != t.to_segment, t.from_segment != ""
+    t = analytics_transitions.c
+    # A member's first segment is no move.
+    query = (
+        sa.select(t.from_segment, t.to_segment, sa.func.sum(t.members).label("members"))
+        .where(
+            _latest(analytics_transitions, scope),
+            t.from_segment != t.to_segment,
+            t.from_segment != "",
         )
-    else:
-        query = _scoped_moves(conn, scope)
+        .group_by(t.from_segment, t.to_segment)
+    )
     rows = [
         {
             "from_fa": labels.get(r.from_segment, r.from_segment),
@@ -344,35 +285,27 @@ def segment_moves(conn: sa.Connection, scope: Scope) -> Table:
     return Table("segment_moves", "جابه‌جایی میان بخش‌ها", columns, rows)
 
 
-def _scoped_moves(conn: sa.Connection, scope: Scope) -> sa.Select[Any]:
-    c = segment_changes.c
-    return (
-        sa.select(c.from_segment, c.to_segment, sa.func.count().label("members"))
-        .select_from(segment_changes.join(members, members.c.id == c.member_id))
-        .where(c.changed_on == latest_run(conn), scope.members())
-        .group_by(c.from_segment, c.to_segment)
-    )
-
-
 # --- cohorts --------------------------------------------------------------------------
 
 
 def cohort_table(conn: sa.Connection, scope: Scope) -> Table:
     """Cohort retention: each first-purchase month and its share buying N months later."""
-    if scope.whole_chain:
-        c = analytics_cohorts.c
-        found = [
-            (r.cohort, int(r.months_since), int(r.cohort_members), int(r.active_members))
-            for r in conn.execute(
-                sa.select(c.cohort, c.months_since, c.cohort_members, c.active_members)
-            )
-        ]
-    else:
-        found = _scoped_cohorts(conn, scope)
+    c = analytics_cohorts.c
+    query = (
+        sa.select(
+            c.cohort, c.months_since, sa.func.sum(c.cohort_members), sa.func.sum(c.active_members)
+        )
+        .where(_store_rows(c.store_id, scope))
+        .group_by(c.cohort, c.months_since)
+    )
+    found = [
+        (cohort, int(since), int(size), int(n)) for cohort, since, size, n in conn.execute(query)
+    ]
     sizes: dict[str, int] = {}
     active: dict[str, dict[int, int]] = {}
     for cohort, since, size, count in found:
-        sizes[cohort] = size
+        if since == 0:  # the stores with the cohort all have its month 0: its whole size
+            sizes[cohort] = size
         active.setdefault(cohort, {})[since] = count
     width = max((max(v) for v in active.values()), default=-1) + 1
     rows = []
@@ -392,67 +325,25 @@ def cohort_table(conn: sa.Connection, scope: Scope) -> Table:
     return Table("cohorts", "ماندگاری گروه‌ها (کوهورت)", columns, rows)
 
 
-def _scoped_cohorts(conn: sa.Connection, scope: Scope) -> list[tuple[str, int, int, int]]:
-    # Up to the latest run's moment, as the chain's stored cohorts are.
-    as_of = conn.execute(sa.select(sa.func.max(analytics_runs.c.as_of))).scalar()
-    if as_of is None:
-        return []
-    kept = sa.and_(
-        sales.c.refunded_at.is_(None),
-        sales.c.received_at <= as_of,
-        scope.stores(sales.c.store_id),
-    )
-    first, last = conn.execute(
-        sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
-    ).one()
-    if first is None:
-        return []
-    span = [m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last)]
-    first_at = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
-    scoped = (
-        sa.select(sales.c.member_id, sales.c.received_at, first_at.label("first_at"))
-        .where(kept)
-        .subquery()
-    )
-    cohort = month_case(scoped.c.first_at, span[0], span[1]).label("cohort")
-    month = month_case(scoped.c.received_at, span[0], span[1])
-    query = sa.select(cohort, month, sa.func.count(sa.distinct(scoped.c.member_id))).group_by(
-        sa.literal_column("cohort"), sa.literal_column("month")
-    )
-    counts = [(c, m, int(n)) for c, m, n in conn.execute(query)]
-    sizes = {c: n for c, m, n in counts if c == m}
-    return [(c, _offset(c, m), sizes.get(c, n), n) for c, m, n in counts]
-
-
-def _offset(start: str, later: str) -> int:
-    (y0, m0), (y1, m1) = ((int(p) for p in k.split("-")) for k in (start, later))
-    return (y1 - y0) * 12 + (m1 - m0)
-
-
 # --- CLV ------------------------------------------------------------------------------
 
 
 def clv_histogram(conn: sa.Connection, scope: Scope) -> Table:
     """Members per CLV bucket (the run's fixed Rial edges)."""
     b = analytics_clv_buckets.c
-    edges = list(
-        conn.execute(
-            sa.select(b.bucket, b.low_rial, b.high_rial, b.members)
-            .where(b.computed_on == latest_run(conn))
-            .order_by(b.bucket)
-        )
+    query = (
+        sa.select(b.bucket, b.low_rial, b.high_rial, sa.func.sum(b.members).label("members"))
+        .where(_latest(analytics_clv_buckets, scope))
+        .group_by(b.bucket, b.low_rial, b.high_rial)
+        .order_by(b.bucket)
     )
-    if scope.whole_chain:
-        counts = {r.bucket: int(r.members) for r in edges}
-    else:
-        counts = _scoped_buckets(conn, scope, edges)
     rows = [
         {
             "low_rial": int(r.low_rial),
             "high_rial": int(r.high_rial) if r.high_rial is not None else None,
-            "members": counts.get(r.bucket, 0),
+            "members": int(r.members),
         }
-        for r in edges
+        for r in conn.execute(query)
     ]
     # Only the span of buckets someone is in: twenty buckets of zeros hide the shape.
     filled = [i for i, row in enumerate(rows) if row["members"]]
@@ -465,31 +356,14 @@ def clv_histogram(conn: sa.Connection, scope: Scope) -> Table:
     return Table("clv_buckets", "پراکندگی ارزش طول عمر (CLV)", columns, rows)
 
 
-def _scoped_buckets(conn: sa.Connection, scope: Scope, edges: list[Any]) -> dict[int, int]:
-    if not edges:
-        return {}
-    clv = member_analytics.c.clv_rial
-    bucket = sa.case(
-        *((clv >= r.low_rial, r.bucket) for r in reversed(edges)), else_=edges[0].bucket
-    )
-    sums = home_store_sums(
-        conn,
-        scope,
-        "clv_buckets",
-        [bucket],
-        [sa.func.count()],
-        member_analytics.join(members, members.c.id == member_analytics.c.member_id),
-        clv.is_not(None),
-    )
-    return {int(key[0]): int(n) for key, (n,) in sums.items()}
-
-
 def top_members(conn: sa.Connection, scope: Scope, unmask: Callable[[str, bytes], str]) -> Table:
-    """The members in scope with the highest CLV (else value), mobile masked."""
+    """The members in scope with the highest CLV (else value), mobile masked: the best of
+    the stored lists of the stores in scope (the chain's own for the whole chain)."""
     from common.mobile import mask_mobile
 
     m = member_analytics.c
     order = sa.func.coalesce(m.clv_rial, m.value_rial).desc()
+    top = analytics_top_members.c
     query = (
         sa.select(
             members.c.id,
@@ -501,12 +375,13 @@ def top_members(conn: sa.Connection, scope: Scope, unmask: Callable[[str, bytes]
             m.clv_rial,
             m.p_alive,
         )
+        # From the stored lists (a member is on their home store's and the chain's only).
         .select_from(
-            member_analytics.join(members, members.c.id == m.member_id).join(
-                stores, stores.c.id == members.c.home_store_id
-            )
+            analytics_top_members.join(member_analytics, m.member_id == top.member_id)
+            .join(members, members.c.id == m.member_id)
+            .join(stores, stores.c.id == members.c.home_store_id)
         )
-        .where(scope.members())
+        .where(_store_rows(top.store_id, scope), scope.members())
         .order_by(order, members.c.id)
         .limit(TOP_MEMBERS)
     )
@@ -590,8 +465,8 @@ def nps_months(conn: sa.Connection, scope: Scope) -> Table:
 def _store_rows(column: sa.ColumnElement[Any], scope: Scope) -> sa.ColumnElement[bool]:
     """Keep the chain's row ("*") for the whole chain, else the rows of the stores in scope."""
     if scope.whole_chain:
-        return column == "*"
-    return sa.and_(column != "*", scope.stores(column))
+        return column == CHAIN
+    return sa.and_(column != CHAIN, scope.stores(column))
 
 
 # --- demographics ---------------------------------------------------------------------
@@ -599,18 +474,13 @@ def _store_rows(column: sa.ColumnElement[Any], scope: Scope) -> sa.ColumnElement
 
 def demographics(conn: sa.Connection, scope: Scope, dimension: str) -> Table:
     """Members and buying members by age group, gender or province."""
-    if scope.whole_chain:
-        d = analytics_demographics.c
-        found = [
-            (r.value, int(r.members), int(r.buying_members))
-            for r in conn.execute(
-                sa.select(d.value, d.members, d.buying_members).where(
-                    d.computed_on == latest_run(conn), d.dimension == dimension
-                )
-            )
-        ]
-    else:
-        found = _scoped_demographics(conn, scope, dimension)
+    d = analytics_demographics.c
+    query = (
+        sa.select(d.value, sa.func.sum(d.members), sa.func.sum(d.buying_members))
+        .where(_latest(analytics_demographics, scope), d.dimension == dimension)
+        .group_by(d.value)
+    )
+    found = [(value, int(n), int(b)) for value, n, b in conn.execute(query)]
     rows = [
         {"value": _value_fa(dimension, v), "members": n, "buying_members": b}
         for v, n, b in sorted(found, key=lambda t: _order(dimension, t))
@@ -642,30 +512,6 @@ def _order(dimension: str, item: tuple[str, int, int]) -> tuple[Any, ...]:
         keys = [key for key, _ in AGE_GROUPS]
         return (keys.index(item[0]) if item[0] in keys else len(keys), item[0])
     return (item[0] == "", -item[1], item[0])
-
-
-def _scoped_demographics(
-    conn: sa.Connection, scope: Scope, dimension: str
-) -> list[tuple[str, int, int]]:
-    if dimension == "age":
-        this_year = int(month_key(dt.datetime.now(dt.UTC))[:4])
-        age = this_year - members.c.birth_year
-        value: sa.ColumnElement[Any] = sa.case(
-            (members.c.birth_year.is_(None), sa.literal("")),
-            *((age >= low, sa.literal(key)) for key, low in reversed(AGE_GROUPS) if low > 0),
-            else_=sa.literal(AGE_GROUPS[0][0]),
-        )
-    else:
-        value = sa.func.coalesce(getattr(members.c, dimension), "")
-    sums = home_store_sums(
-        conn,
-        scope,
-        f"demographics:{dimension}",
-        [value],
-        [sa.func.count(), sa.func.count(member_analytics.c.member_id)],
-        members.outerjoin(member_analytics, member_analytics.c.member_id == members.c.id),
-    )
-    return [(str(key[0]), int(n), int(b)) for key, (n, b) in sums.items()]
 
 
 # --- overview cards and fleet ---------------------------------------------------------
@@ -719,28 +565,18 @@ def _category_fa(category: str) -> str:
 
 def category_table(conn: sa.Connection, scope: Scope) -> Table:
     """Categories by members buying them, sales and spend (the POS's sale lines)."""
-    if scope.whole_chain:
-        a = analytics_categories.c
-        query = sa.select(a.category, a.members, a.sales, a.amount_rial).where(
-            a.computed_on == latest_run(conn)
+    a = analytics_categories.c
+    query = (
+        sa.select(
+            a.category, sa.func.sum(a.members), sa.func.sum(a.sales), sa.func.sum(a.amount_rial)
         )
-        figures = [
-            (r.category, int(r.members), int(r.sales), int(r.amount_rial))
-            for r in conn.execute(query)
-        ]
-    else:
-        c = member_categories.c
-        sums = home_store_sums(
-            conn,
-            scope,
-            "categories",
-            [c.category],
-            [sa.func.count(), sa.func.sum(c.purchases), sa.func.sum(c.amount_rial)],
-            member_categories.join(members, members.c.id == c.member_id),
-        )
-        figures = [
-            (key[0], int(n), int(sold), int(spent)) for key, (n, sold, spent) in sums.items()
-        ]
+        .where(_latest(analytics_categories, scope))
+        .group_by(a.category)
+    )
+    figures = [
+        (category, int(n), int(sold), int(spent))
+        for category, n, sold, spent in conn.execute(query)
+    ]
     found: list[dict[str, Any]] = [
         {"category": _category_fa(category), "members": n, "sales": sold, "amount_rial": spent}
         for category, n, sold, spent in figures
@@ -757,23 +593,16 @@ def category_table(conn: sa.Connection, scope: Scope) -> Table:
 
 def suggestion_table(conn: sa.Connection, scope: Scope) -> Table:
     """Members whose first "likely next" category is each category (not bought yet)."""
-    s = member_suggestions.c
-    sums = home_store_sums(
-        conn,
-        scope,
-        "suggestions",
-        [s.category],
-        [sa.func.count(), sa.func.sum(s.lift)],
-        member_suggestions.join(members, members.c.id == s.member_id),
-        s.rank == 1,
+    s = analytics_suggestions.c
+    query = (
+        sa.select(s.category, sa.func.sum(s.members), sa.func.sum(s.lift_sum))
+        .where(_store_rows(s.store_id, scope))
+        .group_by(s.category)
     )
+    found = [(category, int(n), float(lift)) for category, n, lift in conn.execute(query)]
     rows = [
-        {
-            "category": _category_fa(key[0]),
-            "members": int(n),
-            "lift": round(float(lift) / int(n), 2),
-        }
-        for key, (n, lift) in sorted(sums.items(), key=lambda item: (-item[1][0], item[0]))
+        {"category": _category_fa(category), "members": n, "lift": round(lift / n, 2)}
+        for category, n, lift in sorted(found, key=lambda item: (-item[1], item[0]))
     ]
     columns = (
         Column("category", "دسته پیشنهادی", "text"),
@@ -788,24 +617,24 @@ INCENTIVES_FA = {"sms": "پیامک", "points": "امتیاز", "credit": "اع�
 
 def incentive_table(conn: sa.Connection, scope: Scope) -> Table:
     """Offers of each incentive and the share followed by a purchase in the window."""
-    i = member_incentives.c
-    sums = home_store_sums(
-        conn,
-        scope,
-        "incentives",
-        [i.incentive],
-        [sa.func.count(), sa.func.sum(i.offers), sa.func.sum(i.responses)],
-        member_incentives.join(members, members.c.id == i.member_id),
+    i = analytics_incentives.c
+    query = (
+        sa.select(
+            i.incentive, sa.func.sum(i.members), sa.func.sum(i.offers), sa.func.sum(i.responses)
+        )
+        .where(_store_rows(i.store_id, scope))
+        .group_by(i.incentive)
+        .order_by(i.incentive)
     )
     rows = [
         {
-            "incentive": INCENTIVES_FA.get(key[0], key[0]),
+            "incentive": INCENTIVES_FA.get(key, key),
             "members": int(n),
             "offers": int(offers),
             "responses": int(answered),
             "rate": _share(int(answered), int(offers)),
         }
-        for key, (n, offers, answered) in sorted(sums.items())
+        for key, n, offers, answered in conn.execute(query)
     ]
     columns = (
         Column("incentive", "مشوق", "text"),

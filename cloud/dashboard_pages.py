@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from cloud import dashboard as d
 from cloud.access import Scope, current_scope, roles_allowed
 from cloud.context import ctx
 from cloud.hq import login_required
-from cloud.tables import analytics_runs, stores
+from cloud.tables import stores
 from common.persian import format_money, group_thousands, jalali_date, to_persian_digits
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq")
@@ -80,33 +79,9 @@ TABLES: dict[str, Builder] = {
 }
 
 
-# Tables counted at request time from per-member rows (a store's view; the chain's top
-# members) change only when the analytics run does: kept per process until the next run.
-# (Sums over members by home store are kept by ``dashboard.home_store_sums`` itself.)
-COUNTED = frozenset({"segment_moves", "cohorts", "top_members"})
-CHAIN_COUNTED = frozenset({"top_members"})  # no chain aggregate
-CACHE_SIZE = 512
-_cache: dict[tuple[str, str, frozenset[str] | None], tuple[Any, d.Table]] = {}
-_cache_lock = threading.Lock()
-
-
 def load_table(name: str, conn: sa.Connection, scope: Scope) -> d.Table:
-    """Return one of ``TABLES`` in a scope, from this process's cache while the run is the same."""
-    builder = TABLES[name]
-    if name not in COUNTED or (scope.whole_chain and name not in CHAIN_COUNTED):
-        return builder(conn, scope)
-    run = conn.execute(sa.select(sa.func.max(analytics_runs.c.finished_at))).scalar()
-    key = (str(ctx().engine.url), name, scope.store_ids)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is not None and hit[0] == run:
-        return hit[1]
-    built = builder(conn, scope)
-    with _cache_lock:
-        if len(_cache) >= CACHE_SIZE:
-            _cache.clear()  # rare: hundreds of stores' views; cheaper than an LRU here
-        _cache[key] = (run, built)
-    return built
+    """Return one of ``TABLES`` in a scope (each reads the analytics run's stored rows)."""
+    return TABLES[name](conn, scope)
 
 
 def page_scope() -> Scope:

@@ -1,26 +1,35 @@
 """Store what the HQ pages read, so a page is one small query on precomputed rows.
 
 Written inside the analytics run's transaction: the latest-run tables (KPIs per store and
-month, cohort retention, feedback per store and month) are replaced whole; the per-run
-tables (segment counts, segment transitions, the CLV histogram, demographics, the run's
-chain figures) replace that day's rows and keep earlier days for trends. Members whose
-segment changed since the previous run get a ``segment_changes`` row each (a member's
-first segment is not a change). Members' preferences (``preferences.py``) are replaced
-whole, with the chain's categories per day.
+month, cohort retention, feedback per store and month, suggestions, incentive answers and
+top members) are replaced whole; the per-run tables (segment counts, segment transitions,
+the CLV histogram, demographics, categories, the run's chain figures) replace that day's
+rows and keep earlier days for trends. Members whose segment changed since the previous
+run get a ``segment_changes`` row each (a member's first segment is not a change).
+Members' preferences (``preferences.py``) are replaced whole.
+
+Everything counted over members is stored per home store and chain-wide (``CHAIN``), so
+a store owner's page reads their store's rows as the admin's reads the chain's: each
+member has exactly one home store, so a scope of several stores adds up its stores' rows.
+The sums by home store are one numpy pass over the run's rows (``sums_by_store``), not a
+query per store. Cohorts and top members do not add up that way: cohorts are stored per
+store (members by their first purchase at that store) and top members as each store's
+best ``TOP_MEMBERS``, of which a scope keeps the best.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from cloud.analytics.demographics import demographic_rows
-from cloud.analytics.grid import CHAIN, kpis_and_cohorts
+from cloud.analytics.grid import CHAIN, sales_aggregates
 from cloud.analytics.preferences import (
     affinity_rows,
     category_spend,
@@ -35,13 +44,17 @@ from cloud.tables import (
     analytics_cohorts,
     analytics_demographics,
     analytics_feedback,
+    analytics_incentives,
     analytics_kpis,
     analytics_runs,
     analytics_segments,
+    analytics_suggestions,
+    analytics_top_members,
     analytics_transitions,
     member_categories,
     member_incentives,
     member_suggestions,
+    members,
     segment_changes,
     segment_history,
 )
@@ -53,28 +66,137 @@ CLV_EDGES = tuple(
 NEW = ""  # the "from" of a member analysed for the first time
 
 
-def clv_buckets(values: Sequence[int], day: dt.date) -> list[dict[str, Any]]:
-    """Count members per CLV bucket (every bucket, zeros included)."""
-    counts = [0] * len(CLV_EDGES)
-    for value in values:
-        counts[_bucket_of(value)] += 1
+TOP_MEMBERS = 20  # the CLV page's list
+Ints = npt.NDArray[np.int64]
+Sums = dict[tuple[str, Any], list[Any]]  # (store or CHAIN, key) -> [members, sums…]
+
+
+class Homes:
+    """Each member's home store, as small integer codes for numpy."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        names: dict[str, int] = {}
+        self.code = {member: names.setdefault(store, len(names)) for member, store in pairs}
+        self.names = list(names)
+
+    @classmethod
+    def read(cls, conn: sa.Connection) -> Homes:
+        """Read every member's home store (one scan of ``members``)."""
+        return cls(conn.execute(sa.select(members.c.id, members.c.home_store_id)))
+
+    def of(self, member_ids: Sequence[str]) -> Ints:
+        """Return the members' store codes, -1 for an id ``members`` does not hold."""
+        return np.fromiter(
+            (self.code.get(m, -1) for m in member_ids), dtype=np.int64, count=len(member_ids)
+        )
+
+
+def column_of(rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+    """Return one column of the run's member rows (taken whole when they are kept as
+    columns, as ``run.py`` may hand them)."""
+    column = getattr(rows, "column", None)
+    if column is not None:
+        values: list[Any] = column(name)
+        return values
+    return [row[name] for row in rows]
+
+
+def sums_by_store(
+    homes: Homes,
+    member_ids: Sequence[str],
+    keys: Sequence[Hashable],
+    values: Sequence[Sequence[int] | Sequence[float]] = (),
+) -> Sums:
+    """Count members per (home store, key) and add up their ``values``; chain-wide too.
+
+    One pass whatever the number of stores: cells are store × key codes, counted with
+    ``bincount``. Integer values are summed exactly (``np.add.at``); floats as floats.
+    Only cells with members are returned.
+    """
+    if not member_ids:
+        return {}
+    codes: dict[Hashable, int] = {}
+    key = np.fromiter(
+        (codes.setdefault(k, len(codes)) for k in keys), dtype=np.int64, count=len(keys)
+    )
+    n_keys, store = len(codes), homes.of(member_ids)
+    n_cells = (len(homes.names) + 1) * n_keys  # the last store row: ids without a member
+    cell = np.where(store >= 0, store, len(homes.names)) * n_keys + key
+    columns: list[npt.NDArray[Any]] = [np.bincount(cell, minlength=n_cells)]
+    for column in values:
+        array = np.asarray(column)
+        if np.issubdtype(array.dtype, np.integer):
+            summed = np.zeros(n_cells, dtype=np.int64)
+            np.add.at(summed, cell, array.astype(np.int64))
+        else:
+            summed = np.bincount(cell, weights=array.astype(np.float64), minlength=n_cells)
+        columns.append(summed)
+    grids = [c.reshape(len(homes.names) + 1, n_keys) for c in columns]
+    names, key_list = homes.names, list(codes)
+    out: Sums = {}
+    for s, k in zip(*np.nonzero(grids[0][:-1]), strict=True):
+        out[(names[s], key_list[k])] = [g[s, k].item() for g in grids]
+    chain = [g.sum(axis=0) for g in grids]
+    for k in np.flatnonzero(chain[0]):
+        out[(CHAIN, key_list[k])] = [c[k].item() for c in chain]
+    return out
+
+
+def clv_bucket_rows(
+    homes: Homes, rows: Sequence[Mapping[str, Any]], day: dt.date
+) -> list[dict[str, Any]]:
+    """Count members per CLV bucket, per home store and chain-wide (every bucket, zeros
+    included, for every store with a fitted member)."""
+    clv = column_of(rows, "clv_rial")
+    everyone = column_of(rows, "member_id")
+    ids = [m for m, value in zip(everyone, clv, strict=True) if value is not None]
+    values = np.array([value for value in clv if value is not None], dtype=np.int64)
+    # The highest edge at or below the value; a negative CLV (not from the models) -> 0.
+    bucket = np.maximum(np.searchsorted(CLV_EDGES, values, side="right") - 1, 0)
+    sums = sums_by_store(homes, ids, bucket.tolist())
+    scopes = sorted({store for store, _ in sums})
     return [
         {
             "computed_on": day,
+            "store_id": store,
             "bucket": i,
             "low_rial": low,
             "high_rial": CLV_EDGES[i + 1] if i + 1 < len(CLV_EDGES) else None,
-            "members": counts[i],
+            "members": sums.get((store, i), [0])[0],
         }
+        for store in scopes
         for i, low in enumerate(CLV_EDGES)
     ]
 
 
-def _bucket_of(value: int) -> int:
-    for i in range(len(CLV_EDGES) - 1, -1, -1):
-        if value >= CLV_EDGES[i]:
-            return i
-    return 0  # a negative CLV cannot come from the models; the lowest bucket holds it anyway
+def top_member_rows(
+    homes: Homes, rows: Sequence[Mapping[str, Any]], day: dt.date
+) -> list[dict[str, Any]]:
+    """Return each home store's and the chain's best members: highest CLV (else value),
+    then member id, as the CLV page orders them."""
+    if not rows:
+        return []
+    ids = column_of(rows, "member_id")
+    clv, value = column_of(rows, "clv_rial"), column_of(rows, "value_rial")
+    score = np.array(
+        [v if c is None else c for v, c in zip(value, clv, strict=True)], dtype=np.int64
+    )
+    out: list[dict[str, Any]] = []
+    stores = homes.of(ids)
+    for name, index in [
+        *((homes.names[s], np.flatnonzero(stores == s)) for s in np.unique(stores) if s >= 0),
+        (CHAIN, np.arange(len(ids))),
+    ]:
+        # The best TOP_MEMBERS scores and every tie with the last of them, ordered by id.
+        if len(index) > TOP_MEMBERS:
+            bar = np.partition(score[index], len(index) - TOP_MEMBERS)[len(index) - TOP_MEMBERS]
+            index = index[score[index] >= bar]
+        best = sorted(index.tolist(), key=lambda i: (-int(score[i]), ids[i]))[:TOP_MEMBERS]
+        out.extend(
+            {"store_id": name, "rank": rank, "computed_on": day, "member_id": ids[i]}
+            for rank, i in enumerate(best, start=1)
+        )
+    return out
 
 
 def previous_segments(conn: sa.Connection, day: dt.date) -> dict[str, str]:
@@ -96,17 +218,25 @@ def _replace(conn: sa.Connection, table: sa.Table, where: Any, rows: list[dict[s
         conn.execute(sa.insert(table), rows)
 
 
-def _segment_rows(rows: Sequence[Mapping[str, Any]], day: dt.date) -> list[dict[str, Any]]:
-    sums: dict[str, list[Any]] = {}
-    for row in rows:
-        entry = sums.setdefault(row["segment"], [0, 0, None])
-        entry[0] += 1
-        entry[1] += row["value_rial"]
-        if row["clv_rial"] is not None:
-            entry[2] = (entry[2] or 0) + row["clv_rial"]
+def _segment_rows(
+    homes: Homes, rows: Sequence[Mapping[str, Any]], day: dt.date, clv_fitted: bool
+) -> list[dict[str, Any]]:
+    sums = sums_by_store(
+        homes,
+        column_of(rows, "member_id"),
+        column_of(rows, "segment"),
+        [column_of(rows, "value_rial"), [clv or 0 for clv in column_of(rows, "clv_rial")]],
+    )
     return [
-        {"computed_on": day, "segment": key, "members": n, "value_rial": value, "clv_rial": clv}
-        for key, (n, value, clv) in sorted(sums.items())
+        {
+            "computed_on": day,
+            "store_id": store,
+            "segment": segment,
+            "members": n,
+            "value_rial": value,
+            "clv_rial": clv if clv_fitted else None,
+        }
+        for (store, segment), (n, value, clv) in sorted(sums.items())
     ]
 
 
@@ -123,40 +253,46 @@ def store_aggregates(
     """
     day = as_of.date()
     before = previous_segments(conn, day)
-    moves = Counter((before.get(row["member_id"], NEW), row["segment"]) for row in rows)
+    homes = Homes.read(conn)
+    ids, now = column_of(rows, "member_id"), column_of(rows, "segment")
+    was = [before.get(member, NEW) for member in ids]
+    moves = sums_by_store(homes, ids, list(zip(was, now, strict=True)))
     changes = [
-        {
-            "member_id": row["member_id"],
-            "changed_on": day,
-            "from_segment": before[row["member_id"]],
-            "to_segment": row["segment"],
-        }
-        for row in rows
-        if before.get(row["member_id"], row["segment"]) != row["segment"]
+        {"member_id": member, "changed_on": day, "from_segment": old, "to_segment": new}
+        for member, old, new in zip(ids, was, now, strict=True)
+        if old not in (NEW, new)
     ]
-    grid, cohorts = kpis_and_cohorts(conn, as_of)
+    grid, cohorts = sales_aggregates(conn, as_of)
     _replace(conn, analytics_kpis, None, grid)
     _replace(conn, analytics_cohorts, None, _cohort_rows(cohorts, day))
     _replace(conn, analytics_feedback, None, feedback_rows(conn, as_of))
     _replace(
-        conn, analytics_segments, analytics_segments.c.computed_on == day, _segment_rows(rows, day)
+        conn,
+        analytics_segments,
+        analytics_segments.c.computed_on == day,
+        _segment_rows(homes, rows, day, clv_fitted),
     )
     _replace(
         conn,
         analytics_transitions,
         analytics_transitions.c.computed_on == day,
         [
-            {"computed_on": day, "from_segment": old, "to_segment": new, "members": n}
-            for (old, new), n in sorted(moves.items())
+            {
+                "computed_on": day,
+                "store_id": store,
+                "from_segment": old,
+                "to_segment": new,
+                "members": n,
+            }
+            for (store, (old, new)), (n,) in sorted(moves.items())
         ],
     )
     _replace(conn, segment_changes, segment_changes.c.changed_on == day, changes)
-    values = [row["clv_rial"] for row in rows if row["clv_rial"] is not None]
     _replace(
         conn,
         analytics_clv_buckets,
         analytics_clv_buckets.c.computed_on == day,
-        clv_buckets(values, day) if clv_fitted else [],
+        clv_bucket_rows(homes, rows, day) if clv_fitted else [],
     )
     _replace(
         conn,
@@ -164,18 +300,22 @@ def store_aggregates(
         analytics_demographics.c.computed_on == day,
         demographic_rows(conn, as_of),
     )
+    _replace(conn, analytics_top_members, None, top_member_rows(homes, rows, day))
     chain = _chain_row(conn, as_of, grid, len(rows), clv_fitted, time.monotonic() - started)
     _replace(conn, analytics_runs, analytics_runs.c.computed_on == day, [chain])
     return {
         "run": {k: v for k, v in chain.items() if k not in ("computed_on", "as_of", "finished_at")},
         "kpis": [{k: v for k, v in row.items() if k != "computed_on"} for row in grid],
-        "cohorts": cohorts,
+        "cohorts": cohorts.get(CHAIN, []),
     }
 
 
-def _cohort_rows(cohorts: Sequence[Mapping[str, Any]], day: dt.date) -> list[dict[str, Any]]:
+def _cohort_rows(
+    cohorts: Mapping[str, Sequence[Mapping[str, Any]]], day: dt.date
+) -> list[dict[str, Any]]:
     return [
         {
+            "store_id": store,
             "cohort": c["cohort"],
             "months_since": since,
             "computed_on": day,
@@ -183,7 +323,8 @@ def _cohort_rows(cohorts: Sequence[Mapping[str, Any]], day: dt.date) -> list[dic
             "active_members": active,
             "retention": c["retention"][since],
         }
-        for c in cohorts
+        for store, scoped in cohorts.items()
+        for c in scoped
         for since, active in enumerate(c["active"])
     ]
 
@@ -228,10 +369,93 @@ def store_preferences(
     _replace(conn, member_categories, None, affinities)
     _replace(conn, member_suggestions, None, suggestions)
     _replace(conn, member_incentives, None, incentives)
-    _replace(conn, analytics_categories, analytics_categories.c.computed_on == day, categories)
+    store_preference_sums(conn, day, categories, affinities, suggestions, incentives)
     return {
         "member_categories": len(affinities),
         "suggestions": len(suggestions),
         "incentives": len(incentives),
         "categories": len(categories),
     }
+
+
+def store_preference_sums(
+    conn: sa.Connection,
+    day: dt.date,
+    categories: Sequence[Mapping[str, Any]],
+    affinities: Sequence[Mapping[str, Any]],
+    suggestions: Sequence[Mapping[str, Any]],
+    incentives: Sequence[Mapping[str, Any]],
+) -> None:
+    """Store the HQ preferences page's figures from members' rows: categories (the chain's
+    ``categories`` as given, each home store's counted here), first suggestions and
+    incentive answers, per home store and chain-wide."""
+    homes = Homes.read(conn)
+    bought = sums_by_store(
+        homes,
+        [row["member_id"] for row in affinities],
+        [row["category"] for row in affinities],
+        [[row["purchases"] for row in affinities], [row["amount_rial"] for row in affinities]],
+    )
+    stores_categories = [
+        {
+            "computed_on": day,
+            "store_id": store,
+            "category": category,
+            "members": n,
+            "sales": sold,
+            "amount_rial": spent,
+        }
+        for (store, category), (n, sold, spent) in sorted(bought.items())
+        if store != CHAIN
+    ]
+    chain_categories = [{**row, "store_id": CHAIN} for row in categories]
+    _replace(
+        conn,
+        analytics_categories,
+        analytics_categories.c.computed_on == day,
+        chain_categories + stores_categories,
+    )
+    first = [row for row in suggestions if row["rank"] == 1]
+    likely = sums_by_store(
+        homes,
+        [row["member_id"] for row in first],
+        [row["category"] for row in first],
+        [[float(row["lift"]) for row in first]],
+    )
+    _replace(
+        conn,
+        analytics_suggestions,
+        None,
+        [
+            {
+                "store_id": store,
+                "category": category,
+                "computed_on": day,
+                "members": n,
+                "lift_sum": lift,
+            }
+            for (store, category), (n, lift) in sorted(likely.items())
+        ],
+    )
+    answered = sums_by_store(
+        homes,
+        [row["member_id"] for row in incentives],
+        [row["incentive"] for row in incentives],
+        [[row["offers"] for row in incentives], [row["responses"] for row in incentives]],
+    )
+    _replace(
+        conn,
+        analytics_incentives,
+        None,
+        [
+            {
+                "store_id": store,
+                "incentive": incentive,
+                "computed_on": day,
+                "members": n,
+                "offers": offers,
+                "responses": responses,
+            }
+            for (store, incentive), (n, offers, responses) in sorted(answered.items())
+        ],
+    )

@@ -17,16 +17,22 @@ from cloud.analytics.months import month_case, month_offset
 from cloud.tables import sales
 
 
-def retention_matrix(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
-    """Return each cohort's size and the members (and share) of it buying in month 0, 1, 2, …"""
-    kept = sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
+def retention_matrix(
+    conn: sa.Connection, as_of: dt.datetime, store_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Return each cohort's size and the members (and share) of it buying in month 0, 1, 2, …
+
+    With ``store_id``, only that store's sales count: a cohort is the members whose first
+    purchase there was in the month (``salesgrid.store_cohort_retention``'s reference)."""
+    at_store = sa.true() if store_id is None else sales.c.store_id == store_id
+    kept = sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of, at_store)
     first, last = conn.execute(
         sa.select(sa.func.min(sales.c.received_at), sa.func.max(sales.c.received_at)).where(kept)
     ).one()
     if first is None:
         return []
     span = tuple(m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in (first, last))
-    kept_sales = with_first_purchase(as_of)
+    kept_sales = with_first_purchase(as_of, store_id)
     cohort = month_case(kept_sales.c.first_at, *span).label("cohort")
     month = month_case(kept_sales.c.received_at, *span)
     query = sa.select(cohort, month, sa.func.count(sa.distinct(kept_sales.c.member_id))).group_by(

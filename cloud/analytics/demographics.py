@@ -1,4 +1,5 @@
-"""Members by age group, gender, province and city: all members and those who bought.
+"""Members by age group, gender, province and city: all members and those who bought,
+per home store and chain-wide.
 
 Ages come from the Jalali birth year members give at enrolment (``members.birth_year``),
 counted against the Jalali year of the analysis day in Tehran; without the day and month
@@ -14,6 +15,7 @@ from typing import Any
 import jdatetime
 import sqlalchemy as sa
 
+from cloud.analytics.grid import CHAIN
 from cloud.tables import member_analytics, members
 from common.persian import TEHRAN
 
@@ -40,38 +42,47 @@ def age_group(birth_year: int | None, jalali_year: int) -> str:
     return next(label for label, low in reversed(AGE_GROUPS) if age >= low or low == 0)
 
 
-def _counts(conn: sa.Connection, *columns: sa.ColumnElement[Any]) -> list[tuple[Any, ...]]:
-    """Count members and buying members per value of ``columns``."""
-    buying = sa.func.count(member_analytics.c.member_id)
-    query = (
-        sa.select(*columns, sa.func.count(), buying)
-        .select_from(members.outerjoin(member_analytics))
-        .group_by(*columns)
-    )
-    return [tuple(row) for row in conn.execute(query)]
-
-
 def demographic_rows(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
-    """Return (dimension, value, members, buying members) rows for the analysis day."""
+    """Return (store, dimension, value, members, buying members) rows for the analysis day:
+    per home store, and chain-wide as ``CHAIN``, from one grouping of the members."""
     day = as_of.date()
     year = jdatetime.date.fromgregorian(date=as_of.astimezone(TEHRAN).date()).year
-    totals: dict[tuple[str, str], list[int]] = {}
-
-    def add(dimension: str, value: str, count: int, buying: int) -> None:
-        entry = totals.setdefault((dimension, value), [0, 0])
-        entry[0] += int(count)
-        entry[1] += int(buying)
-
-    for birth_year, count, buying in _counts(conn, members.c.birth_year):
-        add("age", age_group(birth_year, year), count, buying)
-    for gender, count, buying in _counts(conn, members.c.gender):
-        add("gender", gender or UNKNOWN, count, buying)
-    for province, count, buying in _counts(conn, members.c.province):
-        add("province", province or UNKNOWN, count, buying)
-    for province, city, count, buying in _counts(conn, members.c.province, members.c.city):
-        # A city's name may repeat in two provinces: the value names both.
-        add("city", f"{province}/{city}" if city else UNKNOWN, count, buying)
+    m = members.c
+    query = (
+        sa.select(
+            m.home_store_id,
+            m.birth_year,
+            m.gender,
+            m.province,
+            m.city,
+            sa.func.count(),
+            sa.func.count(member_analytics.c.member_id),
+        )
+        .select_from(members.outerjoin(member_analytics))
+        .group_by(m.home_store_id, m.birth_year, m.gender, m.province, m.city)
+    )
+    totals: dict[tuple[str, str, str], list[int]] = {}
+    for store, birth_year, gender, province, city, count, buying in conn.execute(query):
+        values = (
+            ("age", age_group(birth_year, year)),
+            ("gender", gender or UNKNOWN),
+            ("province", province or UNKNOWN),
+            # A city's name may repeat in two provinces: the value names both.
+            ("city", f"{province}/{city}" if city else UNKNOWN),
+        )
+        for where in (store, CHAIN):
+            for dimension, value in values:
+                entry = totals.setdefault((where, dimension, value), [0, 0])
+                entry[0] += int(count)
+                entry[1] += int(buying)
     return [
-        {"computed_on": day, "dimension": d, "value": v, "members": n, "buying_members": b}
-        for (d, v), (n, b) in sorted(totals.items())
+        {
+            "computed_on": day,
+            "store_id": store,
+            "dimension": d,
+            "value": v,
+            "members": n,
+            "buying_members": b,
+        }
+        for (store, d, v), (n, b) in sorted(totals.items())
     ]

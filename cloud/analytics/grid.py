@@ -26,6 +26,7 @@ from cloud.analytics.salesgrid import (
     active_members,
     cohort_retention,
     sale_figures,
+    store_cohort_retention,
 )
 from cloud.tables import events, ledger_entries, ledger_postings, members, sales, stores, terminals
 
@@ -119,10 +120,19 @@ def kpi_grid(conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
 def kpis_and_cohorts(
     conn: sa.Connection, as_of: dt.datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Return the KPI grid and the cohort retention, from one read of the kept sales."""
+    """Return the KPI grid and the chain's cohort retention."""
+    grid, cohorts = sales_aggregates(conn, as_of)
+    return grid, cohorts.get(CHAIN, [])
+
+
+def sales_aggregates(
+    conn: sa.Connection, as_of: dt.datetime
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Return the KPI grid and the cohorts of the chain ("*") and of each store (the members
+    by their first purchase at that store), from one read of the kept sales."""
     first = _first_moment(conn, as_of)
     if first is None:
-        return [], []
+        return [], {}
     keys = months_between(month_key(first), month_key(as_of))
     ends = month_ends(keys, as_of)
     starts = [month_start(k) for k in keys]
@@ -168,7 +178,10 @@ def kpis_and_cohorts(
                     "points_liability": liability,
                 }
             )
-    return rows, cohort_retention(kept, keys, starts)
+    cohorts = store_cohort_retention(kept, keys, starts)
+    if chain := cohort_retention(kept, keys, starts):
+        cohorts[CHAIN] = chain
+    return rows, cohorts
 
 
 def _summed(table: dict[Key, list[int]], scope: Iterable[str], key: str, width: int) -> list[int]:

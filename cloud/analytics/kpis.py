@@ -64,9 +64,11 @@ def monthly_kpis(
     return [_kpi_row(row) for row in conn.execute(query)]
 
 
-def with_first_purchase(as_of: dt.datetime) -> sa.Subquery:
-    """Select kept sales with each member's first purchase time alongside (a window, no join)."""
+def with_first_purchase(as_of: dt.datetime, store_id: str | None = None) -> sa.Subquery:
+    """Select kept sales (at one store if given) with each member's first purchase time
+    among them alongside (a window, no join)."""
     first_at = sa.func.min(sales.c.received_at).over(partition_by=sales.c.member_id)
+    at_store = sa.true() if store_id is None else sales.c.store_id == store_id
     return (
         sa.select(
             sales.c.member_id,
@@ -75,7 +77,7 @@ def with_first_purchase(as_of: dt.datetime) -> sa.Subquery:
             sales.c.received_at,
             first_at.label("first_at"),
         )
-        .where(_kept(as_of))
+        .where(_kept(as_of), at_store)
         .subquery()
     )
 

@@ -143,22 +143,46 @@ def cohort_retention(
     kept: KeptSales, keys: Sequence[str], starts: Sequence[dt.datetime]
 ) -> list[dict[str, Any]]:
     """Return each cohort (month of first purchase) as ``cohorts.retention_matrix`` does."""
+    return _retention(kept, keys, starts, np.zeros_like(kept.stores), ["*"]).get("*", [])
+
+
+def store_cohort_retention(
+    kept: KeptSales, keys: Sequence[str], starts: Sequence[dt.datetime]
+) -> dict[str, list[dict[str, Any]]]:
+    """Return each store's cohorts: members by the month of their first purchase there."""
+    return _retention(kept, keys, starts, kept.stores, [str(s) for s in kept.store_names])
+
+
+def _retention(
+    kept: KeptSales,
+    keys: Sequence[str],
+    starts: Sequence[dt.datetime],
+    group: Ints,
+    names: Sequence[str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Count cohorts within each group of sales (a store, or one group for the chain)."""
     if not len(kept.at):
-        return []
+        return {}
     month = _months(kept, starts)
-    n_months = len(keys)
+    n_months, n_groups = len(keys), len(names)
     width = int(kept.members.max()) + 1
-    first = np.full(width, n_months, dtype=np.int64)
-    np.minimum.at(first, kept.members, month)
-    pairs = np.unique(kept.members * n_months + month)  # each member once per month
-    cohort = first[pairs // n_months]
-    counts = np.bincount(cohort * n_months + pairs % n_months - cohort)
-    rows = []
-    for c in sorted({int(x) for x in cohort}):
-        active = counts[c * n_months : (c + 1) * n_months]
+    # One code per (group, member): their first month in the group, and their months there.
+    buyers, buyer = np.unique(group * width + kept.members, return_inverse=True)
+    first = np.full(len(buyers), n_months, dtype=np.int64)
+    np.minimum.at(first, buyer, month)
+    pairs = np.unique(buyer * n_months + month)  # each buyer once per month
+    who, when = pairs // n_months, pairs % n_months
+    cohort = first[who]
+    cells = (buyers[who] // width * n_months + cohort) * n_months + when - cohort
+    counts = np.bincount(cells, minlength=n_groups * n_months * n_months).reshape(
+        n_groups, n_months, n_months
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for g, c in zip(*np.nonzero(counts[:, :, 0]), strict=True):
+        active = counts[g, c]
         last = int(np.flatnonzero(active).max())
         size = int(active[0])
-        rows.append(
+        out.setdefault(names[g], []).append(
             {
                 "cohort": keys[c],
                 "members": size,
@@ -166,4 +190,4 @@ def cohort_retention(
                 "retention": [round(int(a) / size, 4) for a in active[: last + 1]],
             }
         )
-    return rows
+    return out

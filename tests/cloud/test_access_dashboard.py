@@ -277,3 +277,66 @@ def test_owner_of_two_stores_sees_both_and_can_pick_one(analysed: tuple[Flask, C
     assert sum(int(row[2]) for row in kpis[1:]) == VANAK_SALES_RIAL
     top = _csv(client.get("/hq/export/top_members.csv", query_string={"store": TAJRISH}).get_data())
     assert {row[1] for row in top[1:]} == {"فروشگاه تجریش"}
+
+
+def test_owner_pages_read_their_stores_stored_rows_checked_by_hand(
+    analysed: tuple[Flask, Chain],
+) -> None:
+    """GIVEN the tiny chain analysed WHEN Vanak's owner exports cohorts, segments, ages,
+    genders and top members THEN the figures are Vanak's, counted here by hand from the
+    seeded sales and members; the rows come from the run's stored per-store tables."""
+    from cloud.tables import analytics_cohorts
+
+    app, _ = analysed
+    owner = signed_in(app, "vanak.owner")
+    # First purchases at Vanak: m01, m02 in Tir; m03 in Mordad; m05 in Shahrivar. m01 came
+    # back in Mordad and Shahrivar, m02 in Mehr (m01's purchase at Tajrish is not Vanak's).
+    cohorts = _csv(owner.get("/hq/export/cohorts.csv").get_data())
+    assert cohorts[1:] == [
+        ["1404-04", "2", "1.0", "0.5", "0.5", "0.5"],
+        ["1404-05", "1", "1.0", "", "", ""],
+        ["1404-06", "1", "1.0", "", "", ""],
+    ]
+    # The same page for Tajrish, picked by the admin: m06 in Tir and back in Mordad; m01's
+    # first purchase at Tajrish in Mordad; m07 in Shahrivar; m08 in Mehr.
+    admin = signed_in(app, "admin")
+    tajrish = _csv(admin.get("/hq/export/cohorts.csv", query_string={"store": TAJRISH}).get_data())
+    assert [row[:4] for row in tajrish[1:]] == [
+        ["1404-04", "1", "1.0", "1.0"],
+        ["1404-05", "1", "1.0", ""],
+        ["1404-06", "1", "1.0", ""],
+        ["1404-07", "1", "1.0", ""],
+    ]
+    with app.extensions["vafa"].engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(sa.func.count()).where(analytics_cohorts.c.store_id == VANAK)
+        ).scalar_one()
+    assert stored == 6  # Tir's months 0-3, Mordad's and Shahrivar's month 0
+    # m01 3,550,000 (its Tajrish purchase is in its value), m02 750,000, m03 2,500,000,
+    # m05 150,000: four buying members.
+    segments = _csv(owner.get("/hq/export/segments.csv").get_data())
+    assert sum(int(row[1]) for row in segments[1:]) == 4
+    assert sum(int(row[3]) for row in segments[1:]) == 6_950_000
+    # Jalali 1404: m01 (1370) 34, m02 (1360) 44, m03 (1380) 24, m05 (1375) 29, m04 unsaid.
+    ages = _csv(owner.get("/hq/export/demographics_age.csv").get_data())
+    assert [(row[0], int(row[1]), int(row[2])) for row in ages[1:]] == [
+        ("۱۸ تا ۲۴", 1, 1),
+        ("۲۵ تا ۳۴", 2, 2),
+        ("۳۵ تا ۴۴", 1, 1),
+        ("نامشخص", 1, 0),
+    ]
+    gender = _csv(owner.get("/hq/export/demographics_gender.csv").get_data())
+    assert {row[0]: (int(row[1]), int(row[2])) for row in gender[1:]} == {
+        "زن": (3, 3),
+        "مرد": (1, 1),
+        "نامشخص": (1, 0),
+    }
+    top = _csv(owner.get("/hq/export/top_members.csv").get_data())
+    assert sorted((row[0][-4:], int(row[3]), int(row[4])) for row in top[1:]) == [
+        ("۰۰۰۱", 4, 3_550_000),
+        ("۰۰۰۲", 2, 750_000),
+        ("۰۰۰۳", 1, 2_500_000),
+        ("۰۰۰۵", 1, 150_000),
+    ]
+    page = owner.get("/hq/cohorts")
+    assert page.status_code == 200 and "۵۰٫۰٪" in page.text

@@ -396,12 +396,8 @@ def test_cli_store_owner_gets_the_stores_named(
 def seed_preferences(app: Flask, day: dt.date) -> None:
     """Store category preferences as an analytics run on day ``day`` would from sale lines:
     «زعفران» only Tajrish's members buy (a Vanak owner must never see it)."""
-    from cloud.tables import (
-        analytics_categories,
-        member_categories,
-        member_incentives,
-        member_suggestions,
-    )
+    from cloud.analytics.aggregates import store_preference_sums
+    from cloud.tables import member_categories, member_incentives, member_suggestions
 
     bought = [
         ("m01", "لبنیات", 3, 900_000),
@@ -411,42 +407,35 @@ def seed_preferences(app: Flask, day: dt.date) -> None:
         ("m06", "زعفران", 2, 8_000_000),
         ("m07", "لبنیات", 1, 700_000),
     ]
+    affinities = [
+        {"member_id": m, "category": c, "computed_on": day, "purchases": n,
+         "amount_rial": a, "share": 0.5, "affinity": 1.2}
+        for m, c, n, a in bought
+    ]  # fmt: skip
+    chain: dict[str, list[int]] = {}
+    for _, category, n, amount in bought:
+        entry = chain.setdefault(category, [0, 0, 0])
+        entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + n, entry[2] + amount
+    categories = [
+        {"computed_on": day, "category": c, "members": m, "sales": n, "amount_rial": a}
+        for c, (m, n, a) in chain.items()
+    ]
+    suggestions = [
+        {"member_id": m, "rank": 1, "computed_on": day, "category": c, "lift": 1.5}
+        for m, c in (("m02", "نوشیدنی"), ("m03", "لبنیات"), ("m07", "زعفران"))
+    ]
+    incentives = [
+        {"member_id": m, "incentive": i, "computed_on": day, "offers": o,
+         "responses": r, "response_rate": r / o}
+        for m, i, o, r in (("m01", "sms", 4, 1), ("m02", "coupon", 2, 1),
+                           ("m06", "points", 3, 3))
+    ]  # fmt: skip
     with app.extensions["vafa"].engine.begin() as conn:
-        conn.execute(
-            sa.insert(member_categories),
-            [
-                {"member_id": m, "category": c, "computed_on": day, "purchases": n,
-                 "amount_rial": a, "share": 0.5, "affinity": 1.2}
-                for m, c, n, a in bought
-            ],
-        )  # fmt: skip
-        chain: dict[str, list[int]] = {}
-        for _, category, n, amount in bought:
-            entry = chain.setdefault(category, [0, 0, 0])
-            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + n, entry[2] + amount
-        conn.execute(
-            sa.insert(analytics_categories),
-            [
-                {"computed_on": day, "category": c, "members": m, "sales": n, "amount_rial": a}
-                for c, (m, n, a) in chain.items()
-            ],
-        )
-        conn.execute(
-            sa.insert(member_suggestions),
-            [
-                {"member_id": m, "rank": 1, "computed_on": day, "category": c, "lift": 1.5}
-                for m, c in (("m02", "نوشیدنی"), ("m03", "لبنیات"), ("m07", "زعفران"))
-            ],
-        )
-        conn.execute(
-            sa.insert(member_incentives),
-            [
-                {"member_id": m, "incentive": i, "computed_on": day, "offers": o,
-                 "responses": r, "response_rate": r / o}
-                for m, i, o, r in (("m01", "sms", 4, 1), ("m02", "coupon", 2, 1),
-                                   ("m06", "points", 3, 3))
-            ],
-        )  # fmt: skip
+        conn.execute(sa.insert(member_categories), affinities)
+        conn.execute(sa.insert(member_suggestions), suggestions)
+        conn.execute(sa.insert(member_incentives), incentives)
+        # What the run stores for the HQ pages from the same rows.
+        store_preference_sums(conn, day, categories, affinities, suggestions, incentives)
 
 
 def test_owner_editing_urls_to_scenarios_sms_users_and_terminals_is_refused(

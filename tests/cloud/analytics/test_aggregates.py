@@ -19,6 +19,7 @@ from cloud.tables import (
     analytics_kpis,
     analytics_runs,
     analytics_segments,
+    analytics_top_members,
     analytics_transitions,
     events,
     ledger_entries,
@@ -28,6 +29,7 @@ from cloud.tables import (
     sales,
     segment_changes,
     segment_history,
+    terminals,
 )
 from tests.cloud.analytics.test_kpis_cohorts import AS_OF, seeded  # noqa: F401
 from tests.cloud.analytics.test_run import _seed
@@ -55,13 +57,14 @@ def _add_points(engine: sa.Engine) -> None:
         conn.execute(sa.update(sales).where(sales.c.id == "s3").values(points_redeemed=30))
 
 
-def _buy(conn: sa.Connection, member: str, at: dt.datetime, seq: int) -> None:
+def _buy(conn: sa.Connection, member: str, at: dt.datetime, seq: int, store: str = "s1") -> None:
+    terminal = "t1" if store == "s1" else f"t-{store}"
     conn.execute(
         sa.insert(events),
         [
             {
                 "id": f"e{seq}",
-                "terminal_id": "t1",
+                "terminal_id": terminal,
                 "seq": seq,
                 "kind": "sale",
                 "digest": "d",
@@ -76,8 +79,8 @@ def _buy(conn: sa.Connection, member: str, at: dt.datetime, seq: int) -> None:
                 "id": f"s{seq}",
                 "event_id": f"e{seq}",
                 "member_id": member,
-                "store_id": "s1",
-                "terminal_id": "t1",
+                "store_id": store,
+                "terminal_id": terminal,
                 "receipt_no": seq,
                 "amount_rial": 500_000,
                 "points_earned": 0,
@@ -88,6 +91,10 @@ def _buy(conn: sa.Connection, member: str, at: dt.datetime, seq: int) -> None:
             }
         ],
     )
+
+
+def _chain(table: sa.Table) -> sa.ColumnElement[bool]:
+    return table.c.store_id == "*"
 
 
 def _kpis(engine: sa.Engine) -> dict[tuple[str, str], sa.Row[tuple[object, ...]]]:
@@ -175,11 +182,20 @@ def test_segment_counts_transitions_and_changes_between_runs(seeded: sa.Engine) 
         }
         counts = {
             (r.computed_on, r.segment): r.members
-            for r in conn.execute(sa.select(analytics_segments))
+            for r in conn.execute(sa.select(analytics_segments).where(_chain(analytics_segments)))
         }
         moves = {
             (r.computed_on, r.from_segment, r.to_segment): r.members
-            for r in conn.execute(sa.select(analytics_transitions))
+            for r in conn.execute(
+                sa.select(analytics_transitions).where(_chain(analytics_transitions))
+            )
+        }
+        # Every member's home is s1: its rows are the chain's.
+        assert counts == {
+            (r.computed_on, r.segment): r.members
+            for r in conn.execute(
+                sa.select(analytics_segments).where(analytics_segments.c.store_id == "s1")
+            )
         }
         changes = {
             r.member_id: (r.changed_on, r.from_segment, r.to_segment)
@@ -220,8 +236,20 @@ def test_clv_histogram_holds_every_fitted_member(cloud_app_any: Flask) -> None:
     assert run_analytics(engine, day)["clv_fitted"] is True
     with engine.connect() as conn:
         buckets = list(
-            conn.execute(sa.select(analytics_clv_buckets).order_by(analytics_clv_buckets.c.bucket))
+            conn.execute(
+                sa.select(analytics_clv_buckets)
+                .where(_chain(analytics_clv_buckets))
+                .order_by(analytics_clv_buckets.c.bucket)
+            )
         )
+        s1 = list(
+            conn.execute(
+                sa.select(analytics_clv_buckets.c.members)
+                .where(analytics_clv_buckets.c.store_id == "s1")
+                .order_by(analytics_clv_buckets.c.bucket)
+            ).scalars()
+        )
+        assert s1 == [b.members for b in buckets]
         values = list(conn.execute(sa.select(member_analytics.c.clv_rial)).scalars())
     assert [b.low_rial for b in buckets] == list(CLV_EDGES)
     assert buckets[-1].high_rial is None
@@ -258,7 +286,9 @@ def test_demographics_per_run(seeded: sa.Engine) -> None:  # noqa: F811
     with seeded.connect() as conn:
         rows = {
             (r.dimension, r.value): (r.members, r.buying_members)
-            for r in conn.execute(sa.select(analytics_demographics))
+            for r in conn.execute(
+                sa.select(analytics_demographics).where(_chain(analytics_demographics))
+            )
         }
     assert rows[("gender", "f")] == (2, 2) and rows[("gender", "m")] == (1, 1)
     assert rows[("gender", "")] == (1, 0)  # "never" said nothing and bought nothing
@@ -286,3 +316,60 @@ def test_numpy_cohorts_match_the_sql_reference(seeded: sa.Engine) -> None:  # no
         _, cohorts = kpis_and_cohorts(conn, AS_OF)
         assert cohorts == retention_matrix(conn, AS_OF)
     assert [c["cohort"] for c in cohorts] == ["1404-04", "1404-05"]
+
+
+def test_store_rows_from_one_pass_match_each_store(seeded: sa.Engine) -> None:  # noqa: F811
+    """GIVEN c's home moved to s2 and a and c buying at s2 in Shahrivar WHEN analysed THEN
+    each store's segments, top members, demographics and cohorts are its own, the stores'
+    rows add up to the chain's, and each store's cohorts match the SQL reference."""
+    shahrivar = dt.datetime(2025, 8, 30, 9, tzinfo=dt.UTC)  # 1404-06
+    with seeded.begin() as conn:
+        conn.execute(
+            sa.insert(terminals),
+            [{"id": "t-s2", "store_id": "s2", "public_key": "k2", "created_at": shahrivar}],
+        )
+        conn.execute(sa.update(members).where(members.c.id == "c").values(home_store_id="s2"))
+        _buy(conn, "a", shahrivar, 201, store="s2")
+        _buy(conn, "c", shahrivar, 202, store="s2")
+    run_analytics(seeded, AS_OF)
+    with seeded.connect() as conn:
+        segments: dict[str, dict[str, int]] = {}
+        for r in conn.execute(sa.select(analytics_segments)):
+            segments.setdefault(r.store_id, {})[r.segment] = r.members
+        top: dict[str, list[str]] = {}
+        for r in conn.execute(sa.select(analytics_top_members).order_by("store_id", "rank")):
+            top.setdefault(r.store_id, []).append(r.member_id)
+        gender = {
+            (r.store_id, r.value): (r.members, r.buying_members)
+            for r in conn.execute(
+                sa.select(analytics_demographics).where(
+                    analytics_demographics.c.dimension == "gender"
+                )
+            )
+        }
+        stored: dict[str, dict[tuple[str, int], int]] = {}
+        for r in conn.execute(sa.select(analytics_cohorts)):
+            stored.setdefault(r.store_id, {})[(r.cohort, r.months_since)] = r.active_members
+        references = {
+            store: {
+                (c["cohort"], since): active
+                for c in retention_matrix(conn, AS_OF, None if store == "*" else store)
+                for since, active in enumerate(c["active"])
+            }
+            for store in ("*", "s1", "s2")
+        }
+        value = dict(
+            conn.execute(
+                sa.select(member_analytics.c.member_id, member_analytics.c.value_rial)
+            ).all()
+        )
+    assert sum(segments["s1"].values()) == 2 and sum(segments["s2"].values()) == 1  # a, b | c
+    for segment, n in segments["*"].items():
+        assert segments["s1"].get(segment, 0) + segments["s2"].get(segment, 0) == n
+    assert sorted(top["s1"]) == ["a", "b"] and top["s2"] == ["c"]
+    assert top["*"] == sorted(value, key=lambda m: (-value[m], m))  # no CLV fit: by value
+    assert gender[("s2", "")] == (1, 1) and gender[("s1", "")] == (3, 2)  # never bought
+    assert gender[("*", "")] == (4, 3)
+    assert stored == references
+    # By hand: at s2, a and c first bought in Shahrivar, both in its month 0.
+    assert stored["s2"] == {("1404-06", 0): 2}
