@@ -100,6 +100,14 @@ def test_a_gift_is_shown_handed_over_once_printed_once_and_recorded_by_the_cloud
     assert pull(a_client, a.conn, a.vault).grants == 0
     assert gifts.for_member(a.conn, member.id) == []
 
+    from cloud.hq import create_user
+    from tests.cloud.test_access_scope import PASSWORD, signed_in
+
+    with cloud_app.extensions["vafa"].engine.begin() as conn:
+        create_user(conn, "admin", PASSWORD, "admin")
+    page = signed_in(cloud_app, "admin").get(f"/hq/members/{member.id}")
+    assert "هدیهٔ شگفتانه در صندوق تحویل شد" in page.get_data(as_text=True)
+
 
 def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
     stores, cloud_app
@@ -223,3 +231,23 @@ def test_a_long_note_wraps_on_the_slip_instead_of_running_off_the_paper() -> Non
     # Nothing is drawn in the margins: every line fits the paper.
     margin = long.crop((0, 0, 6, long.height))
     assert margin.getextrema() == (255, 255)
+
+
+def test_the_surprise_gift_scenario_reaches_the_card_after_a_big_purchase(
+    stores, cloud_app
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN the library's surprise gift (a purchase of 50 million Rials or more), no control
+    WHEN a member buys for 60 million and the terminal syncs and pulls
+    THEN the scenario's grant arrives marked as a gift with its note, for the card."""
+    from cloud.scenarios import store
+    from cloud.scenarios.library import LIBRARY
+
+    (a, a_client), _ = stores
+    with cloud_app.extensions["vafa"].engine.begin() as conn:
+        store.save(conn, "surprise-gift", dict(LIBRARY["surprise-gift"], control_pct=0))
+    member = _member((a, a_client))
+    a.flow.sale(member.id, 60_000_000)
+    a_client.drain(a.conn, a.vault)  # the cloud runs purchase scenarios once it commits
+    pull(a_client, a.conn, a.vault)
+    (gift,) = gifts.for_member(a.conn, member.id)
+    assert gift.note == LIBRARY["surprise-gift"]["actions"][0]["note"] and gift.points == 300
