@@ -206,22 +206,59 @@ def channel_orders() -> Response:
     orders = body.get("orders")
     if not isinstance(orders, list) or not 0 < len(orders) <= MAX_ORDERS:
         raise BadRequest(f"orders must be a list of 1..{MAX_ORDERS} objects", field="orders")
-    store = _text(body, "store", limit=200) if body.get("store") is not None else None
-    rows = [Row(n, _order_cells(item)) for n, item in enumerate(orders)]
+    store = body.get("store")
+    if store is not None and not isinstance(store, str):
+        raise BadRequest("store must be a store's id or name", field="store")
+    rows = [Row(n, _order_cells(item, n)) for n, item in enumerate(orders)]
     try:
         report = import_orders(
             ctx().engine, ctx().vault, rows, channel, f"api:{g.hq_user}", store, source="api"
         )
     except BadValue as exc:  # the batch's store
-        raise BadRequest(str(exc), fa=exc.fa, field="store") from exc
+        raise NotFound(str(exc), fa=exc.fa, field="store") from exc
     return jsonify(channel=channel, **report.as_dict(limit=None, position="index"))
 
 
-def _order_cells(item: Any) -> dict[str, Any]:
-    """Return an order's fields as import cells (an item that is not an object has none,
-    so it is refused on its own); a total sent as ``total_toman`` is refused as Toman."""
+ORDER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "order_id": str,
+    "mobile": str,
+    "ordered_at": str,
+    "total_rial": (int, float),
+    "store": str,
+    "lines": list,
+}
+
+
+def _order_cells(item: Any, n: int) -> dict[str, Any]:
+    """Check an order's shape (a wrong JSON type refuses the whole batch, naming the field:
+    it is the caller's bug) and return its fields as import cells; what the values say is
+    checked per order and reported. A total sent as ``total_toman`` is refused as Toman."""
+    where = f"orders[{n}]"
     if not isinstance(item, dict):
-        return {}
-    if "total_toman" in item and item.get("total_rial") is None:
+        raise BadRequest(f"{where} must be an object", field=where)
+    for name, kind in ORDER_FIELDS.items():
+        value = item.get(name)
+        if name in item and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise BadRequest(f"{where}.{name} has the wrong type", field=f"{where}.{name}")
+    total = item.get("total_rial")
+    if isinstance(total, float) and not total.is_integer():
+        raise BadRequest(
+            f"{where}.total_rial must be whole Rials",
+            fa="مبلغ باید ریال و بدون اعشار باشد",
+            field=f"{where}.total_rial",
+        )
+    for i, line in enumerate(item.get("lines") or []):
+        if not isinstance(line, dict) or not _line_shape(line):
+            raise BadRequest(
+                f"{where}.lines[{i}] must be {{category: text, amount_rial: integer}}",
+                field=f"{where}.lines[{i}]",
+            )
+    if "total_toman" in item and total is None:
         return {**item, "total_rial": f"{item['total_toman']} toman"}
     return dict(item)
+
+
+def _line_shape(line: dict[str, Any]) -> bool:
+    amount = line.get("amount_rial")
+    whole = isinstance(amount, int) or (isinstance(amount, float) and amount.is_integer())
+    return isinstance(line.get("category"), str) and whole and not isinstance(amount, bool)

@@ -309,6 +309,11 @@ def _token(app: Flask, role: str) -> dict[str, str]:
 ORDER = {"order_id": "IG-1", "mobile": "09121234567", "ordered_at": "1404/01/20 12:00"}
 
 
+def _website(**fields: Any) -> dict[str, Any]:
+    """Return a batch of one website order with these fields changed."""
+    return {"channel": "website", "orders": [{**ORDER, "total_rial": 99000, **fields}]}
+
+
 def test_the_api_stores_a_batch_once_and_reports_each_bad_order(cloud_app_any: Flask) -> None:
     _store(cloud_app_any)
     _members(cloud_app_any)
@@ -321,10 +326,10 @@ def test_the_api_stores_a_batch_once_and_reports_each_bad_order(cloud_app_any: F
                 "total_rial": 990000,
                 "lines": [{"category": "پوشاک", "amount_rial": 990000}],
             },
-            {**ORDER, "order_id": "IG-2", "total_rial": 99000.5},
+            {**ORDER, "order_id": "IG-2", "total_rial": 99000, "ordered_at": "1404/07/31"},
             {**ORDER, "order_id": "IG-3", "total_toman": 99000},
             {**ORDER, "order_id": "IG-4", "mobile": "09350000000", "total_rial": 99000},
-            "not an order",
+            {"mobile": "09121234567"},
         ],
     }
     admin = _token(cloud_app_any, "admin")
@@ -333,7 +338,7 @@ def test_the_api_stores_a_batch_once_and_reports_each_bad_order(cloud_app_any: F
     report = answer.get_json()
     assert (report["read"], report["added"], report["refused"]) == (5, 1, 4)
     assert [(p["index"], p["code"]) for p in report["problems"]] == [
-        (1, "decimal_amount"),
+        (1, "bad_date"),
         (2, "toman_amount"),
         (3, "unknown_member"),
         (4, "bad_order_id"),
@@ -356,6 +361,21 @@ def test_the_api_stores_a_batch_once_and_reports_each_bad_order(cloud_app_any: F
         ({"channel": "website", "orders": []}, "orders"),
         ({"channel": "website", "orders": {"a": 1}}, "orders"),
         ({"channel": "website", "orders": [ORDER] * 1001}, "orders"),
+        ({"channel": "website", "orders": [ORDER], "store": 7}, "store"),
+        ({"channel": "website", "orders": ["A1"]}, "orders[0]"),
+        (
+            {"channel": "website", "orders": [{**ORDER, "total_rial": 99000.5}]},
+            "orders[0].total_rial",
+        ),
+        (
+            {"channel": "website", "orders": [{**ORDER, "total_rial": "99000"}]},
+            "orders[0].total_rial",
+        ),
+        ({"channel": "website", "orders": [{**ORDER, "order_id": 7}]}, "orders[0].order_id"),
+        (
+            {"channel": "website", "orders": [{**ORDER, "lines": [{"category": "x"}]}]},
+            "orders[0].lines[0]",
+        ),
         ({"channel": "website", "orders": [ORDER], "store": "شعبه ناپیدا"}, "store"),
     ],
 )
@@ -366,7 +386,8 @@ def test_the_api_refuses_a_bad_batch_whole(
     answer = cloud_app.test_client().post(
         "/api/v1/hq/orders", json=body, headers=_token(cloud_app, "admin")
     )
-    assert answer.status_code == 400 and answer.get_json()["field"] == field
+    status = 404 if body.get("store") == "شعبه ناپیدا" else 400  # valid, but no such store
+    assert answer.status_code == status and answer.get_json()["field"] == field
     assert answer.get_json()["message_fa"]
     assert _count(cloud_app, sales) == 0
 
