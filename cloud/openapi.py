@@ -389,38 +389,46 @@ SCHEMAS: dict[str, Schema] = {
         },
         {"store": {"type": "string", "description": "store id or name for orders without one"}},
     ),
-    "ChannelOrder": obj(
-        {
-            "order_id": {**text(64), "description": "the channel's own id; stored once"},
-            "mobile": {"type": "string", "description": "the member's mobile, any spelling"},
+    # Only the JSON types are the schema's (a wrong one refuses the batch, 400); what the
+    # values say is checked order by order and reported with the order's index (200).
+    "ChannelOrder": {
+        "type": "object",
+        "description": "order_id, mobile, ordered_at and total_rial are needed; an order"
+        " without one is reported, not the batch refused",
+        "properties": {
+            "order_id": {
+                "type": "string",
+                "description": "the channel's own id, 1-64 characters; stored once per channel",
+            },
+            "mobile": {"type": "string", "description": "a member's mobile, any spelling"},
             "ordered_at": {
                 "type": "string",
                 "description": "Jalali 1403/05/12 [14:30] or ISO 8601 2024-08-02T14:30+03:30;"
-                " Tehran time without a zone; not in the future",
+                " Tehran time without a zone; from 2000, not in the future",
             },
             "total_rial": {
                 "type": "integer",
-                "minimum": 1000,
-                "maximum": 10**11,
-                "description": "whole Rials (a fraction, or total_toman, is refused)",
+                "description": "whole Rials, 1,000 to 10^11 (a total_toman field is refused)",
             },
-        },
-        {
             "lines": {
                 "type": "array",
-                "maxItems": 200,
-                "items": obj(
-                    {"category": text(64), "amount_rial": {"type": "integer", "minimum": 1}}
-                ),
-                "description": "optional; they may not add up to more than the total",
+                "description": "optional, at most 200; they may not add up to more than the total",
+                "items": {
+                    "type": "object",
+                    "required": ["category", "amount_rial"],
+                    "properties": {
+                        "category": {"type": "string", "description": "1-64 characters"},
+                        "amount_rial": {"type": "integer", "description": "1 or more"},
+                    },
+                },
             },
             "store": {
                 "type": "string",
-                "description": "store id or name (default: the"
-                " batch's store, else the member's home store)",
+                "description": "store id or name (default: the batch's store, else the"
+                " member's home store)",
             },
         },
-    ),
+    },
     "ChannelOrdersReport": obj(
         {
             "channel": {"type": "string"},
