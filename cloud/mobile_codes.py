@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DIGITS = 6
 TEXT = "کد عضویت باشگاه مشتریان: {code}\nاین کد تا {minutes} دقیقه اعتبار دارد."
+KEEP = dt.timedelta(days=1)  # how long a code never verified is kept
 SMS_TIMEOUT = 3.0  # the cashier waits for the answer; the terminal's own timeout is longer
 
 
@@ -176,6 +177,13 @@ def issue(
     mobile_hmac = vault.lookup_hash(mobile_e164)
     with engine.begin() as conn:
         _check_limits(conn, terminal_id, mobile_hmac, now, limits)
+        # Codes never verified are only needed for the limits: gone after a day. A verified
+        # one stays for the enrolment naming it, however late that event arrives.
+        conn.execute(
+            sa.delete(mobile_codes).where(
+                mobile_codes.c.verified_at.is_(None), mobile_codes.c.created_at < now - KEEP
+            )
+        )
         conn.execute(
             sa.insert(mobile_codes).values(
                 id=code_id,

@@ -328,3 +328,19 @@ def test_no_mobile_or_code_reaches_a_log_line(till: Till, caplog: pytest.LogCapt
     assert "mobile code" in text and "refused" in text  # the steps were logged
     leaked = [form for form in (*MOBILE_FORMS, code, "09351112233", "1112233") if form in text]
     assert not leaked, leaked
+
+
+def test_codes_never_verified_are_dropped_after_a_day(till: Till) -> None:
+    """GIVEN a code verified and one not, both two days old WHEN a new code is asked THEN the
+    unverified old one is gone and the verified one stays for its enrolment."""
+    till.app.config["MOBILE_CODE_RESEND_S"] = 0
+    till.post(SEND, {"mobile": MOBILE})
+    till.post(VERIFY, {"mobile": MOBILE, "code": till.code_sent()})
+    till.post(SEND, {"mobile": "09350000009"})
+    verified, unverified = (row.id for row in till.rows())
+    two_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    with till.app.extensions["vafa"].engine.begin() as conn:
+        conn.execute(sa.update(mobile_codes).values(created_at=two_days_ago))
+    till.post(SEND, {"mobile": "09350000010"})
+    ids = [row.id for row in till.rows()]
+    assert verified in ids and unverified not in ids and len(ids) == 2
