@@ -10,6 +10,7 @@ cloud's record of the member agrees once synced.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -275,3 +276,24 @@ def test_a_cloud_that_cannot_text_counts_as_offline(shop_factory: Any) -> None:
     assert shop.enrolment_payload()["mobile_verified"] is False
     with shop.cloud.extensions["vafa"].engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(mobile_codes)).scalar() == 0
+
+
+def test_no_mobile_or_code_in_the_tills_logs(
+    shop_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN every log record at DEBUG, the till's and the cloud's WHEN a code is asked,
+    refused, asked too soon, verified, and the cloud then goes away THEN none holds the
+    mobile in any form, nor the code."""
+    caplog.set_level(logging.DEBUG)
+    shop = shop_factory("when_online")
+    shop.submit()
+    code = shop.code()
+    shop.submit(otp="000000" if code != "000000" else "111111")
+    shop.submit(action="send")
+    shop.submit(otp=code)
+    shop.go_offline()
+    shop.submit(mobile="09127771299")
+    text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "mobile code" in text and "offline" in text  # the steps were logged
+    forms = ("09127771234", "9127771234", E164, "7771234", "09127771299", "7771299", code)
+    assert not [form for form in forms if form in text]
