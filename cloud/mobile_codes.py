@@ -36,7 +36,7 @@ from cloud.storage import utcnow
 from cloud.tables import mobile_codes
 from common.errors import InvalidMobile
 from common.mobile import normalize_mobile
-from common.persian import to_persian_digits
+from common.persian import to_ascii_digits, to_persian_digits
 from common.pii import PiiVault
 from common.protocol import new_id
 
@@ -118,15 +118,12 @@ def read_mobile(body: Any) -> str:
 def read_code(body: dict[str, Any]) -> str:
     """Return the typed code in ASCII digits, or refuse naming the field."""
     raw = body.get("code")
-    text = raw.translate(_ASCII).strip() if isinstance(raw, str) else ""
+    text = to_ascii_digits(raw).strip() if isinstance(raw, str) else ""
     if len(text) != DIGITS or not text.isascii() or not text.isdigit():
         raise BadRequest(
             f"code must be {DIGITS} digits", fa="کد تأیید را با شش رقم وارد کنید", field="code"
         )
     return text
-
-
-_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def _code_hmac(vault: PiiVault, code_id: str, code: str) -> bytes:
