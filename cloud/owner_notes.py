@@ -11,6 +11,7 @@ scope is part of every query (``cloud/access.py``), so an edited URL reaches not
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -122,3 +123,28 @@ def mark_done(conn: sa.Connection, note_id: str, username: str) -> bool:
         .values(done_at=utcnow(), done_by=username[:80])
     )
     return done.rowcount == 1
+
+
+def open_for_store(conn: sa.Connection, store_id: str) -> list[dict[str, Any]]:
+    """Return a store's open notes for its terminals' pull (newest ``PAGE``), member by id."""
+    rows = conn.execute(
+        sa.select(owner_notes, scenarios.c.definition)
+        .outerjoin(scenarios, scenarios.c.id == owner_notes.c.scenario_id)
+        .where(owner_notes.c.store_id == store_id, owner_notes.c.done_at.is_(None))
+        .order_by(owner_notes.c.created_at.desc(), owner_notes.c.id)
+        .limit(PAGE)
+    )
+    return [
+        {
+            "id": row.id,
+            "member_id": row.member_id,
+            "scenario": _scenario_name(row.definition, row.scenario_id)[:80],
+            "text": row.text,
+            "created_at": _aware(row.created_at).isoformat(),
+        }
+        for row in rows
+    ]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone

@@ -20,6 +20,7 @@ from cloud.balances import chain_balances
 from cloud.coupons import open_coupons
 from cloud.errors import BadRequest
 from cloud.grants import deliver
+from cloud.owner_notes import open_for_store
 from cloud.storage import utcnow
 from cloud.tables import member_suggestions, members, sales, settings
 from common.pii import PiiVault
@@ -76,6 +77,8 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
         "highest_seq": terminal.highest_seq,  # a terminal restored from a backup skips past it
         # Grants only with the last page, when every member they name has been sent.
         "grants": [] if more else deliver(conn, terminal),
+        # The store's open notes from scenarios, whole, with the last page only.
+        **({} if more else {"owner_notes": open_for_store(conn, terminal.store_id)}),
     }
 
 

@@ -338,3 +338,21 @@ ALTER TABLE grants ADD COLUMN slip_escpos BLOB;
 ALTER TABLE grants ADD COLUMN slip_printed_at TEXT;
 CREATE INDEX grants_gifts_waiting ON grants(member_id) WHERE gift = 1 AND handed_over_at IS NULL;
 """
+
+
+@migrations()
+def m012_owner_notes(db: sqlite_utils.Database) -> None:
+    """Keep the store's open notes from HQ's scenarios, as the last pull delivered them, for
+    the owner's pages (replaced whole at each pull: a note closed at HQ leaves)."""
+    db.executescript(_SCHEMA_012_NOTES)
+
+
+_SCHEMA_012_NOTES = """
+CREATE TABLE owner_notes (
+    id TEXT PRIMARY KEY,
+    member_id TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""

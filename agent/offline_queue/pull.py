@@ -1,4 +1,5 @@
-"""Pull from the cloud what the terminal needs offline: rules, member snapshots and grants.
+"""Pull from the cloud what the terminal needs offline: rules, member snapshots, grants and
+the store's open notes from HQ's scenarios.
 
 Everything one pull brings is applied in one transaction, with the cursor and the rules'
 ETag saved beside it, so a crash between pulls never leaves half a snapshot.
@@ -12,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from agent import members
+from agent import members, owner_notes
 from agent.errors import InputError, SyncError
 from agent.grants import apply_grant
 from agent.ledger.db import write_transaction
@@ -125,6 +126,8 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
                 conn.execute("ROLLBACK TO grant")
                 log.warning("grant not booked: %s", exc)
             conn.execute("RELEASE grant")
+        if isinstance(answer.get("owner_notes"), list):  # absent from older clouds
+            owner_notes.replace(conn, answer["owner_notes"])
         _store(conn, CURSOR_KEY, str(cursor))
         _skip_used_seqs(conn, answer.get("highest_seq"))
     return PullResult(applied, rules is not None, booked)

@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from agent import members, reports
+from agent import members, owner_notes, reports
 from agent.errors import InputError, UnknownMember
 from agent.rules import TIER_LABELS
 from agent.terminal import Terminal
@@ -136,6 +136,15 @@ def _member_view(terminal: Terminal, member: members.Member) -> dict[str, Any]:
             for v in visits
         ],
     }
+
+
+@bp.get("/notes")
+def notes() -> str:
+    """Show the store's open notes from HQ's scenarios, as the last pull delivered them."""
+    terminal = _terminal()
+    return render_template(
+        "owner_notes.html", notes=owner_notes.listed(terminal.conn, terminal.vault)
+    )
 
 
 @bp.get("/report")
