@@ -1,15 +1,17 @@
-"""HQ dashboard pages with 1,000,000 members: p50/p95 per page, as the admin (chain-wide
-aggregates) and as the owner of the largest store (their stores' rows counted at request
-time), then as the owner of the smallest store, through Flask's test client on one SQLite
+"""HQ dashboard pages with 1,000,000 members: the first request and p50/p95 per page, as
+the admin (the chain's stored rows), as the owner of the largest store, then as the owner
+of the smallest (their store's stored rows), through Flask's test client on one SQLite
 file.
 
-The cloud is filled directly with what an analytics run leaves behind: members (PII
-sealed as in production), ``member_analytics`` and two days of ``segment_history`` for the
-buying 70 %, their sales and events (two each), feedback on one sale in ten, category
-preferences, suggestions and incentive responses, and the aggregate tables
-(``analytics_kpis`` and ``analytics_feedback`` for 50 stores x 24 Jalali months, cohorts,
-segments, moves, CLV buckets, demographics, categories, the run). Running the real
-analytics on a million members is ``bench/analytics.py``'s subject, not this one's.
+The cloud is filled directly with what an analytics run's member steps leave behind:
+members (PII sealed as in production), ``member_analytics`` and two days of
+``segment_history`` for the buying 70 %, their sales and events (two each), feedback on one
+sale in ten, category preferences, suggestions and incentive responses. The HQ aggregates
+are then written by the run's own code (``store_aggregates`` and
+``store_preference_sums``: KPIs, feedback, cohorts, segments, moves, CLV buckets,
+demographics, top members, categories, suggestions, incentives, per store and chain-wide),
+timed (wall and CPU). Patterns, RFM and CLV on a million members are ``bench/analytics.py``'s
+subject, not this one's.
 
 Usage: ``python -m bench.hq_pages [MEMBERS] [REQUESTS]`` (default 1,000,000 and 30).
 """
@@ -30,22 +32,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from cloud.access import set_user_stores
-from cloud.analytics.aggregates import CLV_EDGES
-from cloud.analytics.demographics import AGE_GROUPS
+from cloud.analytics.aggregates import store_aggregates, store_preference_sums
 from cloud.analytics.months import month_key, month_start, next_month
 from cloud.analytics.rfm import load_segments
 from cloud.app import create_app
 from cloud.hq import create_user
 from cloud.tables import (
-    analytics_categories,
-    analytics_clv_buckets,
-    analytics_cohorts,
-    analytics_demographics,
-    analytics_feedback,
-    analytics_kpis,
-    analytics_runs,
-    analytics_segments,
-    analytics_transitions,
     events,
     feedback,
     member_analytics,
@@ -120,8 +112,7 @@ def fill(app: Flask, n: int) -> str:
     print(f"  members: {time.perf_counter() - started:.0f} s", flush=True)
     _fill_analytics(engine, rng, home, buying, store_ids, months)
     print(f"  member analytics, sales, feedback: {time.perf_counter() - started:.0f} s", flush=True)
-    _fill_aggregates(engine, rng, n, store_ids, months)
-    print(f"  aggregates: {time.perf_counter() - started:.0f} s", flush=True)
+    run_aggregates(engine)
     return store_ids[0]
 
 
@@ -293,159 +284,43 @@ def _fill_analytics(
                     conn.execute(sa.insert(table), batch)
 
 
-def _fill_aggregates(
-    engine: sa.Engine, rng: np.random.Generator, n: int, store_ids: list[str], months: list[str]
-) -> None:
-    day = AS_OF.date()
-    keys = [s.key for s in load_segments()]
-    kpis = []
-    for store in ["*", *store_ids]:
-        for k, month in enumerate(months):
-            sales_n = int(rng.integers(1_000, 60_000)) * (STORES if store == "*" else 1)
-            buyers = sales_n * 2 // 3
-            kpis.append(
-                {
-                    "store_id": store,
-                    "month": month,
-                    "computed_on": day,
-                    "sales": sales_n,
-                    "revenue_rial": sales_n * 4_000_000,
-                    "average_purchase_rial": 4_000_000,
-                    "buyers": buyers,
-                    "returning_buyers": buyers // 2,
-                    "return_rate": 0.5,
-                    "new_members": n // MONTHS // (1 if store == "*" else STORES),
-                    "members": (k + 1) * n // MONTHS // (1 if store == "*" else STORES),
-                    "activated_members": (k + 1)
-                    * n
-                    // MONTHS
-                    // 2
-                    // (1 if store == "*" else STORES),
-                    "activation_rate": 0.5,
-                    "active_30d": buyers,
-                    "active_90d": buyers * 2,
-                    "points_earned": sales_n * 200,
-                    "points_redeemed": sales_n * 50,
-                    "redemption_rate": 0.25,
-                    "points_liability": sales_n * 150,
-                }
-            )
-    cohorts = [
-        {
-            "cohort": cohort,
-            "months_since": since,
-            "computed_on": day,
-            "cohort_members": 20_000,
-            "active_members": 20_000 // (since + 1),
-            "retention": 1 / (since + 1),
-        }
-        for c, cohort in enumerate(months)
-        for since in range(MONTHS - c)
-    ]
+class Columns:
+    """Stored member rows as columns, as the analytics run hands them to the aggregates."""
+
+    def __init__(self, conn: sa.Connection, table: sa.Table, names: list[str]) -> None:
+        rows = conn.execute(sa.select(*(table.c[name] for name in names))).all()
+        self.columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+        self.length = len(rows)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def column(self, name: str) -> list[Any]:
+        """Return one column's values."""
+        return self.columns[name]
+
+
+def run_aggregates(engine: sa.Engine) -> None:
+    """Write the HQ aggregates with the analytics run's code; print wall and CPU time."""
     with engine.begin() as conn:
-        conn.execute(sa.insert(analytics_kpis), kpis)
-        conn.execute(
-            sa.insert(analytics_feedback),
-            [
-                {
-                    "store_id": row["store_id"],
-                    "month": row["month"],
-                    "computed_on": day,
-                    "responses": row["sales"] // 10,
-                    "promoters": row["sales"] // 20,
-                    "passives": row["sales"] // 40,
-                    "detractors": row["sales"] // 10 - row["sales"] // 20 - row["sales"] // 40,
-                    "nps": 25.0,
-                    "comments": row["sales"] // 30,
-                    "positive": row["sales"] // 60,
-                    "neutral": row["sales"] // 120,
-                    "negative": row["sales"] // 30 - row["sales"] // 60 - row["sales"] // 120,
-                }
-                for row in kpis
-            ],
+        analysed = Columns(
+            conn, member_analytics, ["member_id", "segment", "value_rial", "clv_rial"]
         )
-        conn.execute(sa.insert(analytics_cohorts), cohorts)
-        conn.execute(
-            sa.insert(analytics_segments),
-            [
-                {
-                    "computed_on": day,
-                    "segment": key,
-                    "members": n // 10,
-                    "value_rial": n * 10**6,
-                    "clv_rial": n * 10**6,
-                }
-                for key in keys
-            ],
+        liked = Columns(conn, member_categories, ["member_id", "category", "purchases"])
+        liked.columns["amount_rial"] = Columns(conn, member_categories, ["amount_rial"]).columns[
+            "amount_rial"
+        ]
+        likely = Columns(conn, member_suggestions, ["member_id", "rank", "category", "lift"])
+        answered = Columns(
+            conn, member_incentives, ["member_id", "incentive", "offers", "responses"]
         )
-        conn.execute(
-            sa.insert(analytics_transitions),
-            [
-                {
-                    "computed_on": day,
-                    "from_segment": a,
-                    "to_segment": b,
-                    "members": int(rng.integers(100, 9_000)),
-                }
-                for a in ["", *keys]
-                for b in keys
-            ],
-        )
-        conn.execute(
-            sa.insert(analytics_clv_buckets),
-            [
-                {
-                    "computed_on": day,
-                    "bucket": i,
-                    "low_rial": low,
-                    "high_rial": CLV_EDGES[i + 1] if i + 1 < len(CLV_EDGES) else None,
-                    "members": int(rng.integers(0, 100_000)),
-                }
-                for i, low in enumerate(CLV_EDGES)
-            ],
-        )
-        conn.execute(
-            sa.insert(analytics_categories),
-            [
-                {
-                    "computed_on": day,
-                    "category": c,
-                    "members": n // 8,
-                    "sales": n // 4,
-                    "amount_rial": n * 10**6,
-                }
-                for c in CATEGORIES
-            ],
-        )
-        values = [("age", key) for key, _ in AGE_GROUPS] + [("gender", g) for g in ("f", "m", "")]
-        values += [("province", p) for p in PROVINCES]
-        conn.execute(
-            sa.insert(analytics_demographics),
-            [
-                {
-                    "computed_on": day,
-                    "dimension": d,
-                    "value": v,
-                    "members": n // 10,
-                    "buying_members": n // 15,
-                }
-                for d, v in values
-            ],
-        )
-        conn.execute(
-            sa.insert(analytics_runs).values(
-                computed_on=day,
-                as_of=AS_OF,
-                finished_at=AS_OF,
-                members=n,
-                buying_members=int(n * BUYING),
-                activation_rate=BUYING,
-                active_30d=n // 10,
-                active_90d=n // 4,
-                points_liability=n * 100,
-                clv_fitted=True,
-                seconds=0.0,
-            )
+        wall, cpu = time.perf_counter(), time.process_time()
+        store_aggregates(conn, AS_OF, analysed, True, time.monotonic())  # type: ignore[arg-type]
+        store_preference_sums(conn, AS_OF.date(), liked, likely, answered)  # type: ignore[arg-type]
+        print(
+            f"  HQ aggregates ({len(analysed):,} analysed members):"
+            f" {time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU",
+            flush=True,
         )
 
 
@@ -493,7 +368,6 @@ def main(argv: list[str] | None = None) -> None:
             create_user(conn, "admin", "bench-password", "admin")
             create_user(conn, "owner", "bench-password", "store_owner")
             set_user_stores(conn, "owner", [largest])
-            # Another store's owner after the first: the sums by home store are then warm.
             create_user(conn, "owner2", "bench-password", "store_owner")
             set_user_stores(conn, "owner2", [f"store{STORES - 1:02d}"])
             size = conn.execute(

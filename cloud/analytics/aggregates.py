@@ -363,13 +363,14 @@ def store_preferences(
     day = as_of.date()
     spend = category_spend(conn, as_of)
     affinities, categories = affinity_rows(spend, day)
-    segment_of = {row["member_id"]: row["segment"] for row in rows}
+    segment_of = dict(zip(column_of(rows, "member_id"), column_of(rows, "segment"), strict=True))
     suggestions = suggestion_rows(spend, segment_of, day)
     incentives = incentive_rows(conn, as_of)
     _replace(conn, member_categories, None, affinities)
     _replace(conn, member_suggestions, None, suggestions)
     _replace(conn, member_incentives, None, incentives)
-    store_preference_sums(conn, day, categories, affinities, suggestions, incentives)
+    # The chain's categories are counted again with the stores' (the same sums).
+    store_preference_sums(conn, day, affinities, suggestions, incentives)
     return {
         "member_categories": len(affinities),
         "suggestions": len(suggestions),
@@ -381,46 +382,44 @@ def store_preferences(
 def store_preference_sums(
     conn: sa.Connection,
     day: dt.date,
-    categories: Sequence[Mapping[str, Any]],
     affinities: Sequence[Mapping[str, Any]],
     suggestions: Sequence[Mapping[str, Any]],
     incentives: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Store the HQ preferences page's figures from members' rows: categories (the chain's
-    ``categories`` as given, each home store's counted here), first suggestions and
-    incentive answers, per home store and chain-wide."""
+    """Store the HQ preferences page's figures from members' rows (``member_categories``,
+    ``member_suggestions`` and ``member_incentives`` as rows or columns): categories, first
+    suggestions and incentive answers, per home store and chain-wide."""
     homes = Homes.read(conn)
     bought = sums_by_store(
         homes,
-        [row["member_id"] for row in affinities],
-        [row["category"] for row in affinities],
-        [[row["purchases"] for row in affinities], [row["amount_rial"] for row in affinities]],
+        column_of(affinities, "member_id"),
+        column_of(affinities, "category"),
+        [column_of(affinities, "purchases"), column_of(affinities, "amount_rial")],
     )
-    stores_categories = [
-        {
-            "computed_on": day,
-            "store_id": store,
-            "category": category,
-            "members": n,
-            "sales": sold,
-            "amount_rial": spent,
-        }
-        for (store, category), (n, sold, spent) in sorted(bought.items())
-        if store != CHAIN
-    ]
-    chain_categories = [{**row, "store_id": CHAIN} for row in categories]
     _replace(
         conn,
         analytics_categories,
         analytics_categories.c.computed_on == day,
-        chain_categories + stores_categories,
+        [
+            {
+                "computed_on": day,
+                "store_id": store,
+                "category": category,
+                "members": n,
+                "sales": sold,
+                "amount_rial": spent,
+            }
+            for (store, category), (n, sold, spent) in sorted(bought.items())
+        ],
     )
-    first = [row for row in suggestions if row["rank"] == 1]
+    first = [i for i, rank in enumerate(column_of(suggestions, "rank")) if rank == 1]
+    ids, categories = column_of(suggestions, "member_id"), column_of(suggestions, "category")
+    lifts = column_of(suggestions, "lift")
     likely = sums_by_store(
         homes,
-        [row["member_id"] for row in first],
-        [row["category"] for row in first],
-        [[float(row["lift"]) for row in first]],
+        [ids[i] for i in first],
+        [categories[i] for i in first],
+        [[float(lifts[i]) for i in first]],
     )
     _replace(
         conn,
@@ -439,9 +438,9 @@ def store_preference_sums(
     )
     answered = sums_by_store(
         homes,
-        [row["member_id"] for row in incentives],
-        [row["incentive"] for row in incentives],
-        [[row["offers"] for row in incentives], [row["responses"] for row in incentives]],
+        column_of(incentives, "member_id"),
+        column_of(incentives, "incentive"),
+        [column_of(incentives, "offers"), column_of(incentives, "responses")],
     )
     _replace(
         conn,

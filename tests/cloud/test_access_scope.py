@@ -412,14 +412,6 @@ def seed_preferences(app: Flask, day: dt.date) -> None:
          "amount_rial": a, "share": 0.5, "affinity": 1.2}
         for m, c, n, a in bought
     ]  # fmt: skip
-    chain: dict[str, list[int]] = {}
-    for _, category, n, amount in bought:
-        entry = chain.setdefault(category, [0, 0, 0])
-        entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + n, entry[2] + amount
-    categories = [
-        {"computed_on": day, "category": c, "members": m, "sales": n, "amount_rial": a}
-        for c, (m, n, a) in chain.items()
-    ]
     suggestions = [
         {"member_id": m, "rank": 1, "computed_on": day, "category": c, "lift": 1.5}
         for m, c in (("m02", "نوشیدنی"), ("m03", "لبنیات"), ("m07", "زعفران"))
@@ -435,7 +427,7 @@ def seed_preferences(app: Flask, day: dt.date) -> None:
         conn.execute(sa.insert(member_suggestions), suggestions)
         conn.execute(sa.insert(member_incentives), incentives)
         # What the run stores for the HQ pages from the same rows.
-        store_preference_sums(conn, day, categories, affinities, suggestions, incentives)
+        store_preference_sums(conn, day, affinities, suggestions, incentives)
 
 
 def test_owner_editing_urls_to_scenarios_sms_users_and_terminals_is_refused(
