@@ -16,6 +16,7 @@ from bench import (
     cashier_path,
     cloud_ingest,
     enrol_form,
+    hq_aggregates,
     hq_pages,
     owner_pages,
     scenarios,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "sentiment": sentiment.main,
     "scenarios": lambda: scenarios.main(20_000),
     "hq_pages": lambda: hq_pages.main(["100000", "20"]),
+    "hq_aggregates": lambda: hq_aggregates.main(["20000"]),
 }
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def fill(app: Flask, n: int) -> str:
     print(f"  members: {time.perf_counter() - started:.0f} s", flush=True)
     _fill_analytics(engine, rng, home, buying, store_ids, months)
     print(f"  member analytics, sales, feedback: {time.perf_counter() - started:.0f} s", flush=True)
-    run_aggregates(engine)
+    run_aggregates(engine, AS_OF)
     return store_ids[0]
 
 
@@ -300,8 +300,9 @@ class Columns:
         return self.columns[name]
 
 
-def run_aggregates(engine: sa.Engine) -> None:
-    """Write the HQ aggregates with the analytics run's code; print wall and CPU time."""
+def run_aggregates(engine: sa.Engine, as_of: dt.datetime) -> tuple[float, float]:
+    """Write the HQ aggregates with the analytics run's code from the stored member rows;
+    print and return the wall and CPU seconds it took."""
     with engine.begin() as conn:
         analysed = Columns(
             conn, member_analytics, ["member_id", "segment", "value_rial", "clv_rial"]
@@ -315,13 +316,15 @@ def run_aggregates(engine: sa.Engine) -> None:
             conn, member_incentives, ["member_id", "incentive", "offers", "responses"]
         )
         wall, cpu = time.perf_counter(), time.process_time()
-        store_aggregates(conn, AS_OF, analysed, True, time.monotonic())  # type: ignore[arg-type]
-        store_preference_sums(conn, AS_OF.date(), liked, likely, answered)  # type: ignore[arg-type]
-        print(
-            f"  HQ aggregates ({len(analysed):,} analysed members):"
-            f" {time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} s CPU",
-            flush=True,
-        )
+        fitted = conn.execute(sa.select(sa.func.count(member_analytics.c.clv_rial))).scalar()
+        store_aggregates(conn, as_of, analysed, bool(fitted), time.monotonic())  # type: ignore[arg-type]
+        store_preference_sums(conn, as_of.date(), liked, likely, answered)  # type: ignore[arg-type]
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        f"  HQ aggregates ({len(analysed):,} analysed members): {wall:.1f} s wall, {cpu:.1f} s CPU",
+        flush=True,
+    )
+    return wall, cpu
 
 
 def _sign_in(app: Flask, username: str) -> Any:
