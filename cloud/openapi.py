@@ -325,6 +325,22 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "points or credit to book now, once per grant_id (last page only)",
                 "items": ref("Grant"),
             },
+        },
+        {
+            "owner_notes": {
+                "type": "array",
+                "description": "the store's open scenario notes, whole (last page only)",
+                "items": ref("OwnerNote"),
+            },
+        },
+    ),
+    "OwnerNote": obj(
+        {
+            "id": HEX128,
+            "member_id": {"type": "string"},
+            "scenario": {"type": "string", "maxLength": 80},
+            "text": {"type": "string", "maxLength": 500},
+            "created_at": {"type": "string", "description": "ISO 8601, the cloud's clock"},
         }
     ),
     "Grant": obj(
