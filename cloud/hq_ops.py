@@ -41,8 +41,10 @@ from cloud.sms.text import TemplateError, render
 from cloud.storage import utcnow
 from cloud.tables import (
     api_tokens,
+    grants,
     members,
     occasions,
+    owner_notes,
     scenario_entries,
     scenarios,
     sms_messages,
@@ -252,10 +254,11 @@ def scenario_page(scenario_id: str) -> str | tuple[str, int]:
         days = _int_arg("days", 30, 1, 365)
         uplift = report(conn, scenario_id, period, days)
         preview, error = _preview(conn, scenario)
+        delivery = _delivery(conn, scenario)
     return render_template(
         "ops_scenario.html",
         s=scenario,
-        summary=_summary(scenario, _store_names()),
+        summary=_summary(scenario, _store_names()) + delivery,
         periods=periods,
         period=period,
         days=days,
@@ -264,6 +267,37 @@ def scenario_page(scenario_id: str) -> str | tuple[str, int]:
         preview_error=error,
         day=request.args.get("on", "").strip() or jalali_date(now_tehran()),
     )
+
+
+def _delivery(conn: sa.Connection, scenario: Scenario) -> list[tuple[str, str]]:
+    """Say how many surprise gifts were handed over at the till and notes closed."""
+    kinds = {action["type"] for action in scenario.actions}
+    lines = []
+    if "gift" in kinds:
+        given, handed = conn.execute(
+            sa.select(sa.func.count(), sa.func.count(grants.c.handed_over_at)).where(
+                grants.c.reason == f"scenario:{scenario.id}"[:40], grants.c.gift.is_(True)
+            )
+        ).one()
+        lines.append(
+            (
+                "هدیه‌های غافلگیری",
+                f"{group_thousands(given)} داده شده، {group_thousands(handed)} در صندوق تحویل شده",
+            )
+        )
+    if "owner_note" in kinds:
+        left, done = conn.execute(
+            sa.select(sa.func.count(), sa.func.count(owner_notes.c.done_at)).where(
+                owner_notes.c.scenario_id == scenario.id
+            )
+        ).one()
+        lines.append(
+            (
+                "یادداشت برای مدیر",
+                f"{group_thousands(left)} گذاشته شده، {group_thousands(done)} انجام شده",
+            )
+        )
+    return lines
 
 
 def _store_names() -> dict[str, str]:

@@ -251,3 +251,16 @@ def test_the_surprise_gift_scenario_reaches_the_card_after_a_big_purchase(
     pull(a_client, a.conn, a.vault)
     (gift,) = gifts.for_member(a.conn, member.id)
     assert gift.note == LIBRARY["surprise-gift"]["actions"][0]["note"] and gift.points == 300
+
+    from cloud.hq import create_user
+    from tests.cloud.test_access_scope import PASSWORD, signed_in
+
+    with cloud_app.extensions["vafa"].engine.begin() as conn:
+        create_user(conn, "admin", PASSWORD, "admin")
+    admin = signed_in(cloud_app, "admin")
+    page = admin.get("/hq/scenarios/surprise-gift").get_data(as_text=True)
+    assert "۱ داده شده، ۰ در صندوق تحویل شده" in page
+    gifts.hand_over(a.conn, a.vault, gift.grant_id, member.id, "مریم")
+    a_client.drain(a.conn, a.vault)
+    page = admin.get("/hq/scenarios/surprise-gift").get_data(as_text=True)
+    assert "۱ داده شده، ۱ در صندوق تحویل شده" in page

@@ -204,6 +204,8 @@ def test_owners_see_and_close_only_their_stores_notes(chain_app: Flask, tmp_path
     assert "یادداشت بازی نیست" in nobody
     admin = signed_in(chain_app, "admin").get("/hq/notes?done=1").get_data(as_text=True)
     assert by_store[VANAK].id in admin and by_store[TAJRISH].id in admin
+    scenario = signed_in(chain_app, "admin").get("/hq/scenarios/apology").get_data(as_text=True)
+    assert "۲ گذاشته شده، ۱ انجام شده" in scenario
     assert signed_in(chain_app, "marketer").get("/hq/notes").status_code == 403
 
 
