@@ -12,14 +12,16 @@ home store pull them at their next sync. An opening points balance becomes a gra
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from agent.members import new_card_code
-from cloud.grants import MAX_GRANT, create_grant
+from agent.members import CARD_PREFIX, ean13_check_digit
+from cloud.grants import MAX_GRANT, create_point_grants
 from cloud.imports.orders import find_store, store_index
 from cloud.imports.rows import Report, Row, chunks, write_chunk
 from cloud.imports.values import BadValue, cell_text, moment, short_text
@@ -89,7 +91,7 @@ def parse_member(row: Row, store_ids: Mapping[str, str], home: str, now: dt.date
     year, birthday = None, None
     try:
         if cell_text(cells.get("birthday")):
-            year, birthday = split_birth_date(_date_text(cells.get("birthday")))
+            year, birthday = _birth_date(_date_text(cells.get("birthday")))
         said = cell_text(cells.get("gender")).lower()
         gender = check_gender(GENDER_WORDS.get(said, said))
         province, city = check_place(
@@ -109,6 +111,10 @@ def parse_member(row: Row, store_ids: Mapping[str, str], home: str, now: dt.date
         _consent(cells.get("consent")),
         find_store(store_ids, cells.get("store")) or home,
     )
+
+
+# A list has some tens of thousands of distinct birth dates; each costs jdatetime's checks.
+_birth_date = functools.lru_cache(maxsize=65_536)(split_birth_date)
 
 
 def _date_text(value: Any) -> str:
@@ -217,9 +223,8 @@ def _write(
     if not rows:
         return
     conn.execute(sa.insert(members), rows)
-    for row, (_, person) in zip(rows, fresh, strict=True):
-        if person.points:
-            create_grant(conn, row["id"], "points", person.points, "opening_balance", by)
+    opening = {row["id"]: p.points for row, (_, p) in zip(rows, fresh, strict=True) if p.points}
+    create_point_grants(conn, opening, "opening_balance", by)
     bump_members(conn, [row["id"] for row in rows])
     report.added += len(rows)
 
@@ -228,7 +233,7 @@ def _card_codes(conn: sa.Connection, count: int) -> list[str]:
     """Return ``count`` fresh card numbers no member has (random ones can clash)."""
     codes: set[str] = set()
     while len(codes) < count:
-        wanted = {new_card_code() for _ in range(count - len(codes))}
+        wanted = {_card_number() for _ in range(count - len(codes))}
         taken = set(
             conn.execute(
                 sa.select(members.c.card_code).where(members.c.card_code.in_(list(wanted)))
@@ -236,6 +241,12 @@ def _card_codes(conn: sa.Connection, count: int) -> list[str]:
         )
         codes |= wanted - taken
     return sorted(codes)[:count]
+
+
+def _card_number() -> str:
+    """Return a random EAN-13 member card number in the till's in-store range."""
+    body = CARD_PREFIX + f"{secrets.randbelow(10**10):010d}"
+    return body + ean13_check_digit(body)
 
 
 def _member_row(vault: PiiVault, digest: bytes, p: NewMember, card: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ reason for logs and a Persian one for people. Reasons never repeat a mobile numb
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -15,7 +16,7 @@ import jdatetime
 
 from cloud.fleet import readable
 from common.errors import InvalidMobile, VafaError
-from common.mobile import normalize_mobile
+from common.mobile import looks_like_mobile, normalize_mobile
 from common.persian import (
     TEHRAN,
     group_thousands,
@@ -35,6 +36,12 @@ RIAL_WORDS = ("ریال", "rials", "rial", "irr")
 SEPARATORS = str.maketrans("", "", ",٬'_ \u00a0\u202f\u066c")
 DECIMAL_MARKS = (".", "٫", "/")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+MAX_MOBILE_INPUT = 32  # as common.mobile
+MOBILE_PREFIX = 5
+_mobile_prefixes: set[str] = set()  # national prefixes seen to make valid mobiles
+_NOT_DIGITS = re.compile(r"\D")
 
 
 class BadValue(VafaError):
@@ -136,21 +143,39 @@ def _parse_date(text: str) -> dt.datetime:
     year, month, day = (int(match.group(n)) for n in (1, 2, 3))
     hour, minute, second = (int(match.group(n) or d) for n, d in ((4, 12), (5, 0), (6, 0)))
     try:
-        if year < JALALI_BEFORE:
-            day_of = jdatetime.date(year, month, day).togregorian()
-        else:
-            day_of = dt.date(year, month, day)
+        day_of = (
+            _jalali_day(year, month, day) if year < JALALI_BEFORE else dt.date(year, month, day)
+        )
         return dt.datetime.combine(day_of, dt.time(hour, minute, second), TEHRAN)
     except ValueError:
         raise bad from None
 
 
+@functools.lru_cache(maxsize=8_192)
+def _jalali_day(year: int, month: int, day: int) -> dt.date:
+    """Return a Jalali day's Gregorian date (kept: a file's orders fall on few days)."""
+    gregorian: dt.date = jdatetime.date(year, month, day).togregorian()
+    return gregorian
+
+
 def mobile(value: Any) -> str:
-    """Return the E.164 form of an Iranian mobile in any spelling."""
+    """Return the E.164 form of an Iranian mobile in any spelling.
+
+    ``phonenumbers`` takes about 0.2 ms a number, most of a large import's time. Iran's
+    mobile pattern decides on the first five national digits (the other five are free, see
+    the test), so a number whose first five digits already made a valid mobile is one too.
+    """
+    text = cell_text(value)
+    if len(text) <= MAX_MOBILE_INPUT and looks_like_mobile(text):
+        national = _NOT_DIGITS.sub("", to_ascii_digits(text))[-10:]
+        if national[:MOBILE_PREFIX] in _mobile_prefixes:
+            return "+98" + national
     try:
-        return normalize_mobile(cell_text(value))
+        found = normalize_mobile(text)
     except InvalidMobile as exc:
         raise BadValue("bad_mobile", str(exc), exc.fa) from exc
+    _mobile_prefixes.add(found[3 : 3 + MOBILE_PREFIX])
+    return found
 
 
 def short_text(value: Any, limit: int, code: str, what_fa: str) -> str:

@@ -439,3 +439,30 @@ def test_demo_data_is_a_top_level_command_too(
         assert conn.execute(sa.select(sa.func.count()).select_from(members)).scalar_one() == 30
     engine.dispose()
     assert made
+
+
+def test_a_mobile_prefix_seen_valid_stands_for_every_number_it_starts() -> None:
+    """The import's shortcut holds for the installed phonenumbers: whether a national
+    number is a valid mobile depends on its first five digits only."""
+    import random
+
+    from cloud.imports.values import MOBILE_PREFIX, BadValue, mobile
+    from common.errors import InvalidMobile
+    from common.mobile import normalize_mobile
+
+    def valid(national: str) -> bool:
+        try:
+            normalize_mobile("0" + national)
+        except InvalidMobile:
+            return False
+        return True
+
+    rng = random.Random(11)
+    for prefix in [f"9{n:04d}" for n in rng.sample(range(10_000), 600)] + ["91212", "99810"]:
+        answers = {valid(prefix + f"{rng.randrange(10**5):05d}") for _ in range(4)}
+        assert len(answers) == 1, prefix
+    assert mobile("09121234567") == "+989121234567"
+    assert mobile("۰۹۱۲ ۷۷۷ ۸۸۸۸") == "+989127778888"  # the prefix is known now
+    with pytest.raises(BadValue):
+        mobile("09400000000")  # never a mobile, however many others were
+    assert MOBILE_PREFIX == 5
