@@ -20,7 +20,8 @@
 # Options:
 #   --no-venv   do not build /opt/vafa/venv (tests, packagers); VAFA_SKIP_VENV=1 does the same.
 #               Commands then run with $VAFA_PYTHON (default python3) on this source tree.
-#   --kiosk     also install the cashier screen: cage, chromium, the vafa-kiosk user and unit.
+#   --kiosk     also install the cashier screen: cage, xwayland, chromium, the vafa-kiosk user
+#               and unit.
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,8 +80,9 @@ check_host() {
 install_packages() {
     as_root bash "$src/installer/system-packages.sh" terminal
     if ((kiosk)); then
+        # xwayland: cage (0.1.4, Debian 12) exits at start when it cannot run Xwayland.
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-            cage chromium
+            cage xwayland chromium
     fi
 }
 

@@ -206,7 +206,7 @@ def test_kiosk_adds_its_unit_user_and_packages(tmp_path: Path) -> None:
     assert "User=vafa-kiosk" in unit and "--kiosk" in unit
     assert "Environment=VAFA_KIOSK_URL=http://127.0.0.1:8300/cashier/" in unit.splitlines()
     done = actions(root)
-    assert any(a.endswith("apt-get install -y --no-install-recommends cage chromium") for a in done)
+    assert any(a.endswith("apt-get install -y --no-install-recommends cage xwayland chromium") for a in done)
     assert "usermod --append --groups video,render,input vafa-kiosk" in done
     assert "systemctl enable vafa-agent.service vafa-kiosk.service" in done
 
