@@ -42,7 +42,7 @@ def _sqlite(
     conn: sa.Connection, table: sa.Table, columns: list[sa.Column[Any]], chunk: list[Any]
 ) -> None:
     processors: list[Callable[[Any], Any] | None] = [
-        c.type.bind_processor(conn.dialect) for c in columns
+        c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns
     ]
     if any(processors):
         chunk = [

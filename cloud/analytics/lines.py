@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.analytics.bulk import insert_rows
 from cloud.tables import events, sale_lines, sales, settings
 from common.pii import PiiError, PiiVault
 
@@ -35,7 +36,8 @@ def _watermark(conn: sa.Connection) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def _set_watermark(conn: sa.Connection, moment: dt.datetime) -> None:
+def set_watermark(conn: sa.Connection, moment: dt.datetime) -> None:
+    """Record that the lines of events received up to ``moment`` are copied."""
     now = dt.datetime.now(dt.UTC)
     conn.execute(sa.delete(settings).where(settings.c.key == WATERMARK))
     conn.execute(
@@ -92,10 +94,11 @@ def copy_sale_lines(conn: sa.Connection, vault: PiiVault) -> int:
                 continue
             rows.extend(lines_of(body, moment))
         if rows:
-            conn.execute(sa.insert(sale_lines), rows)
-            copied += len(rows)
+            copied += insert_rows(
+                conn, sale_lines, list(rows[0]), (tuple(r.values()) for r in rows)
+            )
     if latest is not None:
-        _set_watermark(conn, latest)
+        set_watermark(conn, latest)
     return copied
 
 

@@ -1,0 +1,47 @@
+"""Bulk inserts store exactly what SQLAlchemy's own insert stores, on both back-ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Flask
+
+from cloud.analytics.bulk import insert_rows
+from cloud.tables import sale_lines
+
+AT = dt.datetime(2026, 6, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def _row(sale_id: str) -> dict[str, object]:
+    return {
+        "sale_id": sale_id,
+        "line_no": 0,
+        "member_id": "m1",
+        "category": "لبنیات",
+        "sku": "01-002",
+        "quantity": 2,
+        "amount_rial": 1_250_000,
+        "received_at": AT,
+    }
+
+
+def test_bulk_rows_read_back_like_sqlalchemy_inserts(cloud_app_any: Flask) -> None:
+    engine = cloud_app_any.extensions["vafa"].engine
+    names = [c.name for c in sale_lines.columns]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(sale_lines), [_row("plain")])
+        written = insert_rows(
+            conn, sale_lines, names, (tuple(_row(f"bulk{n}").values()) for n in range(3))
+        )
+    assert written == 3
+    with engine.connect() as conn:
+        # The raw stored text too: SQLite compares times as strings, so the format matters.
+        raw = conn.exec_driver_sql("SELECT sale_id, received_at FROM sale_lines").all()
+        rows = {r.sale_id: r for r in conn.execute(sa.select(sale_lines))}
+    assert len({str(at) for _, at in raw}) == 1
+    plain = rows.pop("plain")
+    assert sorted(rows) == ["bulk0", "bulk1", "bulk2"]
+    for row in rows.values():
+        assert row._asdict() | {"sale_id": "plain"} == plain._asdict()
+    assert plain.received_at.replace(tzinfo=dt.UTC) == AT
