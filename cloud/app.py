@@ -17,6 +17,7 @@ from cloud import (
     hq,
     hq_api,
     hq_ops,
+    imports_page,
     member360,
     metrics,
     openapi,
@@ -69,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(member360.bp)
     app.register_blueprint(hq_ops.bp)
     app.register_blueprint(owner_notes_page.bp)
+    app.register_blueprint(imports_page.bp)
     app.register_blueprint(dashboard_pages.bp)
     metrics.install(app)
     app.register_error_handler(CloudError, _cloud_error)

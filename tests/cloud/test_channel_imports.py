@@ -466,3 +466,47 @@ def test_a_mobile_prefix_seen_valid_stands_for_every_number_it_starts() -> None:
     with pytest.raises(BadValue):
         mobile("09400000000")  # never a mobile, however many others were
     assert MOBILE_PREFIX == 5
+
+
+def _signed_in(app: Flask, role: str) -> tuple[Any, str]:
+    from tests.cloud.test_hq_ops import _log_in
+
+    with _engine(app).begin() as conn:
+        create_user(conn, f"page-{role}", "a-long-password", role)
+    return _log_in(app, f"page-{role}", "a-long-password")
+
+
+def test_the_import_page_takes_a_file_and_shows_each_bad_row(cloud_app_any: Flask) -> None:
+    store_id = _store(cloud_app_any)
+    client, token = _signed_in(cloud_app_any, "marketer")
+    assert "ورود داده" in client.get("/hq/imports").get_data(as_text=True)
+    form = {"csrf": token, "kind": "members", "store": store_id, "channel": "website"}
+    answer = client.post(
+        "/hq/imports", data={**form, "file": (io.BytesIO(MEMBERS_CSV.encode()), "club.csv")}
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert 'data-line="4"' in page and "شماره موبایل معتبر نیست" in page
+    assert "<td>۲</td><td>۰</td><td>۹</td>" in page.replace("\n", "")  # added, there, refused
+    orders = {**form, "kind": "orders", "store": ""}
+    again = client.post(
+        "/hq/imports", data={**orders, "file": (io.BytesIO(ORDERS_CSV.encode()), "o.csv")}
+    )
+    assert again.status_code == 200 and "این سفارش قبلاً با مبلغ" in again.get_data(as_text=True)
+    assert _count(cloud_app_any, channel_orders) == 3
+    bad = client.post("/hq/imports", data={**form, "file": (io.BytesIO(b"x"), "list.pdf")})
+    assert bad.status_code == 400 and "CSV یا اکسل" in bad.get_data(as_text=True)
+
+
+def test_the_import_page_needs_csrf_and_an_admin_or_a_marketer(cloud_app: Flask) -> None:
+    store_id = _store(cloud_app)
+    data = {"kind": "members", "store": store_id}
+    client, _ = _signed_in(cloud_app, "admin")
+    no_token = {**data, "file": (io.BytesIO(MEMBERS_CSV.encode()), "club.csv")}
+    assert client.post("/hq/imports", data=no_token).status_code == 400
+    owner, owner_token = _signed_in(cloud_app, "store_owner")
+    assert owner.get("/hq/imports").status_code == 403
+    with_token = {**data, "csrf": owner_token, "file": (io.BytesIO(b"a"), "club.csv")}
+    assert owner.post("/hq/imports", data=with_token).status_code == 403
+    assert _count(cloud_app, members) == 0
+    assert cloud_app.test_client().get("/hq/imports").status_code == 302  # to the login
