@@ -205,6 +205,10 @@ def test_kiosk_adds_its_unit_user_and_packages(tmp_path: Path) -> None:
     unit = (root / "etc/systemd/system/vafa-kiosk.service").read_text()
     assert "User=vafa-kiosk" in unit and "--kiosk" in unit
     assert "Environment=VAFA_KIOSK_URL=http://127.0.0.1:8300/cashier/" in unit.splitlines()
+    # Found under real systemd: ProtectHome= hides /run/user, where cage makes its Wayland
+    # socket; a console-booting system never reaches graphical.target.
+    assert not any(line.startswith("ProtectHome=") for line in unit.splitlines())
+    assert "WantedBy=multi-user.target" in unit.splitlines()
     done = actions(root)
     assert any(a.endswith("apt-get install -y --no-install-recommends cage xwayland chromium") for a in done)
     assert "usermod --append --groups video,render,input vafa-kiosk" in done
