@@ -510,3 +510,25 @@ def test_the_import_page_needs_csrf_and_an_admin_or_a_marketer(cloud_app: Flask)
     assert owner.post("/hq/imports", data=with_token).status_code == 403
     assert _count(cloud_app, members) == 0
     assert cloud_app.test_client().get("/hq/imports").status_code == 302  # to the login
+
+
+def test_a_chunk_that_clashes_is_written_row_by_row_refusing_only_the_clash(
+    cloud_app: Flask,
+) -> None:
+    """Another import (or a terminal) storing the same row between the look-up and the
+    write makes the chunk's insert fail; its rows then go one at a time."""
+    from cloud.imports.rows import write_chunk
+
+    _store(cloud_app)
+    attempts: list[list[int]] = []
+
+    def write(conn: sa.Connection, items: Any, pending: Report) -> None:
+        attempts.append(list(items))
+        if 2 in items:
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+        pending.added += len(items)
+
+    report = Report("orders")
+    write_chunk(_engine(cloud_app), [1, 2, 3], write, report, lambda item: item + 1)
+    assert attempts == [[1, 2, 3], [1], [2], [3]]
+    assert report.added == 2 and [(p.line, p.code) for p in report.problems] == [(3, "conflict")]
