@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -109,14 +110,47 @@ def test_a_gift_is_shown_handed_over_once_printed_once_and_recorded_by_the_cloud
     assert "هدیهٔ شگفتانه در صندوق تحویل شد" in page.get_data(as_text=True)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Yield the cloud app on SQLite or PostgreSQL (as tests/cloud's cloud_app_any)."""
+    from cloud.app import create_app
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cloud-any.db'}"
+    else:
+        url = request.getfixturevalue("postgres_engine_url")
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "PII_KEY_FILE": str(tmp_path / "cloud-any-keys" / "pii.key"),
+            "SECRET_KEY": "test",
+            "TESTING": True,
+        }
+    )
+    yield app
+    app.extensions["vafa"].engine.dispose()
+
+
+@pytest.fixture
+def any_stores(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """The two stores of ``stores``, on either back-end."""
+    a = _open_terminal(any_cloud, tmp_path / "a", "شعبه ونک")
+    b = _open_terminal(any_cloud, tmp_path / "b", "شعبه تجریش")
+    yield a, b
+    for terminal, client in (a, b):
+        client.close()
+        terminal.close()
+
+
 def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
-    stores, cloud_app
+    any_stores, any_cloud
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a gift handed over while the terminal has not yet told the cloud it booked it
     WHEN the cloud sends the grant again, the terminal resends its events (lost answer)
     and a forged second hand-over and another store's claim arrive
     THEN the gift is booked once, handed over once, and the extra claims are refused."""
-    (a, a_client), (b, b_client) = stores
+    cloud_app = any_cloud
+    (a, a_client), (b, b_client) = any_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id)
     pull(a_client, a.conn, a.vault)
