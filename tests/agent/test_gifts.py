@@ -298,3 +298,47 @@ def test_the_surprise_gift_scenario_reaches_the_card_after_a_big_purchase(
     a_client.drain(a.conn, a.vault)
     page = admin.get("/hq/scenarios/surprise-gift").get_data(as_text=True)
     assert "۱ داده شده، ۱ در صندوق تحویل شده" in page
+
+
+def test_a_printer_out_of_paper_keeps_the_slip_for_later_and_prints_it_once(
+    tmp_path: Path,
+) -> None:
+    """GIVEN a networked printer out of paper WHEN a gift is handed over THEN the hand-over
+    is recorded and the slip refused in Persian; WHEN paper is loaded and the cashier presses
+    the card's button again THEN the slip prints once and no second hand-over is recorded."""
+    from agent.config import AgentConfig
+    from agent.drivers.printer_status import PrinterNotReady
+    from agent.drivers.simulator import NetworkPrinterSimulator
+    from agent.terminal import Terminal
+    from tests.web.test_cashier_gift import give_gift
+
+    sim = NetworkPrinterSimulator(out_dir=tmp_path, status={1: 0x1A, 2: 0x32, 4: 0x72})
+    config = AgentConfig(
+        data_dir=tmp_path / "terminal",
+        printer_profile="xprinter-xp80c",
+        printer_transport="network",
+        printer_target=sim.address,
+        printer_timeout_s=1.0,
+    )
+    terminal = Terminal(config, store_name="فروشگاه آزمایشی")
+    try:
+        member = terminal.flow.enrol("09121234567", "سارا احمدی", consent=True)
+        grant_id = give_gift(terminal, member.id)
+        gift, _ = gifts.hand_over(terminal.conn, terminal.vault, grant_id, member.id, "مریم")
+        with pytest.raises(PrinterNotReady) as caught:
+            gifts.print_slip(terminal, gift, member)
+        assert caught.value.fa == "کاغذ چاپگر تمام شده است"
+        (waiting,) = gifts.for_member(terminal.conn, member.id)
+        assert waiting.handed_over_at and not waiting.slip_printed_at
+        sim.status = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
+        again, fresh = gifts.hand_over(terminal.conn, terminal.vault, grant_id, member.id, "مریم")
+        assert not fresh
+        assert gifts.print_slip(terminal, again, member)
+        assert not gifts.print_slip(terminal, again, member)
+        assert gifts.for_member(terminal.conn, member.id) == []
+        assert _handovers(terminal.conn) == 1
+    finally:
+        terminal.close()
+    sim.wait_for_jobs(1)
+    sim.close()
+    assert len(sim.jobs) == 1 and len(sim.images) == 1 and sim.kicks == []
