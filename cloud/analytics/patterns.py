@@ -36,7 +36,7 @@ Floats = npt.NDArray[np.float64]
 class Patterns:
     """Every buying member's order pattern on the analysis day, as aligned columns."""
 
-    member_ids: list[str]  # sorted
+    member_ids: list[str]
     purchases: Ints
     value_rial: Ints
     first_us: Ints  # first kept purchase, microseconds since the epoch (UTC)
@@ -94,7 +94,10 @@ def cycle_positions(gap_days: Floats, mean_interval_days: Floats) -> list[str]:
 
 
 def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
-    """Return every buying member's order pattern as of ``as_of``, sorted by member id."""
+    """Return every buying member's order pattern as of ``as_of``."""
+    # Grouped channel first: on SQLite, member first makes the planner walk the member_id
+    # index (a random read of every sale) instead of scanning and sorting, 2.5 times the
+    # CPU at 100,000 members. Rows come in no particular order; members are coded here.
     query = (
         sa.select(
             sales.c.member_id,
@@ -105,8 +108,7 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
             sa.func.max(sales.c.received_at),
         )
         .where(_kept(as_of), sales.c.member_id.is_not(None))
-        .group_by(sales.c.member_id, sales.c.channel)
-        .order_by(sales.c.member_id, sales.c.channel)
+        .group_by(sales.c.channel, sales.c.member_id)
     )
     rows: list[Any] = list(conn.execute(query).all())
     if not rows:
@@ -114,16 +116,17 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
         return Patterns([], empty, empty, empty, empty, nothing, nothing, [], [])
     member_col, channel_col, count_col, value_col, first_col, last_col = zip(*rows, strict=True)
     del rows
+    codes: dict[str, int] = {}
+    member = np.fromiter((codes.setdefault(m, len(codes)) for m in member_col), dtype=np.int64)
+    n = len(codes)
     counts = np.fromiter(count_col, dtype=np.int64)
-    values = np.fromiter((int(v) for v in value_col), dtype=np.int64)
-    firsts, lasts = _micros_array(first_col), _micros_array(last_col)
-    # Rows come sorted by member: each member's rows are one run; ``starts`` begin them.
-    new = np.ones(len(member_col), dtype=bool)
-    new[1:] = [a != b for a, b in zip(member_col[1:], member_col[:-1], strict=True)]
-    starts = np.flatnonzero(new)
-    purchases = np.add.reduceat(counts, starts)
-    first_us = np.minimum.reduceat(firsts, starts)
-    last_us = np.maximum.reduceat(lasts, starts)
+    purchases = np.bincount(member, weights=counts, minlength=n).astype(np.int64)
+    value_rial = np.zeros(n, dtype=np.int64)
+    np.add.at(value_rial, member, np.fromiter((int(v) for v in value_col), dtype=np.int64))
+    first_us = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_us, member, _micros_array(first_col))
+    last_us = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_us, member, _micros_array(last_col))
     as_of_us = micros(as_of)
     with np.errstate(invalid="ignore", divide="ignore"):
         interval = np.where(
@@ -131,23 +134,27 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
         )
     gap = (as_of_us - last_us) / 1e6 / DAY
     return Patterns(
-        member_ids=[member_col[i] for i in starts.tolist()],
+        member_ids=list(codes),
         purchases=purchases,
-        value_rial=np.add.reduceat(values, starts),
+        value_rial=value_rial,
         first_us=first_us,
         last_us=last_us,
         mean_interval_days=interval,
         gap_days=gap,
         cycle=cycle_positions(gap, interval),
-        channels=_channel_json(starts, channel_col, count_col),
+        channels=_channel_json(n, member, channel_col, counts),
     )
 
 
-def _channel_json(starts: Ints, channels: tuple[str, ...], counts: tuple[int, ...]) -> list[str]:
-    ends = [*starts[1:].tolist(), len(channels)]
-    return [
-        json.dumps(
-            {channels[k]: int(counts[k]) for k in range(lo, hi)}, sort_keys=True
-        )  # keys come sorted by the query already; sort_keys keeps it so on any collation
-        for lo, hi in zip(starts.tolist(), ends, strict=True)
+def _channel_json(n: int, member: Ints, channels: tuple[str, ...], counts: Ints) -> list[str]:
+    """Return each member's channel mix as JSON; equal mixes share one encoding."""
+    names = sorted(set(channels))
+    column = {name: j for j, name in enumerate(names)}
+    mix = np.zeros((n, len(names)), dtype=np.int64)
+    mix[member, np.fromiter((column[c] for c in channels), dtype=np.int64)] = counts
+    distinct, which = np.unique(mix, axis=0, return_inverse=True)
+    texts = [
+        json.dumps({names[j]: int(k) for j, k in enumerate(row) if k}, sort_keys=True)
+        for row in distinct.tolist()
     ]
+    return [texts[i] for i in which.ravel().tolist()]

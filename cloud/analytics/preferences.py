@@ -59,7 +59,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 class Spend:
     """Kept line spend per member and category, as aligned columns (one row per pair)."""
 
-    members: list[str]  # distinct, in the order their rows come
+    members: list[str]  # distinct, in the order they first come
     categories: list[str]  # distinct, sorted ("" when the POS sent none)
     member: Ints  # each row's index into ``members``
     category: Ints  # each row's index into ``categories``
@@ -68,7 +68,7 @@ class Spend:
 
     @classmethod
     def of(cls, rows: Iterable[tuple[str, str, int, int]]) -> Spend:
-        """Gather (member, category, sales, Rials) rows, a member's rows next to each other."""
+        """Gather (member, category, sales, Rials) rows, one per member and category."""
         return _Gatherer().add(rows).spend()
 
 
@@ -76,7 +76,7 @@ class _Gatherer:
     """Turn chunks of (member, category, sales, Rials) rows into a ``Spend``."""
 
     def __init__(self) -> None:
-        self.members: list[str] = []
+        self.members: dict[str, int] = {}
         self.codes: dict[str, int] = {}
         self.parts: list[list[Ints]] = []
 
@@ -86,12 +86,8 @@ class _Gatherer:
         counts: list[int] = []
         rials: list[int] = []
         members, codes = self.members, self.codes
-        last = members[-1] if members else None
         for member, category, count, rial in rows:
-            if member != last:
-                members.append(member)
-                last = member
-            member_code.append(len(members) - 1)
+            member_code.append(members.setdefault(member, len(members)))
             category_code.append(codes.setdefault(category, len(codes)))
             counts.append(int(count))
             rials.append(int(rial or 0))
@@ -108,7 +104,7 @@ class _Gatherer:
         remap = np.zeros(len(categories), dtype=np.int64)
         for j, name in enumerate(categories):
             remap[self.codes[name]] = j
-        return Spend(self.members, categories, member, remap[category], counts, rials)
+        return Spend(list(self.members), categories, member, remap[category], counts, rials)
 
 
 def category_spend(conn: sa.Connection, as_of: dt.datetime) -> list[tuple[str, str, int, int]]:
@@ -139,8 +135,10 @@ def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
             sa.func.sum(sale_lines.c.amount_rial),
         )
         .where(sale_lines.c.received_at <= as_of, sale_lines.c.sale_id.not_in(refunded))
-        .group_by(sale_lines.c.member_id, sale_lines.c.category)
-        .order_by(sale_lines.c.member_id, sale_lines.c.category)
+        # Category first: member first makes SQLite walk the member_id index (a random read
+        # of every line) instead of scanning and sorting (8.4 s against 5.1-6.8 s CPU for
+        # 2.3 million lines).
+        .group_by(sale_lines.c.category, sale_lines.c.member_id)
     )
     gatherer = _Gatherer()
     result = conn.execute(query)
@@ -204,7 +202,7 @@ def affinity_rows(
     spend: Sequence[tuple[str, str, int, int]], day: dt.date
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return member-category rows and the chain's per-category rows."""
-    gathered = Spend.of(sorted(spend, key=lambda row: row[0]))
+    gathered = Spend.of(spend)
     found = affinities(gathered, day)
     rows = [
         {
@@ -285,7 +283,7 @@ def suggestion_rows(
     spend: Sequence[tuple[str, str, int, int]], segment_of: Mapping[str, str], day: dt.date
 ) -> list[dict[str, Any]]:
     """Return each member's likely next categories as rows (rank 1 = most likely)."""
-    gathered = Spend.of(sorted(spend, key=lambda row: row[0]))
+    gathered = Spend.of(spend)
     found = suggestions(gathered, segment_of)
     return [
         {
