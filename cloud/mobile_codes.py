@@ -29,11 +29,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from cloud.context import ctx
-from cloud.errors import BadRequest, CloudError
+from cloud.errors import BadRequest, CloudError, Conflict
 from cloud.sms.providers import SmsError, SmsProvider, provider_from_config
 from cloud.sms.text import parts, render
 from cloud.storage import utcnow
-from cloud.tables import mobile_codes
+from cloud.tables import members, mobile_codes
 from common.errors import InvalidMobile
 from common.mobile import normalize_mobile
 from common.persian import to_ascii_digits, to_persian_digits
@@ -131,6 +131,19 @@ def _code_hmac(vault: PiiVault, code_id: str, code: str) -> bytes:
     return vault.lookup_hash(f"mobile-code:{code_id}:{code}")
 
 
+def _refuse_members(conn: sa.Connection, mobile_hmac: bytes) -> None:
+    """A mobile already in the club (at any store) gets no code: its enrolment would be
+    rejected at sync, and the member would be texted for nothing."""
+    found = conn.execute(sa.select(members.c.id).where(members.c.mobile_hmac == mobile_hmac))
+    if found.first() is not None:
+        raise Conflict(
+            "the mobile already belongs to a member",
+            fa="این شماره قبلاً در باشگاه عضو شده است",
+            code="already_member",
+            field="mobile",
+        )
+
+
 def _check_limits(
     conn: sa.Connection, terminal_id: str, mobile_hmac: bytes, now: dt.datetime, limits: Limits
 ) -> None:
@@ -173,6 +186,7 @@ def issue(
     code_id, code = new_id(), f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
     mobile_hmac = vault.lookup_hash(mobile_e164)
     with engine.begin() as conn:
+        _refuse_members(conn, mobile_hmac)
         _check_limits(conn, terminal_id, mobile_hmac, now, limits)
         # Codes never verified are only needed for the limits: gone after a day. A verified
         # one stays for the enrolment naming it, however late that event arrives.

@@ -23,7 +23,7 @@ HEX128: Schema = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 TIERS = ["normal", "silver", "gold", "vip"]
 ERROR_CODES = (
     "bad_request, bad_code, unauthorized, bad_signature, stale_time, replay, revoked, conflict,"
-    " rate_limited, sms_unavailable, no_code, wrong_code, code_expired, code_used,"
+    " already_member, rate_limited, sms_unavailable, no_code, wrong_code, code_expired, code_used,"
     " too_many_attempts"
 )
 
@@ -633,6 +633,8 @@ CODE_PATHS: Schema = {
             "MobileCodeRequest",
             _ok("the code is on its way", "MobileCodeSent"),
             **{
+                "409": "the mobile already belongs to a member, here or at another store"
+                " (already_member)",
                 "429": "too many codes for this mobile or from this terminal (rate_limited)",
                 "503": "the SMS provider did not take the text; nothing kept (sms_unavailable)",
             },

@@ -33,6 +33,7 @@ from cloud.app import create_app as create_cloud
 from cloud.fleet import create_enrolment_code, create_store
 from cloud.mobile_codes import is_verified
 from cloud.tables import mobile_codes
+from tests.cloud.test_mobile_codes import enrol_member, enrol_till
 from tests.support.live_server import live_server
 from tests.web.test_cashier_web import PIN, unlock
 
@@ -297,3 +298,14 @@ def test_no_mobile_or_code_in_the_tills_logs(
     assert "mobile code" in text and "offline" in text  # the steps were logged
     forms = ("09127771234", "9127771234", E164, "7771234", "09127771299", "7771299", code)
     assert not [form for form in forms if form in text]
+
+
+def test_a_member_of_another_store_is_told_at_the_till(shop_factory: Any) -> None:
+    """GIVEN the mobile enrolled at another store (HQ knows, this till does not) WHEN the form
+    is sent THEN HQ's Persian refusal shows and nothing is texted or stored here."""
+    shop = shop_factory("when_online")
+    elsewhere = enrol_till(shop.cloud, "شعبه تجریش")
+    assert enrol_member(elsewhere, 1, E164)["status"] == "applied"
+    refused = shop.submit()
+    assert refused.status_code == 400 and "قبلاً در باشگاه عضو" in _page(refused)
+    assert shop.texts() == [] and shop.members() == 0

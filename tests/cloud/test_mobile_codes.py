@@ -273,7 +273,8 @@ def test_a_provider_that_fails_leaves_nothing(cloud_app_any: Flask, tmp_path: Pa
     assert till.rows()[0].provider == "kavenegar"
 
 
-def _enrol_member(till: Till, seq: int, mobile: str, **extra: Any) -> dict[str, Any]:
+def enrol_member(till: Till, seq: int, mobile: str, **extra: Any) -> dict[str, Any]:
+    """Sync a member.enrolled event for this mobile from the terminal; return its result."""
     event = enrolment_event(seq, new_id())
     event["payload"].update(mobile=mobile, **extra)
     answer = till.post("/api/v1/sync/events", {"events": [event]})
@@ -295,20 +296,20 @@ def test_the_enrolment_event_claims_the_verified_code(till: Till) -> None:
     till.app.config["MOBILE_CODE_RESEND_S"] = 0
     till.post(SEND, {"mobile": MOBILE})
     check = till.post(VERIFY, {"mobile": MOBILE, "code": till.code_sent()}).get_json()["check_id"]
-    other_mobile = _enrol_member(till, 1, "09351112233", mobile_verified=True, mobile_check=check)
+    other_mobile = enrol_member(till, 1, "09351112233", mobile_verified=True, mobile_check=check)
     assert other_mobile["status"] == "applied" and not _verified(till, other_mobile["member_id"])
-    member = _enrol_member(till, 2, MOBILE, mobile_verified=True, mobile_check=check)
+    member = enrol_member(till, 2, MOBILE, mobile_verified=True, mobile_check=check)
     assert member["status"] == "applied" and _verified(till, member["member_id"])
     assert till.rows()[0].member_id == member["member_id"]
     till.post(SEND, {"mobile": "09351112244"})  # texted, never verified
     unverified_code = till.rows()[-1].id
-    sent_only = _enrol_member(
+    sent_only = enrol_member(
         till, 3, "09351112244", mobile_verified=True, mobile_check=unverified_code
     )
     assert sent_only["status"] == "applied" and not _verified(till, sent_only["member_id"])
-    plain = _enrol_member(till, 4, "09351112255", mobile_verified=False)
+    plain = enrol_member(till, 4, "09351112255", mobile_verified=False)
     assert plain["status"] == "applied" and not _verified(till, plain["member_id"])
-    no_id = _enrol_member(till, 5, "09351112266", mobile_verified=True)
+    no_id = enrol_member(till, 5, "09351112266", mobile_verified=True)
     assert no_id["status"] == "rejected" and no_id["field"] == "payload.mobile_check"
     with till.app.extensions["vafa"].engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(members)).scalar() == 4
@@ -323,7 +324,7 @@ def test_no_mobile_or_code_reaches_a_log_line(till: Till, caplog: pytest.LogCapt
     till.post(VERIFY, {"mobile": MOBILE, "code": "000000" if code != "000000" else "111111"})
     check = till.post(VERIFY, {"mobile": MOBILE, "code": code}).get_json()["check_id"]
     till.post(VERIFY, {"mobile": MOBILE, "code": code})  # refused: used
-    _enrol_member(till, 1, "09351112233", mobile_verified=True, mobile_check=check)  # warned
+    enrol_member(till, 1, "09351112233", mobile_verified=True, mobile_check=check)  # warned
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "mobile code" in text and "refused" in text  # the steps were logged
     leaked = [form for form in (*MOBILE_FORMS, code, "09351112233", "1112233") if form in text]
@@ -344,3 +345,16 @@ def test_codes_never_verified_are_dropped_after_a_day(till: Till) -> None:
     till.post(SEND, {"mobile": "09350000010"})
     ids = [row.id for row in till.rows()]
     assert verified in ids and unverified not in ids and len(ids) == 2
+
+
+def test_a_mobile_already_in_the_club_gets_no_code(till: Till) -> None:
+    """GIVEN a member enrolled at another store WHEN a terminal asks a code for that mobile
+    THEN 409 already_member in Persian, naming the field, and nothing is texted or kept."""
+    other = enrol_till(till.app, "شعبه تجریش")
+    assert enrol_member(other, 1, "09123456789")["status"] == "applied"
+    answer = till.post(SEND, {"mobile": MOBILE})
+    assert answer.status_code == 409
+    assert answer.get_json()["error"] == "already_member"
+    assert answer.get_json()["field"] == "mobile" and "قبلاً" in answer.get_json()["message_fa"]
+    check_against_spec(spec_of(till.app), "POST", SEND, answer)
+    assert till.texts() == [] and till.rows() == []
