@@ -80,13 +80,6 @@ class MobileCodes:
         self._client: SyncClient | None = None
         self._lock = threading.Lock()
 
-    def close(self) -> None:
-        """Close the connection to HQ, if one was opened."""
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
     def step(
         self,
         raw_mobile: str,
