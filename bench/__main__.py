@@ -2,7 +2,7 @@
 
 Each runs with its own defaults (``python -m bench.<name> ARGS`` takes arguments); the
 large runs quoted in docs/benchmarks.md (1,000,000 members for the HQ pages, 100,000 for
-the analytics pass and the scenarios) are given there with their commands.
+the analytics pass, the scenarios and the imports) are given there with their commands.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bench import (
     enrol_form,
     hq_aggregates,
     hq_pages,
+    imports,
     owner_pages,
     scenarios,
     sentiment,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "sentiment": sentiment.main,
     "scenarios": lambda: scenarios.main(20_000),
     "hq_pages": lambda: hq_pages.main(["100000", "20"]),
+    "imports": lambda: imports.main(20_000),
     "hq_aggregates": lambda: hq_aggregates.main(["20000"]),
 }
 
