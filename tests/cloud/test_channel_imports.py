@@ -532,3 +532,38 @@ def test_a_chunk_that_clashes_is_written_row_by_row_refusing_only_the_clash(
     write_chunk(_engine(cloud_app), [1, 2, 3], write, report, lambda item: item + 1)
     assert attempts == [[1, 2, 3], [1], [2], [3]]
     assert report.added == 2 and [(p.line, p.code) for p in report.problems] == [(3, "conflict")]
+
+
+def test_an_order_goes_to_its_store_else_the_files_else_the_members_home(
+    cloud_app: Flask,
+) -> None:
+    vanak = _store(cloud_app)
+    tajrish = _store(cloud_app, "شعبه تجریش")
+    _members(cloud_app)  # home store: Vanak
+    text = "order_id,mobile,ordered_at,total_rial,store\n"
+    text += f"S1,09121234567,1404/01/01,50000,{tajrish}\n"
+    text += "S2,09121234567,1404/01/02,50000,شعبه تجريش\n"  # by name, Arabic yeh
+    text += "S3,09121234567,1404/01/03,50000,\n"
+    text += "S4,09121234567,1404/01/04,50000,شعبه ناپیدا\n"
+    rows = read_rows(io.BytesIO(text.encode()), "o.csv", order_columns.COLUMNS, {"order_id"})
+    ext = cloud_app.extensions["vafa"]
+    report = import_orders(ext.engine, ext.vault, rows, "website", "t", now=NOW)
+    assert _faults(report) == {5: "bad_store"}
+    rows = read_rows(io.BytesIO(text.encode()), "o.csv", order_columns.COLUMNS, {"order_id"})
+    elsewhere = import_orders(ext.engine, ext.vault, rows, "whatsapp", "t", store=tajrish, now=NOW)
+    with _engine(cloud_app).connect() as conn:
+        placed = {
+            order_id: store_id
+            for order_id, store_id in conn.execute(
+                sa.select(channel_orders.c.order_id, channel_orders.c.store_id).where(
+                    channel_orders.c.channel == "website"
+                )
+            )
+        }
+        s3 = conn.execute(
+            sa.select(channel_orders.c.store_id).where(
+                channel_orders.c.channel == "whatsapp", channel_orders.c.order_id == "S3"
+            )
+        ).scalar_one()
+    assert placed == {"S1": tajrish, "S2": tajrish, "S3": vanak}
+    assert s3 == tajrish and elsewhere.added == 3
