@@ -567,3 +567,27 @@ def test_an_order_goes_to_its_store_else_the_files_else_the_members_home(
         ).scalar_one()
     assert placed == {"S1": tajrish, "S2": tajrish, "S3": vanak}
     assert s3 == tajrish and elsewhere.added == 3
+
+
+def test_migration_0023_goes_down_with_channel_orders_and_up_again(cloud_app_any: Flask) -> None:
+    """Going back below 0023 removes the channel orders (a sale needs its terminal event
+    there) and leaves the till's sales; going up again gives the schema back."""
+    from alembic import command
+
+    from cloud.storage import alembic_config, migrate
+
+    _store(cloud_app_any)
+    _members(cloud_app_any)
+    assert _orders(cloud_app_any).added == 3
+    engine = _engine(cloud_app_any)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0022")
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        assert "channel_orders" not in inspector.get_table_names()
+        nullable = {c["name"]: c["nullable"] for c in inspector.get_columns("sales")}
+        assert not nullable["event_id"] and not nullable["terminal_id"]
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM sales")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM sale_lines")).scalar_one() == 0
+    migrate(engine)
+    assert _orders(cloud_app_any).added == 3
