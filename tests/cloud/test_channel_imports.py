@@ -591,3 +591,25 @@ def test_migration_0023_goes_down_with_channel_orders_and_up_again(cloud_app_any
         assert conn.execute(sa.text("SELECT COUNT(*) FROM sale_lines")).scalar_one() == 0
     migrate(engine)
     assert _orders(cloud_app_any).added == 3
+
+
+def test_hq_pages_show_a_member_who_bought_only_online(cloud_app_any: Flask) -> None:
+    """Sales without a terminal (channel orders) open in Member 360, the overview and the
+    analytics pages after a run."""
+    _store(cloud_app_any)
+    _members(cloud_app_any)
+    _orders(cloud_app_any)
+    run_analytics(_engine(cloud_app_any), NOW, cloud_app_any.extensions["vafa"].vault)
+    client, _ = _signed_in(cloud_app_any, "admin")
+    vault = cloud_app_any.extensions["vafa"].vault
+    with _engine(cloud_app_any).connect() as conn:
+        member_id = conn.execute(
+            sa.select(members.c.id).where(
+                members.c.mobile_hmac == vault.lookup_hash("+989121234567")
+            )
+        ).scalar_one()
+    timeline = client.get(f"/hq/members/{member_id}")
+    assert timeline.status_code == 200
+    assert "۱۲۵٬۰۰۰" in timeline.get_data(as_text=True)  # the online order, in Toman
+    for path in ("/hq/", "/hq/segments", "/hq/clv", "/hq/cohorts", "/hq/preferences"):
+        assert client.get(path).status_code == 200, path
