@@ -10,9 +10,9 @@ gets the plain SQLAlchemy insert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 
@@ -67,3 +67,58 @@ def _copy(
         with cursor.copy(statement) as copy:
             for row in chunk:
                 copy.write_row(row)
+
+
+class Columns(Sequence[Mapping[str, Any]]):
+    """Rows kept as columns (one list per column), for a million members' rows.
+
+    Read as a sequence of mappings (``rows[i]["segment"]``) where rows are expected; a row
+    is a light view on the columns, made when asked for, not a dict held per row.
+    """
+
+    def __init__(self, columns: dict[str, list[Any]]) -> None:
+        self.columns = columns
+        self._length = len(columns["member_id"])
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [_RowView(self.columns, i) for i in range(self._length)[index]]
+        if not -self._length <= index < self._length:
+            raise IndexError(index)
+        return _RowView(self.columns, index % self._length)
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return (_RowView(self.columns, i) for i in range(self._length))
+
+    def column(self, name: str) -> list[Any]:
+        """Return one column's values, in member order."""
+        return self.columns[name]
+
+    def tuples(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Yield the rows as tuples of the ``names`` columns."""
+        return zip(*(self.columns[name] for name in names), strict=True)
+
+
+class _RowView(Mapping[str, Any]):
+    __slots__ = ("_columns", "_i")
+
+    def __init__(self, columns: dict[str, list[Any]], i: int) -> None:
+        self._columns, self._i = columns, i
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key][self._i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)

@@ -30,9 +30,8 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from scipy import sparse
 
-from cloud.analytics.bulk import insert_rows
+from cloud.analytics.bulk import Columns, insert_rows
 from cloud.tables import (
-    analytics_categories,
     member_categories,
     member_incentives,
     member_suggestions,
@@ -314,9 +313,18 @@ def _top(
     out.lift.extend(_round4(picked[rows, ranks]))
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """What ``store_preferences`` wrote, as columns, for the per-store sums."""
+
+    affinities: Columns
+    suggestions: Columns
+    incentives: list[dict[str, Any]]
+
+
 def store_preferences(
     conn: sa.Connection, as_of: dt.datetime, segments: Mapping[str, str]
-) -> dict[str, int]:
+) -> tuple[dict[str, int], Chosen]:
     """Replace members' category affinities, suggestions and incentive answers; count them.
 
     ``segments`` maps each analysed member to their segment (suggestions are per segment).
@@ -326,49 +334,41 @@ def store_preferences(
     found = affinities(spend, day)
     suggested = suggestions(spend, segments)
     incentives = incentive_rows(conn, as_of)
-    conn.execute(sa.delete(member_categories))
     members, categories = spend.members, spend.categories
-    insert_rows(
-        conn,
-        member_categories,
-        ("member_id", "category", "computed_on", "purchases", "amount_rial", "share", "affinity"),
-        (
-            (members[m], categories[c], day, n, rial, share, affinity)
-            for m, c, n, rial, share, affinity in zip(
-                spend.member.tolist(),
-                spend.category.tolist(),
-                spend.purchases.tolist(),
-                spend.rial.tolist(),
-                found.share,
-                found.affinity,
-                strict=True,
-            )
-        ),
+    n_rows, n_suggested = len(spend.member), len(suggested.member)
+    affinity = Columns(
+        {
+            "member_id": [members[m] for m in spend.member.tolist()],
+            "category": [categories[c] for c in spend.category.tolist()],
+            "computed_on": [day] * n_rows,
+            "purchases": spend.purchases.tolist(),
+            "amount_rial": spend.rial.tolist(),
+            "share": found.share,
+            "affinity": found.affinity,
+        }
     )
-    conn.execute(sa.delete(member_suggestions))
-    insert_rows(
-        conn,
-        member_suggestions,
-        ("member_id", "rank", "computed_on", "category", "lift"),
-        (
-            (members[m], rank, day, categories[c], lift)
-            for m, rank, c, lift in zip(
-                suggested.member, suggested.rank, suggested.category, suggested.lift, strict=True
-            )
-        ),
+    likely = Columns(
+        {
+            "member_id": [members[m] for m in suggested.member],
+            "rank": suggested.rank,
+            "computed_on": [day] * n_suggested,
+            "category": [categories[c] for c in suggested.category],
+            "lift": suggested.lift,
+        }
     )
+    for table, rows in ((member_categories, affinity), (member_suggestions, likely)):
+        conn.execute(sa.delete(table))
+        insert_rows(conn, table, list(rows.columns), rows.tuples(list(rows.columns)))
     conn.execute(sa.delete(member_incentives))
     if incentives:
         conn.execute(sa.insert(member_incentives), incentives)
-    conn.execute(sa.delete(analytics_categories).where(analytics_categories.c.computed_on == day))
-    if found.chain:
-        conn.execute(sa.insert(analytics_categories), found.chain)
-    return {
-        "member_categories": len(spend.member),
-        "suggestions": len(suggested.member),
+    counts = {
+        "member_categories": n_rows,
+        "suggestions": n_suggested,
         "incentives": len(incentives),
         "categories": len(found.chain),
     }
+    return counts, Chosen(affinity, likely, incentives)
 
 
 def _action_types(conn: sa.Connection) -> dict[str, set[str]]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
-from cloud.analytics.aggregates import store_aggregates
-from cloud.analytics.bulk import insert_rows
+from cloud.analytics.aggregates import store_aggregates, store_preference_sums
+from cloud.analytics.bulk import Columns, insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import chain_kpis
 from cloud.analytics.lines import copy_sale_lines
@@ -103,7 +102,10 @@ def run_analytics(
         store_member_rows(conn, rows, as_of.date())
         clock.lap("store_members")
         member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
-        preferences = store_preferences(conn, as_of, member_segments)
+        preferences, chosen = store_preferences(conn, as_of, member_segments)
+        store_preference_sums(
+            conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives
+        )
         clock.lap("preferences")
         stored = store_aggregates(conn, as_of, rows, bool(extra), started)
         clock.lap("hq_aggregates")
@@ -128,74 +130,19 @@ def run_analytics(
     }
 
 
-class MemberRows(Sequence[Mapping[str, Any]]):
-    """The ``member_analytics`` rows of a pass, kept as columns (one list per column).
-
-    Read as a sequence of mappings (``rows[i]["segment"]``) by the HQ aggregates; a row
-    is a light view on the columns, made when asked for, not a dict held per member.
-    """
-
-    def __init__(self, columns: dict[str, list[Any]]) -> None:
-        self.columns = columns
-        self._length = len(columns["member_id"])
-
-    def __len__(self) -> int:
-        return self._length
-
-    @overload
-    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return [_RowView(self.columns, i) for i in range(self._length)[index]]
-        if not -self._length <= index < self._length:
-            raise IndexError(index)
-        return _RowView(self.columns, index % self._length)
-
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
-        return (_RowView(self.columns, i) for i in range(self._length))
-
-    def column(self, name: str) -> list[Any]:
-        """Return one column's values, in member order."""
-        return self.columns[name]
-
-    def tuples(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """Yield the rows as tuples of the ``names`` columns."""
-        return zip(*(self.columns[name] for name in names), strict=True)
-
-
-class _RowView(Mapping[str, Any]):
-    __slots__ = ("_columns", "_i")
-
-    def __init__(self, columns: dict[str, list[Any]], i: int) -> None:
-        self._columns, self._i = columns, i
-
-    def __getitem__(self, key: str) -> Any:
-        return self._columns[key][self._i]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
-
-    def __len__(self) -> int:
-        return len(self._columns)
-
-
 def member_rows(
     patterns: Patterns,
     day: dt.date,
     scores: tuple[Scores, Scores, Scores],
     segments: tuple[Segment, ...],
     extra: dict[str, Any],
-) -> MemberRows:
+) -> Columns:
     """Return the pass's ``member_analytics`` rows, column by column."""
     n = len(patterns)
     r, f, m = scores
     interval = patterns.mean_interval_days
     none: list[Any] = [None] * n
-    return MemberRows(
+    return Columns(
         {
             "member_id": patterns.member_ids,
             "computed_on": [day] * n,
@@ -222,7 +169,7 @@ def member_rows(
     )
 
 
-def store_member_rows(conn: sa.Connection, rows: MemberRows, day: dt.date) -> None:
+def store_member_rows(conn: sa.Connection, rows: Columns, day: dt.date) -> None:
     """Replace ``member_analytics`` with this pass's rows and record the day's segments."""
     conn.execute(sa.delete(member_analytics))
     conn.execute(sa.delete(segment_history).where(segment_history.c.computed_on == day))
