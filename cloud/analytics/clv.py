@@ -119,34 +119,58 @@ def summarise(
     return Summary(members, freq, rec / scale, age / scale, spend)
 
 
+Distinct = tuple[Array, npt.NDArray[np.intp]]
+
+
+def distinct_of(x: Array) -> Distinct:
+    """Return the distinct values of ``x`` and each element's index into them."""
+    values, index = np.unique(x, return_inverse=True)
+    return values, index.ravel()
+
+
 def bgnbd_log_likelihood(
-    params: tuple[float, float, float, float], x: Array, t_x: Array, T: Array
+    params: tuple[float, float, float, float],
+    x: Array,
+    t_x: Array,
+    T: Array,
+    distinct: Distinct | None = None,
 ) -> Array:
-    """Return each member's BG/NBD log-likelihood."""
+    """Return each member's BG/NBD log-likelihood.
+
+    With ``distinct`` (``distinct_of(x)``), the terms that depend on ``x`` alone are
+    computed once per distinct value (repeat counts are few): the same bits, a fraction of
+    the special-function work.
+    """
     r, alpha, a, b = params
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b)
+    ux, at = distinct if distinct is not None else (x, np.arange(len(x)))
+    a1 = (special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha))[at]
+    a2 = (special.betaln(a, b + ux) - special.betaln(a, b))[at]
     a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore"):
         a4 = np.where(
             x > 0,
-            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
+            (np.log(a) - np.log(np.maximum(b + ux - 1, 1e-300)))[at]
+            - (r + x) * np.log(alpha + t_x),
             -np.inf,
         )
     # log(exp(a2 + a3) + exp(a2 + a4)) without overflow; a4 = -inf when x = 0.
     return a1 + np.logaddexp(a2 + a3, a2 + a4)  # type: ignore[no-any-return]
 
 
-def gamma_gamma_log_likelihood(params: tuple[float, float, float], x: Array, m: Array) -> Array:
-    """Return each repeat member's Gamma-Gamma log-likelihood of mean spend ``m`` over ``x``."""
+def gamma_gamma_log_likelihood(
+    params: tuple[float, float, float], x: Array, m: Array, distinct: Distinct | None = None
+) -> Array:
+    """Return each repeat member's Gamma-Gamma log-likelihood of mean spend ``m`` over ``x``
+    (``distinct`` as for ``bgnbd_log_likelihood``)."""
     p, q, v = params
+    ux, at = distinct if distinct is not None else (x, np.arange(len(x)))
+    per_x = (
+        special.gammaln(p * ux + q) - special.gammaln(p * ux) - special.gammaln(q) + q * np.log(v)
+    )
     return (  # type: ignore[no-any-return]
-        special.gammaln(p * x + q)
-        - special.gammaln(p * x)
-        - special.gammaln(q)
-        + q * np.log(v)
+        per_x[at]
         + (p * x - 1) * np.log(m)
-        + p * x * np.log(x)
+        + (p * ux * np.log(ux))[at]
         - (p * x + q) * np.log(x * m + v)
     )
 
@@ -172,10 +196,11 @@ def fit_bgnbd(s: Summary, penalizer: float = 0.0) -> BGNBD:
     )
     x, t_x, T = rows[:, 0], rows[:, 1] / scale, rows[:, 2] / scale
     weights = counts / counts.sum()
+    distinct = distinct_of(x)
 
     def negative_ll(log_params: Array) -> float:
         r, alpha, a, b = np.exp(log_params)
-        ll = bgnbd_log_likelihood((r, alpha, a, b), x, t_x, T)
+        ll = bgnbd_log_likelihood((r, alpha, a, b), x, t_x, T, distinct)
         return float(-(weights @ ll) + penalizer * np.sum(np.exp(log_params) ** 2))
 
     r, alpha, a, b = _fit(negative_ll, np.zeros(4))
@@ -191,9 +216,11 @@ def fit_gamma_gamma(s: Summary, penalizer: float = 0.0) -> GammaGamma:
     scale = float(np.mean(s.monetary[repeat]))  # fit on spend near 1; v scales back linearly
     m = s.monetary[repeat] / scale
 
+    distinct = distinct_of(x)
+
     def negative_ll(log_params: Array) -> float:
         p, q, v = np.exp(log_params)
-        ll = gamma_gamma_log_likelihood((p, q, v), x, m)
+        ll = gamma_gamma_log_likelihood((p, q, v), x, m, distinct)
         return float(-ll.mean() + penalizer * np.sum(np.exp(log_params) ** 2))
 
     p, q, v = _fit(negative_ll, np.zeros(3))

@@ -183,3 +183,18 @@ def test_clv_fit_command_prints_one_json_object(
     assert all(v > 0 and math.isfinite(v) for v in result["bgnbd"].values())
     assert result["bgnbd"]["r"] == pytest.approx(TRUE_BG[0], rel=0.5)
     assert abs(result["spend_frequency_correlation"]) < 0.2
+
+
+def test_likelihoods_per_distinct_frequency_are_the_same_bits(simulated: clv.Summary) -> None:
+    s = simulated
+    distinct = clv.distinct_of(s.frequency)
+    assert len(distinct[0]) < len(s.frequency) / 10  # repeat counts are few
+    for params in (TRUE_BG, (1.3, 0.7, 2.2, 0.4)):
+        plain = clv.bgnbd_log_likelihood(params, s.frequency, s.recency, s.T)
+        grouped = clv.bgnbd_log_likelihood(params, s.frequency, s.recency, s.T, distinct)
+        assert np.array_equal(plain, grouped)
+    repeat = (s.frequency > 0) & (s.monetary > 0)
+    x, m = s.frequency[repeat], s.monetary[repeat]
+    plain = clv.gamma_gamma_log_likelihood(TRUE_GG, x, m)
+    grouped = clv.gamma_gamma_log_likelihood(TRUE_GG, x, m, clv.distinct_of(x))
+    assert np.array_equal(plain, grouped) and np.isfinite(plain).all()
