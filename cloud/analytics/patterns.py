@@ -28,6 +28,8 @@ CYCLE = (("in_cycle", 1.0), ("due", 2.0), ("late", 4.0), ("lapsed", float("inf")
 SINGLE = "single"
 DAY = 86400.0
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
+MICROSECOND = dt.timedelta(microseconds=1)
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
@@ -61,8 +63,8 @@ def _kept(as_of: dt.datetime) -> sa.ColumnElement[bool]:
 
 def micros(moment: dt.datetime) -> int:
     """Return a moment as whole microseconds since the epoch (a naive one is UTC)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
-    return (aware - EPOCH) // dt.timedelta(microseconds=1)
+    # SQLite drops the zone: a naive moment is UTC, measured from the naive epoch.
+    return (moment - (EPOCH if moment.tzinfo else NAIVE_EPOCH)) // MICROSECOND
 
 
 def moment_of(us: int) -> dt.datetime:
