@@ -20,6 +20,8 @@
 #               a check-only drop-in; screenshots are copied out beside the root)
 #   --root DIR  where the guest lives (default /var/tmp/vafa-<suite>-<arch>); kept between
 #               runs, so a second run skips debootstrap
+#   --reuse-install  skip install-terminal.sh (the root holds an install from an earlier run
+#               with the same options): the ledger is emptied and installer/ copied again
 # Needs root, network to the distribution's mirror and to PyPI, and this repository's
 # .venv (make test builds it) for the cloud. Installs on the host what it lacks:
 # debootstrap, systemd-container; for a foreign arch qemu-user-static, binfmt-support
@@ -33,6 +35,7 @@ arch=$(dpkg --print-architecture)
 root=""
 port=0
 kiosk=0
+reuse_install=0
 
 say() { echo "check-under-systemd: $*"; }
 die() { echo "check-under-systemd: FAILED: $*" >&2; exit 1; }
@@ -43,6 +46,7 @@ while (($#)); do
         --arch) arch=$2; shift ;;
         --root) root=$2; shift ;;
         --kiosk) kiosk=1 ;;
+        --reuse-install) reuse_install=1 ;;
         -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
@@ -55,7 +59,7 @@ native=$([[ $arch == "$(dpkg --print-architecture)" ]] && echo 1 || echo 0)
 
 host_packages() {
     local wanted=(debootstrap systemd-container)
-    ((native)) || wanted+=(qemu-user-static binfmt-support qemu-system-arm)
+    ((native)) || wanted+=(qemu-user-static binfmt-support qemu-system-arm cpio)
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -125,10 +129,12 @@ install_in_root() {
     cp -a "$src/installer/." "$root/root/vafa/installer/"
     local options=() extra=()
     ((kiosk)) && options+=(--kiosk)
-    ((native)) || extra+=(linux-image-arm64)  # qemu-system boots the root's own kernel
+    # qemu-system boots the root's own kernel, with make_initrd's initramfs: Debian's
+    # (mkinitramfs, every module) takes over 30 minutes under qemu-user, so INITRD=No.
+    ((native)) || extra+=(linux-image-arm64)
     say "install-terminal.sh ${options[*]} in the guest (builds /opt/vafa/venv from PyPI)"
     # shellcheck disable=SC2016  # $EXTRA and $OPTIONS expand in the guest
-    chroot "$root" env EXTRA="${extra[*]}" OPTIONS="${options[*]}" bash -c 'cd /root/vafa &&
+    chroot "$root" env EXTRA="${extra[*]}" OPTIONS="${options[*]}" INITRD=No bash -c 'cd /root/vafa &&
         apt-get update -q >/dev/null &&
         if [ -n "$EXTRA" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
             --no-install-recommends $EXTRA; fi && bash installer/install-terminal.sh $OPTIONS' \
@@ -207,14 +213,54 @@ check_container() {
     ((PIPESTATUS[0] == 0)) || die "the checks in the guest failed: see $root.checks.log"
 }
 
+# A minimal initramfs for the VM, from the root's own arm64 programs and modules: it loads
+# virtio-pci, virtio-blk and ext4, mounts /dev/vda and hands over to systemd.
+make_initrd() {
+    local version=$1 out=$2 work program lib module
+    work=$(mktemp -d)
+    mkdir -p "$work/bin" "$work/dev" "$work/newroot" "$work/modules"
+    for program in /bin/sh /usr/bin/kmod /bin/mount /sbin/switch_root /bin/sleep; do
+        install -m 0755 "$root$(chroot "$root" readlink -f "$program")" "$work/bin/${program##*/}"
+        for lib in $(chroot "$root" ldd "$program" | grep -o '/[^ ]*'); do
+            install -D -m 0755 "$root$(chroot "$root" readlink -f "$lib")" "$work$lib"
+        done
+    done
+    ln -s kmod "$work/bin/insmod"
+    local modules=(crc16 mbcache jbd2 crc32c_generic ext4 virtio_pci_legacy_dev
+        virtio_pci_modern_dev virtio_pci virtio_blk)
+    for module in "${modules[@]}"; do
+        cp "$(find "$root/lib/modules/$version" -name "$module.ko*" | head -1)" "$work/modules/" ||
+            die "no module $module in $root/lib/modules/$version"
+    done
+    cat >"$work/init" <<EOF
+#!/bin/sh
+export PATH=/bin
+mount -t devtmpfs devtmpfs /dev
+for m in ${modules[*]}; do insmod /modules/\$m.ko* || echo "initrd: insmod \$m failed"; done
+i=0
+while [ ! -b /dev/vda ] && [ \$i -lt 120 ]; do sleep 1; i=\$((i + 1)); done
+mount -t ext4 -o rw /dev/vda /newroot || { echo "initrd: cannot mount /dev/vda"; exec sh; }
+exec switch_root /newroot /sbin/init
+EOF
+    chmod 0755 "$work/init"
+    (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
+    rm -rf "$work"
+}
+
+# The check's lines from the serial console: journald forwards them as
+# "[  201.150399] bash[222]: guest-checks: ...".
+checks_from_console() {
+    tr -d '\r' <"$1" | sed -nE 's/^(\[ *[0-9.]+\] [^ ]+: )?((guest-checks|vafa-check): )/\2/p'
+}
+
 # The VM: the root becomes an ext4 disk image (mkfs.ext4 -d) and boots with its own kernel.
 # A unit in the image runs guest-checks.sh at boot, its output on the serial console (a file
 # here), then powers off. qemu's user network reaches this machine's 127.0.0.1 at 10.0.2.2.
 check_vm() {
-    local kernel initrd image=$root.img serial=$root.serial.log
+    local kernel initrd=$root.initrd image=$root.img serial=$root.serial.log
     kernel=$(find "$root/boot" -name 'vmlinuz-*' | sort -V | tail -1)
-    initrd=$(find "$root/boot" -name 'initrd.img-*' | sort -V | tail -1)
-    [[ -n $kernel && -n $initrd ]] || die "no kernel in $root/boot (linux-image-$arch)"
+    [[ -n $kernel ]] || die "no kernel in $root/boot (linux-image-$arch)"
+    make_initrd "${kernel##*/vmlinuz-}" "$initrd"
     mkdir -p "$root/etc/systemd/network"
     printf '[Match]\nName=en*\n\n[Network]\nDHCP=yes\n' >"$root/etc/systemd/network/10-vm.network"
     echo "nameserver 10.0.2.3" >"$root/etc/resolv.conf"  # qemu's DNS forwarder
@@ -252,7 +298,7 @@ EOF
     rm -f "$image"
     local size
     size=$(($(du -sm "$root" | cut -f1) + 1536))
-    mkfs.ext4 -q -F -d "$root" "$image" "${size}M" || die "mkfs.ext4 -d failed"
+    mkfs.ext4 -q -F -d "$root" "$image" "${size}M" >/dev/null || die "mkfs.ext4 -d failed"
     # The check unit, the emulation drop-in and the VM's network live in the image only.
     chroot "$root" systemctl disable vafa-check.service >/dev/null 2>&1
     rm -rf "$root/etc/systemd/system/vafa-check.service" "$root/etc/vafa-check.env" \
@@ -264,7 +310,7 @@ EOF
         -kernel "$kernel" -initrd "$initrd" \
         -append "root=/dev/vda rw console=ttyAMA0" \
         -drive "file=$image,format=raw,if=virtio" \
-        -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+        -netdev user,id=net0 -device virtio-net-pci,netdev=net0,romfile= \
         -display none -monitor none -serial "file:$serial" -no-reboot &
     qemu_pid=$!
     while kill -0 "$qemu_pid" 2>/dev/null; do
@@ -276,7 +322,7 @@ EOF
         ((SECONDS - started < (booted ? 3600 : 900))) || break
         sleep 5
     done
-    grep -a '^guest-checks: \|^vafa-check: ' "$serial" | tr -d '\r' >"$root.checks.log" || true
+    checks_from_console "$serial" >"$root.checks.log"
     sed 's/^guest-checks: /check-under-systemd: guest: /' "$root.checks.log"
     for _ in $(seq 120); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 1; done
     kill "$qemu_pid" 2>/dev/null || true
@@ -306,7 +352,13 @@ trap cleanup EXIT
 host_packages
 make_root
 trust_like_host
-install_in_root
+if ((reuse_install)); then
+    [[ -x $root/opt/vafa/venv/bin/vafa-agent ]] || die "--reuse-install: no install in $root"
+    find "$root/var/lib/vafa" -mindepth 1 -delete  # the cloud is new: so is the ledger
+    cp -a "$src/installer/." "$root/root/vafa/installer/"
+else
+    install_in_root
+fi
 start_cloud
 if ((native)); then check_container; else check_vm; fi
 [[ $(cloud_sales) == 1 ]] || die "the cloud holds $(cloud_sales) sales, not 1"
