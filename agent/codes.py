@@ -24,7 +24,7 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.errors import InputError
-from agent.members import CARD_PREFIX, ean13_check_digit
+from common.cards import CARD_PREFIX, ean13_check_digit
 from common.errors import InvalidMobile, SignatureError
 from common.member_qr import PREFIX as QR_PREFIX
 from common.member_qr import make_member_qr, verify_member_qr

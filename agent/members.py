@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import InputError, UnknownMember
 from agent.ledger import accounts
+from common.cards import new_card_code
 from common.demographics import (
     Demographics,
     InvalidDemographic,
@@ -28,7 +28,6 @@ from common.pii import PiiVault
 from common.protocol import new_id
 
 log = logging.getLogger(__name__)
-CARD_PREFIX = "29"  # EAN-13 "in-store" range: never collides with a product barcode
 MAX_NAME = 80
 
 
@@ -56,19 +55,6 @@ class Member:
     def birthday_text(self) -> str | None:
         """Return the birthday as Jalali MM-DD, or None."""
         return f"{self.birthday[0]:02d}-{self.birthday[1]:02d}" if self.birthday else None
-
-
-def ean13_check_digit(first12: str) -> str:
-    """Return the EAN-13 check digit of twelve digits."""
-    weights = (1, 3) * 6
-    total = sum(int(d) * w for d, w in zip(first12, weights, strict=True))
-    return str((10 - total % 10) % 10)
-
-
-def new_card_code() -> str:
-    """Return a fresh EAN-13 member card number in the in-store range."""
-    body = CARD_PREFIX + "".join(secrets.choice("0123456789") for _ in range(10))
-    return body + ean13_check_digit(body)
 
 
 def clean_name(raw: str) -> str:

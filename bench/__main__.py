@@ -15,6 +15,7 @@ from bench import (
     analytics,
     cashier_path,
     cloud_ingest,
+    enrol_code,
     enrol_form,
     hq_aggregates,
     hq_pages,
@@ -28,6 +29,7 @@ from bench import (
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "cashier_path": cashier_path.main,
     "enrol_form": enrol_form.main,
+    "enrol_code": enrol_code.main,
     "owner_pages": owner_pages.main,
     "sync_drain": sync_drain.main,
     "cloud_ingest": cloud_ingest.main,

@@ -30,7 +30,7 @@ from playwright.sync_api import sync_playwright
 from agent.web.app import create_app
 from agent.web.cashier import set_cashier_pin
 from bench.enrol_form import KEY_DELAY_MS, PIN
-from tests.agent.test_enrol_codes_till import cloud_and_terminal
+from tests.support.cloud_terminal import cloud_and_terminal
 from tests.support.live_server import live_server
 from tests.web.test_cashier_web import unlock
 

@@ -341,13 +341,13 @@ CREATE INDEX grants_gifts_waiting ON grants(member_id) WHERE gift = 1 AND handed
 
 
 @migrations()
-def m012_owner_notes(db: sqlite_utils.Database) -> None:
+def m013_owner_notes(db: sqlite_utils.Database) -> None:
     """Keep the store's open notes from HQ's scenarios, as the last pull delivered them, for
     the owner's pages (replaced whole at each pull: a note closed at HQ leaves)."""
-    db.executescript(_SCHEMA_012_NOTES)
+    db.executescript(_SCHEMA_013)
 
 
-_SCHEMA_012_NOTES = """
+_SCHEMA_013 = """
 CREATE TABLE owner_notes (
     id TEXT PRIMARY KEY,
     member_id TEXT NOT NULL,

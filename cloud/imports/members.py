@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from agent.members import CARD_PREFIX, ean13_check_digit
 from cloud.grants import MAX_GRANT, create_point_grants
 from cloud.imports.orders import find_store, store_index
 from cloud.imports.rows import Report, Row, chunks, write_chunk
@@ -29,6 +27,7 @@ from cloud.imports.values import mobile as parse_mobile
 from cloud.storage import utcnow
 from cloud.tables import members
 from cloud.versions import bump_members
+from common.cards import new_card_code
 from common.demographics import (
     Demographics,
     InvalidDemographic,
@@ -233,7 +232,7 @@ def _card_codes(conn: sa.Connection, count: int) -> list[str]:
     """Return ``count`` fresh card numbers no member has (random ones can clash)."""
     codes: set[str] = set()
     while len(codes) < count:
-        wanted = {_card_number() for _ in range(count - len(codes))}
+        wanted = {new_card_code() for _ in range(count - len(codes))}
         taken = set(
             conn.execute(
                 sa.select(members.c.card_code).where(members.c.card_code.in_(list(wanted)))
@@ -241,12 +240,6 @@ def _card_codes(conn: sa.Connection, count: int) -> list[str]:
         )
         codes |= wanted - taken
     return sorted(codes)[:count]
-
-
-def _card_number() -> str:
-    """Return a random EAN-13 member card number in the till's in-store range."""
-    body = CARD_PREFIX + f"{secrets.randbelow(10**10):010d}"
-    return body + ean13_check_digit(body)
 
 
 def _member_row(vault: PiiVault, digest: bytes, p: NewMember, card: str) -> dict[str, Any]:

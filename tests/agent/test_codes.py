@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from agent.codes import MAX_CODE, Code, parse_code
 from agent.errors import InputError
-from agent.members import ean13_check_digit, new_card_code
+from common.cards import ean13_check_digit, new_card_code
 from common.member_qr import make_member_qr
 
 NOW = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)

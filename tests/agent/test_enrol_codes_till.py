@@ -25,16 +25,14 @@ from werkzeug.test import TestResponse
 
 from agent.config import AgentConfig
 from agent.errors import InputError
-from agent.identity import enroll, load_identity
+from agent.identity import load_identity
 from agent.offline_queue import outbox
 from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
-from cloud.app import create_app as create_cloud
-from cloud.fleet import create_enrolment_code, create_store
 from cloud.mobile_codes import is_verified
 from cloud.tables import mobile_codes
 from tests.cloud.test_mobile_codes import enrol_member, enrol_till
-from tests.support.live_server import live_server
+from tests.support.cloud_terminal import cloud_and_terminal
 from tests.web.test_cashier_web import PIN, unlock
 
 MOBILE, E164 = "۰۹۱۲ ۷۷۷ ۱۲۳۴", "+989127771234"
@@ -95,30 +93,6 @@ class Shop:
     def go_offline(self) -> None:
         """Stop the cloud's server: the port refuses connections from now on."""
         self.stack.close()
-
-
-def cloud_and_terminal(tmp_path: Path, mode: str) -> tuple[Any, Terminal, Path, ExitStack]:
-    """Serve a fresh cloud on loopback (texts to a file) and enrol a terminal with it over
-    HTTP; return the cloud app, the terminal, the texts' file and the stack that stops it."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    sms_file = tmp_path / "sms.jsonl"
-    cloud = create_cloud(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cloud.db'}",
-            "PII_KEY_FILE": str(tmp_path / "cloud-keys" / "pii.key"),
-            "SECRET_KEY": "test",
-            "TESTING": True,
-            "SMS_FILE": str(sms_file),
-        }
-    )
-    with cloud.extensions["vafa"].engine.begin() as conn:
-        code = create_enrolment_code(conn, create_store(conn, "شعبه ونک"))
-    stack = ExitStack()
-    url = stack.enter_context(live_server(cloud))
-    data_dir = tmp_path / "terminal"
-    enroll(url, code, data_dir)
-    terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory", enrol_otp=mode))
-    return cloud, terminal, sms_file, stack
 
 
 def _shop(tmp_path: Path, mode: str) -> Shop:
