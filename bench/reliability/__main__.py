@@ -105,12 +105,15 @@ SUITES = [
             "tests/web/test_web_security.py",
             "tests/cloud/test_access_scope.py",
             "tests/cloud/test_access_dashboard.py",
+            "tests/cloud/test_owner_notes.py",
+            "tests/cloud/test_mobile_codes.py",
         ],
         "replayed and forged requests, stale times, revoked terminals, unknown and reused "
         "enrolment codes, HQ tokens missing, wrong or of the wrong role, CSRF on both web "
         "apps, login storms, cookie flags, PII in clear in the files of terminal and cloud, "
         "a store owner editing URLs, ids and ?store= to reach another store's members, "
-        "scenarios, SMS log, users, terminals and exports. Checked: each refused or absent, "
+        "scenarios, SMS log, users, terminals, exports and notes to owners; one-time enrolment "
+        "codes guessed, reused, expired or asked too often. Checked: each refused or absent, "
         "nothing stored.",
     ),
 ]
