@@ -16,13 +16,13 @@ from cloud.errors import BadRequest
 from cloud.hq_ops import allowed
 from cloud.imports import CHANNELS, Report, import_members, import_orders, orders, read_rows
 from cloud.imports import members as people
+from cloud.imports.orders import CHANNELS_FA
 from cloud.imports.rows import MAX_PROBLEMS_SHOWN
 from cloud.imports.values import BadValue
 from cloud.tables import stores
 from common.webauth import check_csrf
 
 bp = Blueprint("imports", __name__, url_prefix="/hq")
-CHANNELS_FA = {"website": "وب‌سایت", "instagram": "اینستاگرام", "whatsapp": "واتس‌اپ"}
 KINDS_FA = {"orders": "سفارش‌های کانال‌های دیگر", "members": "فهرست اعضای باشگاه قبلی"}
 
 

@@ -24,6 +24,7 @@ from cloud.context import ctx
 from cloud.errors import BadRequest
 from cloud.grants import create_grant
 from cloud.hq import login_required
+from cloud.imports.orders import CHANNELS_FA
 from cloud.mobile_codes import is_verified
 from cloud.tables import (
     coupons,
@@ -161,7 +162,8 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
         .join(stores, stores.c.id == sales.c.store_id)
         .where(sales.c.member_id == member_id, current_scope().stores(sales.c.store_id))
     ):
-        what = f"خرید در {s.store_name}"
+        online = CHANNELS_FA.get(s.channel)
+        what = f"سفارش {online} (فروشگاه {s.store_name})" if online else f"خرید در {s.store_name}"
         items.append(
             {
                 "at": s.received_at,

@@ -32,6 +32,7 @@ from common.pii import PiiVault
 from common.protocol import new_id
 
 CHANNELS = ("website", "instagram", "whatsapp")
+CHANNELS_FA = {"website": "وب‌سایت", "instagram": "اینستاگرام", "whatsapp": "واتس‌اپ"}
 MAX_LINES = 200
 COLUMNS: dict[str, tuple[str, ...]] = {
     "order_id": ("شماره سفارش", "کد سفارش", "سفارش", "order id", "order", "id"),

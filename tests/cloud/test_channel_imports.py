@@ -611,5 +611,6 @@ def test_hq_pages_show_a_member_who_bought_only_online(cloud_app_any: Flask) -> 
     timeline = client.get(f"/hq/members/{member_id}")
     assert timeline.status_code == 200
     assert "۱۲۵٬۰۰۰" in timeline.get_data(as_text=True)  # the online order, in Toman
+    assert "سفارش وب‌سایت" in timeline.get_data(as_text=True)  # named by its channel
     for path in ("/hq/", "/hq/segments", "/hq/clv", "/hq/cohorts", "/hq/preferences"):
         assert client.get(path).status_code == 200, path
