@@ -78,6 +78,13 @@ check_host() {
 }
 
 install_packages() {
+    # Ubuntu (24.04) has no chromium deb, only a transitional package for the snap, which
+    # cannot run under the kiosk unit: say so before changing anything.
+    # (apt-cache show succeeds there: chromium-browser provides the name.)
+    if ((kiosk)) && [[ -z $root ]] &&
+        [[ $(apt-cache policy chromium | sed -n 's/^ *Candidate: //p') =~ ^(\(none\))?$ ]]; then
+        die "--kiosk needs Debian's chromium package (Debian 12, Raspberry Pi OS); this system has none (Ubuntu ships Chromium as a snap only)"
+    fi
     as_root bash "$src/installer/system-packages.sh" terminal
     if ((kiosk)); then
         # xwayland: cage (0.1.4, Debian 12) exits at start when it cannot run Xwayland.
