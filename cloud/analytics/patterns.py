@@ -5,7 +5,7 @@ gap and the channel mix; then where the member is in their own buying cycle (the
 measured in their usual intervals). Refunded sales do not count.
 
 One scan of the kept sales grouped by member and channel gives everything; the per-member
-figures are summed from it with numpy and kept as columns (arrays aligned with the sorted
+figures are summed from it with numpy and kept as columns (arrays aligned with the
 member ids), not an object per member: a million members fit in a few arrays.
 """
 
