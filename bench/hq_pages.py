@@ -33,6 +33,7 @@ from flask import Flask
 
 from cloud.access import set_user_stores
 from cloud.analytics.aggregates import store_aggregates, store_preference_sums
+from cloud.analytics.bulk import Columns
 from cloud.analytics.months import month_key, month_start, next_month
 from cloud.analytics.rfm import load_segments
 from cloud.app import create_app
@@ -284,41 +285,30 @@ def _fill_analytics(
                     conn.execute(sa.insert(table), batch)
 
 
-class Columns:
-    """Stored member rows as columns, as the analytics run hands them to the aggregates."""
-
-    def __init__(self, conn: sa.Connection, table: sa.Table, names: list[str]) -> None:
-        rows = conn.execute(sa.select(*(table.c[name] for name in names))).all()
-        self.columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-        self.length = len(rows)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def column(self, name: str) -> list[Any]:
-        """Return one column's values."""
-        return self.columns[name]
+def _columns(conn: sa.Connection, table: sa.Table, names: list[str]) -> Columns:
+    """Read stored member rows as columns, as the analytics run hands them on."""
+    rows = conn.execute(sa.select(*(table.c[name] for name in names))).all()
+    return Columns({name: [row[i] for row in rows] for i, name in enumerate(names)})
 
 
 def run_aggregates(engine: sa.Engine, as_of: dt.datetime) -> tuple[float, float]:
     """Write the HQ aggregates with the analytics run's code from the stored member rows;
     print and return the wall and CPU seconds it took."""
     with engine.begin() as conn:
-        analysed = Columns(
+        analysed = _columns(
             conn, member_analytics, ["member_id", "segment", "value_rial", "clv_rial"]
         )
-        liked = Columns(conn, member_categories, ["member_id", "category", "purchases"])
-        liked.columns["amount_rial"] = Columns(conn, member_categories, ["amount_rial"]).columns[
-            "amount_rial"
-        ]
-        likely = Columns(conn, member_suggestions, ["member_id", "rank", "category", "lift"])
-        answered = Columns(
+        liked = _columns(
+            conn, member_categories, ["member_id", "category", "purchases", "amount_rial"]
+        )
+        likely = _columns(conn, member_suggestions, ["member_id", "rank", "category", "lift"])
+        answered = _columns(
             conn, member_incentives, ["member_id", "incentive", "offers", "responses"]
         )
         wall, cpu = time.perf_counter(), time.process_time()
         fitted = conn.execute(sa.select(sa.func.count(member_analytics.c.clv_rial))).scalar()
-        store_aggregates(conn, as_of, analysed, bool(fitted), time.monotonic())  # type: ignore[arg-type]
-        store_preference_sums(conn, as_of.date(), liked, likely, answered)  # type: ignore[arg-type]
+        store_aggregates(conn, as_of, analysed, bool(fitted), time.monotonic())
+        store_preference_sums(conn, as_of.date(), liked, likely, answered)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
         f"  HQ aggregates ({len(analysed):,} analysed members): {wall:.1f} s wall, {cpu:.1f} s CPU",

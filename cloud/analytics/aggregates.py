@@ -6,7 +6,7 @@ top members) are replaced whole; the per-run tables (segment counts, segment tra
 the CLV histogram, demographics, categories, the run's chain figures) replace that day's
 rows and keep earlier days for trends. Members whose segment changed since the previous
 run get a ``segment_changes`` row each (a member's first segment is not a change).
-Members' preferences (``preferences.py``) are replaced whole.
+Members' preferences are written by ``preferences.py``; their sums here.
 
 Everything counted over members is stored per home store and chain-wide (``CHAIN``), so
 a store owner's page reads their store's rows as the admin's reads the chain's: each
@@ -30,12 +30,6 @@ import sqlalchemy as sa
 
 from cloud.analytics.demographics import demographic_rows
 from cloud.analytics.grid import CHAIN, sales_aggregates
-from cloud.analytics.preferences import (
-    affinity_rows,
-    category_spend,
-    incentive_rows,
-    suggestion_rows,
-)
 from cloud.analytics.satisfaction import feedback_rows
 from cloud.reports import totals
 from cloud.tables import (
@@ -51,9 +45,6 @@ from cloud.tables import (
     analytics_suggestions,
     analytics_top_members,
     analytics_transitions,
-    member_categories,
-    member_incentives,
-    member_suggestions,
     members,
     segment_changes,
     segment_history,
@@ -353,29 +344,6 @@ def _chain_row(
         "points_liability": int(figures["points_total"]),
         "clv_fitted": clv_fitted,
         "seconds": round(seconds, 3),
-    }
-
-
-def store_preferences(
-    conn: sa.Connection, as_of: dt.datetime, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, int]:
-    """Replace members' category affinities, suggestions and incentive answers; count them."""
-    day = as_of.date()
-    spend = category_spend(conn, as_of)
-    affinities, categories = affinity_rows(spend, day)
-    segment_of = dict(zip(column_of(rows, "member_id"), column_of(rows, "segment"), strict=True))
-    suggestions = suggestion_rows(spend, segment_of, day)
-    incentives = incentive_rows(conn, as_of)
-    _replace(conn, member_categories, None, affinities)
-    _replace(conn, member_suggestions, None, suggestions)
-    _replace(conn, member_incentives, None, incentives)
-    # The chain's categories are counted again with the stores' (the same sums).
-    store_preference_sums(conn, day, affinities, suggestions, incentives)
-    return {
-        "member_categories": len(affinities),
-        "suggestions": len(suggestions),
-        "incentives": len(incentives),
-        "categories": len(categories),
     }
 
 
