@@ -216,6 +216,9 @@ def parse(scenario_id: str, data: Any, enabled: bool = True) -> Scenario:
         raise BadRequest("actions must be a non-empty list", field="actions")
     for index, action in enumerate(actions):
         _action(action, f"actions[{index}]")
+    notes = [i for i, action in enumerate(actions) if action["type"] == "owner_note"]
+    if len(notes) > 1:  # one note per entry (owner_notes.entry_id): a second fails the entry
+        raise BadRequest("at most one owner_note action", field=f"actions[{notes[1]}].type")
     conditions = data.get("conditions", {})
     if not isinstance(conditions, dict):
         raise BadRequest("conditions must be an object", field="conditions")

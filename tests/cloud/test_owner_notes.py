@@ -166,6 +166,15 @@ def test_a_note_of_two_lines_is_accepted() -> None:
     assert scenario.actions[0]["text"] == "خط یک\nخط دو"
 
 
+def test_a_second_note_action_is_refused() -> None:
+    """A note is one per scenario entry (owner_notes.entry_id is unique): a second note
+    action would fail every member's entry at the run, so the scenario is refused."""
+    note = {"type": "owner_note", "text": NOTE}
+    with pytest.raises(BadRequest) as caught:
+        parse("x", {"trigger": {"type": "birthday"}, "actions": [note, dict(note)]})
+    assert caught.value.field == "actions[1].type"
+
+
 def _csrf(client: Any, path: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).get_data(as_text=True))
     assert found
