@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import logging
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -209,10 +210,18 @@ def _xlsx_rows(stream: IO[bytes]) -> Lines:
         book = load_workbook(stream, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise BadFile(f"not an Excel file: {exc}", fa="فایل اکسل (xlsx) قابل خواندن نیست") from exc
+    line = 0
     try:
         # A read-only sheet yields every row from the first, blank ones too (gaps filled).
         for line, values in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
             yield line, list(values)
+    except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError) as exc:
+        # The sheet is parsed as it is read: a damaged one fails here, not at the load
+        # (SyntaxError: the XML parsers' errors, ElementTree's and lxml's).
+        raise BadFile(
+            f"Excel sheet unreadable after line {line}: {exc}",
+            fa="فایل اکسل (xlsx) قابل خواندن نیست",
+        ) from exc
     finally:
         book.close()
 

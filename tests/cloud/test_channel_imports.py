@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +227,32 @@ def test_a_file_that_cannot_be_read_is_refused_whole(text: str, name: str, fa: s
             )
         )
     assert fa in refused.value.fa
+
+
+def test_a_damaged_xlsx_is_refused_on_the_page_not_a_server_error(cloud_app: Flask) -> None:
+    """GIVEN an .xlsx whose sheet is cut short (a damaged download) WHEN uploaded THEN the
+    page says in Persian the file cannot be read (400); nothing is stored."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["موبایل", "نام"])
+    sheet.append(["09121234567", "مریم"])
+    whole = io.BytesIO()
+    book.save(whole)
+    source, damaged = zipfile.ZipFile(io.BytesIO(whole.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(damaged, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            out.writestr(item, data[: len(data) // 2] if "worksheets/" in item.filename else data)
+    store_id = _store(cloud_app)
+    client, token = _signed_in(cloud_app, "marketer")
+    form = {"csrf": token, "kind": "members", "store": store_id}
+    answer = client.post(
+        "/hq/imports", data={**form, "file": (io.BytesIO(damaged.getvalue()), "club.xlsx")}
+    )
+    assert answer.status_code == 400
+    assert "اکسل (xlsx) قابل خواندن نیست" in answer.get_data(as_text=True)
+    assert _count(cloud_app, members) == 0
 
 
 def test_a_csv_not_in_utf8_is_refused_naming_its_line() -> None:
