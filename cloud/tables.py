@@ -364,7 +364,8 @@ member_analytics = sa.Table(
     sa.Column("clv_rial", sa.BigInteger),
 )
 
-# Each member's segment on each analysis day: the source of segment transitions.
+# A member's segment from the analysis day it changed (or first appeared): their segment on
+# any day is their latest row on or before it; the source of segment transitions.
 segment_history = sa.Table(
     "segment_history",
     metadata,

@@ -191,14 +191,21 @@ def top_member_rows(
 
 
 def previous_segments(conn: sa.Connection, day: dt.date) -> dict[str, str]:
-    """Return each member's segment on the latest run before ``day``."""
-    before = (
-        sa.select(sa.func.max(segment_history.c.computed_on))
-        .where(segment_history.c.computed_on < day)
-        .scalar_subquery()
+    """Return each member's segment as last recorded before ``day``.
+
+    The history keeps a row only when a member's segment changed (or first appeared), so a
+    member's segment on a day is their latest row on or before it.
+    """
+    history = segment_history.c
+    latest = (
+        sa.select(history.member_id, sa.func.max(history.computed_on).label("on"))
+        .where(history.computed_on < day)
+        .group_by(history.member_id)
+        .subquery()
     )
-    query = sa.select(segment_history.c.member_id, segment_history.c.segment).where(
-        segment_history.c.computed_on == before
+    query = sa.select(history.member_id, history.segment).join(
+        latest,
+        sa.and_(history.member_id == latest.c.member_id, history.computed_on == latest.c.on),
     )
     return {member_id: segment for member_id, segment in conn.execute(query)}
 
@@ -237,13 +244,16 @@ def store_aggregates(
     rows: Sequence[Mapping[str, Any]],
     clv_fitted: bool,
     started: float,
+    before: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write every HQ aggregate of this run (one transaction: the caller's); return figures.
 
-    ``started`` is the run's ``time.monotonic()`` start, for the run's recorded duration.
+    ``started`` is the run's ``time.monotonic()`` start, for the run's recorded duration;
+    ``before`` each member's segment before this day, if the caller has read it already.
     """
     day = as_of.date()
-    before = previous_segments(conn, day)
+    if before is None:
+        before = previous_segments(conn, day)
     homes = Homes.read(conn)
     ids, now = column_of(rows, "member_id"), column_of(rows, "segment")
     was = [before.get(member, NEW) for member in ids]

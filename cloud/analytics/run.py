@@ -11,7 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
-from cloud.analytics.aggregates import store_aggregates, store_preference_sums
+from cloud.analytics.aggregates import previous_segments, store_aggregates, store_preference_sums
 from cloud.analytics.bulk import Columns, insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import chain_kpis
@@ -99,7 +99,7 @@ def run_analytics(
         extra = _clv_columns(summary_of(patterns, as_of)) if len(patterns) else {}
         clock.lap("rfm_and_clv")
         rows = member_rows(patterns, as_of.date(), (r, f, m), segments, extra)
-        store_member_rows(conn, rows, as_of.date())
+        before = store_member_rows(conn, rows, as_of.date())
         clock.lap("store_members")
         member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
         preferences, chosen = store_preferences(conn, as_of, member_segments)
@@ -107,7 +107,7 @@ def run_analytics(
             conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives
         )
         clock.lap("preferences")
-        stored = store_aggregates(conn, as_of, rows, bool(extra), started)
+        stored = store_aggregates(conn, as_of, rows, bool(extra), started, before)
         clock.lap("hq_aggregates")
         figures = {
             "chain": chain_kpis(conn, as_of),
@@ -169,11 +169,22 @@ def member_rows(
     )
 
 
-def store_member_rows(conn: sa.Connection, rows: Columns, day: dt.date) -> None:
-    """Replace ``member_analytics`` with this pass's rows and record the day's segments."""
+def store_member_rows(conn: sa.Connection, rows: Columns, day: dt.date) -> dict[str, str]:
+    """Replace ``member_analytics`` with this pass's rows and record the segments that
+    changed (or first appeared) on ``day``; return each member's segment before the day.
+
+    A row per member per run would grow the history by every buying member every day;
+    a member's segment on any day is their latest row on or before it.
+    """
     conn.execute(sa.delete(member_analytics))
     conn.execute(sa.delete(segment_history).where(segment_history.c.computed_on == day))
     names = [c.name for c in member_analytics.columns]
     insert_rows(conn, member_analytics, names, rows.tuples(names))
-    history = ("member_id", "computed_on", "segment")
-    insert_rows(conn, segment_history, history, rows.tuples(history))
+    before = previous_segments(conn, day)
+    moved = [
+        (member_id, day, segment)
+        for member_id, segment in zip(rows.column("member_id"), rows.column("segment"), strict=True)
+        if before.get(member_id) != segment
+    ]
+    insert_rows(conn, segment_history, ("member_id", "computed_on", "segment"), moved)
+    return before

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Flask
 
-from cloud.analytics.aggregates import CLV_EDGES
+from cloud.analytics.aggregates import CLV_EDGES, previous_segments
 from cloud.analytics.cohorts import retention_matrix
 from cloud.analytics.demographics import age_group
 from cloud.analytics.grid import kpis_and_cohorts
@@ -204,24 +204,55 @@ def test_segment_counts_transitions_and_changes_between_runs(seeded: sa.Engine) 
         runs = list(conn.execute(sa.select(analytics_runs.c.computed_on)).scalars())
     first, second = AS_OF.date(), later.date()
     assert sorted(runs) == [first, second]
+
+    def segment_on(member: str, day: dt.date) -> str:  # the latest recorded change
+        return max((on, seg) for (m, on), seg in history.items() if m == member and on <= day)[1]
+
+    # The first day records everyone; the second only those whose segment changed.
+    assert {m for (m, on) in history if on == first} == {"a", "b", "c"}
+    assert {m for (m, on) in history if on == second} == set(changes)
     for day in (first, second):
         by_segment: dict[str, int] = {}
-        for (_member, on), segment in history.items():
-            if on == day:
-                by_segment[segment] = by_segment.get(segment, 0) + 1
+        for member in ("a", "b", "c"):
+            segment = segment_on(member, day)
+            by_segment[segment] = by_segment.get(segment, 0) + 1
         assert {s: n for (d, s), n in counts.items() if d == day} == by_segment
     # The first run: everyone is new to the analysis, and nobody "changed".
     assert all(old == "" for (day, old, _), _n in moves.items() if day == first)
     assert sum(n for (day, _, _), n in moves.items() if day == first) == 3
     expected = {
-        m: (second, history[(m, first)], history[(m, second)])
+        m: (second, segment_on(m, first), segment_on(m, second))
         for m in ("a", "b", "c")
-        if history[(m, first)] != history[(m, second)]
+        if segment_on(m, first) != segment_on(m, second)
     }
     assert changes == expected and "c" in expected  # c's came back: a new segment
     assert sum(n for (day, _, _), n in moves.items() if day == second) == 3
     for _changed_on, old, new in changes.values():
         assert moves[(second, old, new)] >= 1
+
+
+def test_segment_history_records_changes_only(seeded: sa.Engine) -> None:  # noqa: F811
+    """A run whose segments did not move adds no history rows; the previous segments the
+    next run compares with are still everyone's latest."""
+    run_analytics(seeded, AS_OF)
+    next_day = AS_OF + dt.timedelta(days=1)
+    run_analytics(seeded, next_day)
+    with seeded.connect() as conn:
+        days = [r.computed_on for r in conn.execute(sa.select(segment_history))]
+        first = {
+            r.member_id: r.segment
+            for r in conn.execute(
+                sa.select(segment_history).where(segment_history.c.computed_on == AS_OF.date())
+            )
+        }
+        later = previous_segments(conn, next_day.date() + dt.timedelta(days=1))
+        changed = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(segment_changes)
+            .where(segment_changes.c.changed_on == next_day.date())
+        )
+    assert changed == 0 and days == [AS_OF.date()] * 3  # nobody moved: nothing new stored
+    assert later == first and len(first) == 3
 
 
 def test_clv_histogram_holds_every_fitted_member(cloud_app_any: Flask) -> None:
