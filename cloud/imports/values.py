@@ -117,7 +117,10 @@ def moment(value: Any, now: dt.datetime) -> dt.datetime:
         found = dt.datetime.combine(value, dt.time(12), TEHRAN)
     else:
         found = _parse_date(to_ascii_digits(cell_text(value)))
-    found = found.astimezone(dt.UTC)
+    try:
+        found = found.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31 with a zone west of UTC, year 1 east of it
+        raise BadValue("bad_date", "date out of range", "تاریخ درست نیست") from None
     if found < OLDEST:
         raise BadValue("bad_date", "date before 2000", "تاریخ خیلی قدیمی است")
     if found > now + CLOCK_SLACK:

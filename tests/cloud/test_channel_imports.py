@@ -381,6 +381,19 @@ def test_the_api_stores_a_batch_once_and_reports_each_bad_order(cloud_app_any: F
         assert conn.execute(sa.select(channel_orders.c.source)).scalar_one() == "api"
 
 
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-12:00", "0001-01-01 00:00"])
+def test_a_date_at_the_calendars_edge_is_that_orders_refusal(cloud_app: Flask, when: str) -> None:
+    """GIVEN an order dated where the shift to UTC leaves Python's calendar WHEN posted
+    THEN that order is refused as a bad date (200 with its problem), not a 500."""
+    _store(cloud_app)
+    _members(cloud_app)
+    answer = cloud_app.test_client().post(
+        "/api/v1/hq/orders", json=_website(ordered_at=when), headers=_token(cloud_app, "admin")
+    )
+    assert answer.status_code == 200
+    assert [p["code"] for p in answer.get_json()["problems"]] == ["bad_date"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
