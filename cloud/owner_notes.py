@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from cloud.access import current_scope
 from cloud.storage import utcnow
-from cloud.tables import feedback, members, owner_notes, scenarios, stores
+from cloud.tables import feedback, members, owner_notes, sales, scenarios, stores
 from common.mobile import mask_mobile
 from common.pii import PiiVault
 from common.protocol import new_id
@@ -28,9 +28,11 @@ PAGE = 100
 
 
 def note_store(conn: sa.Connection, member_id: str, trigger: str, event: str) -> str:
-    """Return the store a note is for: the answer's for feedback, else the member's home."""
-    if trigger == "feedback" and event:
-        store = conn.execute(sa.select(feedback.c.store_id).where(feedback.c.id == event)).scalar()
+    """Return the store a note is for: the answer's for feedback, the sale's for a purchase,
+    else the member's home."""
+    where = {"feedback": feedback, "purchase": sales}.get(trigger)
+    if where is not None and event:
+        store = conn.execute(sa.select(where.c.store_id).where(where.c.id == event)).scalar()
         if store is not None:
             return str(store)
     home: str = conn.execute(

@@ -84,6 +84,24 @@ def test_the_apology_leaves_the_owner_of_the_unhappy_store_one_note(
     assert len(_notes(chain_app)) == 1
 
 
+def test_a_purchase_note_goes_to_the_store_the_member_bought_at(
+    chain_app: Flask, tmp_path: Path
+) -> None:
+    """GIVEN a note on every purchase and a Vanak member buying at Tajrish WHEN the day runs
+    THEN the note is for Tajrish (where the purchase happened), not the member's home."""
+    definition = {
+        "name_fa": "خرید",
+        "trigger": {"type": "purchase"},
+        "actions": [{"type": "owner_note", "text": NOTE}],
+        "guardrails": {"period": "event"},
+        "control_pct": 0,
+    }
+    _save(chain_app, "bought", definition)
+    assert _run(chain_app, tmp_path, _tehran("2025-08-02")) == {"bought": {"acted": 1}}
+    (note,) = _notes(chain_app)
+    assert (note.member_id, note.store_id) == ("m01", TAJRISH)
+
+
 def test_a_note_for_a_state_trigger_goes_to_the_home_store_and_never_to_the_control_group(
     chain_app: Flask, tmp_path: Path
 ) -> None:
