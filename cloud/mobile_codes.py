@@ -21,6 +21,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -364,7 +365,8 @@ def answer_request(terminal_id: str, body: Any) -> dict[str, Any]:
     provider = provider_from_config(
         dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
     )
-    issue(ctx().engine, ctx().vault, provider, terminal_id, mobile, limits)
+    with closing(provider):
+        issue(ctx().engine, ctx().vault, provider, terminal_id, mobile, limits)
     return {
         "expires_in_s": int(limits.ttl.total_seconds()),
         "resend_after_s": int(limits.resend_after.total_seconds()),

@@ -8,6 +8,7 @@ day and the day before. Entries are keyed by the event, so nothing is done twice
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from pathlib import Path
 
 from flask import current_app
@@ -34,9 +35,10 @@ def run_after_ingest(triggered: list[tuple[str, str]]) -> dict[str, str]:
         provider = provider_from_config(
             dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
         )
-        done = run_events(
-            ctx().engine, ctx().vault, provider, now_tehran(), triggered, seconds=SECONDS
-        )
+        with closing(provider):
+            done = run_events(
+                ctx().engine, ctx().vault, provider, now_tehran(), triggered, seconds=SECONDS
+            )
     except Exception:  # the batch is in; the daily run catches up
         log.exception(
             "scenarios for %d synced events failed; the daily run will catch up", len(triggered)

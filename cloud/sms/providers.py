@@ -55,6 +55,10 @@ class SmsProvider(Protocol):
         """Return replies not fetched before."""
         ...
 
+    def close(self) -> None:
+        """Release the provider's connections (a provider built per request must be closed)."""
+        ...
+
 
 class _Redact(logging.Filter):
     """Hide a secret in every record of the HTTP client's loggers."""
@@ -75,7 +79,17 @@ def _local(mobile_e164: str) -> str:
     return "0" + mobile_e164.removeprefix("+98")
 
 
-class KavenegarProvider:
+class _OverHttp:
+    """A provider that talks to its API through one HTTP client, closed with it."""
+
+    http: httpx.Client
+
+    def close(self) -> None:
+        """Close the HTTP client's connections."""
+        self.http.close()
+
+
+class KavenegarProvider(_OverHttp):
     """Kavenegar's REST API (https://api.kavenegar.com/v1/{key}/…)."""
 
     name = "kavenegar"
@@ -154,7 +168,7 @@ class KavenegarProvider:
         return [Inbound(str(e["messageid"]), str(e["sender"]), str(e["message"])) for e in entries]
 
 
-class SmsIrProvider:
+class SmsIrProvider(_OverHttp):
     """sms.ir's REST API v1 (https://api.sms.ir/v1/…, key in the X-API-KEY header)."""
 
     name = "smsir"
@@ -253,6 +267,9 @@ class FileProvider:
     def statuses(self, provider_ids: list[str]) -> dict[str, str]:
         """Say every message written was delivered."""
         return dict.fromkeys(provider_ids, "delivered")
+
+    def close(self) -> None:
+        """Nothing to release: each message opens and closes the file."""
 
     def inbound(self) -> list[Inbound]:
         """Read replies dropped in <file>.replies (one 'mobile text' per line), once."""

@@ -243,3 +243,17 @@ def test_a_provider_built_for_a_waiting_caller_has_a_short_timeout(tmp_path: Pat
         assert short.http.timeout.read == SMS_TIMEOUT  # type: ignore[attr-defined]
         assert provider_from_config(config, tmp_path).http.timeout.read == 10.0  # type: ignore[attr-defined]
     assert SECONDS + SMS_TIMEOUT < 10.0
+
+
+def test_closing_a_provider_closes_its_http_client(tmp_path: Path) -> None:
+    """Providers built per request (a sync that triggers scenarios, a one-time code) are
+    closed after it, so their connections do not pile up in a long-running worker."""
+    from cloud.sms.providers import provider_from_config
+
+    for kind in ("kavenegar", "smsir"):
+        config = {"SMS_PROVIDER": kind, "SMS_API_KEY": "k", "SMS_SENDER": "3000"}
+        provider = provider_from_config(config, tmp_path)
+        assert not provider.http.is_closed  # type: ignore[attr-defined]
+        provider.close()
+        assert provider.http.is_closed  # type: ignore[attr-defined]
+    FileProvider(tmp_path / "sms.jsonl").close()  # nothing to release, and no error
