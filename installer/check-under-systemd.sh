@@ -323,7 +323,7 @@ EOF
         sleep 5
     done
     checks_from_console "$serial" >"$root.checks.log"
-    sed 's/^guest-checks: /check-under-systemd: guest: /' "$root.checks.log"
+    sed 's/^\(guest-checks\|vafa-check\): /check-under-systemd: guest: /' "$root.checks.log"
     for _ in $(seq 120); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 1; done
     kill "$qemu_pid" 2>/dev/null || true
     wait "$qemu_pid" 2>/dev/null || true

@@ -134,6 +134,7 @@ if ((kiosk)); then
 fi
 
 frozen=$(systemctl show -p MainPID --value vafa-agent)
+frozen_at=$(date '+%Y-%m-%d %H:%M:%S')  # the journal may hold earlier runs' watchdog lines
 kill -STOP "$frozen"
 say "froze the agent (pid $frozen); WatchdogSec=60 should restart it"
 restarted() {
@@ -142,7 +143,11 @@ restarted() {
     [[ $now != "$frozen" && $now != 0 ]]
 }
 wait_for 120 restarted || die "the frozen agent was not restarted"
-watchdog_fired() { journalctl -u vafa-agent --no-pager | grep -q "Failed with result 'watchdog'"; }
+# grep -c reads to the end: grep -q would stop early and fail the pipe (pipefail, SIGPIPE).
+watchdog_fired() {
+    (($(journalctl -u vafa-agent --since "$frozen_at" --no-pager |
+        grep -c "Failed with result 'watchdog'") > 0))
+}
 if ! wait_for 10 watchdog_fired; then  # journald may lag a moment
     journalctl -u vafa-agent --no-pager -n 30 || true
     die "the watchdog did not fire"
