@@ -101,6 +101,9 @@ members = sa.Table(
     # Bumped from the ``member_version`` counter whenever the member or their points change:
     # terminals pull the members whose version passed their cursor.
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0", index=True),
+    # Set for members added from an existing club's list (cloud/imports): they joined the
+    # club before, so the enrolment trigger of scenarios (welcome) leaves them out.
+    sa.Column("imported_at", Time),
     sa.Index("members_province_city", "province", "city"),
 )
 

@@ -172,7 +172,7 @@ def import_members(
     seen: dict[str, int] = {}  # mobile -> the line that first had it
 
     def write(conn: sa.Connection, people: Sequence[NewMember], pending: Report) -> None:
-        _write(conn, vault, people, f"import:{by}"[:80], pending)
+        _write(conn, vault, people, f"import:{by}"[:80], pending, now)
 
     for chunk in chunks(rows):
         parsed: list[NewMember] = []
@@ -206,6 +206,7 @@ def _write(
     people: Sequence[NewMember],
     by: str,
     report: Report,
+    now: dt.datetime,
 ) -> None:
     hashes = {vault.lookup_hash(p.mobile): p for p in people}
     there = set(
@@ -217,7 +218,8 @@ def _write(
     report.already_there += len(people) - len(fresh)
     cards = _card_codes(conn, len(fresh))
     rows = [
-        _member_row(vault, digest, p, card) for (digest, p), card in zip(fresh, cards, strict=True)
+        _member_row(vault, digest, p, card, now)
+        for (digest, p), card in zip(fresh, cards, strict=True)
     ]
     if not rows:
         return
@@ -242,7 +244,9 @@ def _card_codes(conn: sa.Connection, count: int) -> list[str]:
     return sorted(codes)[:count]
 
 
-def _member_row(vault: PiiVault, digest: bytes, p: NewMember, card: str) -> dict[str, Any]:
+def _member_row(
+    vault: PiiVault, digest: bytes, p: NewMember, card: str, now: dt.datetime
+) -> dict[str, Any]:
     member_id = new_id()
     return {
         "id": member_id,
@@ -254,6 +258,7 @@ def _member_row(vault: PiiVault, digest: bytes, p: NewMember, card: str) -> dict
         "tier": "normal",
         "marketing_consent": p.consent,
         "enrolled_at": p.joined,
+        "imported_at": now,  # not an enrolment: no welcome scenario
         "birthday_enc": vault.encrypt(member_id, p.birthday) if p.birthday else None,
         "birthday_hmac": birthday_lookup(vault, p.birthday) if p.birthday else None,
         "referral_code": referral_code(member_id),

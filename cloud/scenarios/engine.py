@@ -247,10 +247,16 @@ def _enrolments(
     audience: list[sa.ColumnElement[bool]],
     window: tuple[dt.datetime, dt.datetime],
 ) -> list[Found]:
-    """Members enrolled in the window; the event is the member."""
+    """Members enrolled in the window (not imported from an old club's list); the event is
+    the member."""
     query = (
         sa.select(members.c.id, members.c.id, members.c.enrolled_at)
-        .where(members.c.enrolled_at >= window[0], members.c.enrolled_at < window[1], *audience)
+        .where(
+            members.c.enrolled_at >= window[0],
+            members.c.enrolled_at < window[1],
+            members.c.imported_at.is_(None),
+            *audience,
+        )
         .order_by(members.c.enrolled_at, members.c.id)
     )
     return _events(conn, query)

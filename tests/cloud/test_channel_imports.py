@@ -654,3 +654,41 @@ def test_hq_pages_show_a_member_who_bought_only_online(cloud_app_any: Flask) -> 
     assert "سفارش وب‌سایت" in timeline.get_data(as_text=True)  # named by its channel
     for path in ("/hq/", "/hq/segments", "/hq/clv", "/hq/cohorts", "/hq/preferences"):
         assert client.get(path).status_code == 200, path
+
+
+def test_imported_members_get_no_welcome_but_an_enrolled_one_does(
+    cloud_app_any: Flask, tmp_path: Path
+) -> None:
+    """Members moved over from an old club's list joined long ago: the enrolment trigger
+    (the welcome's points and text) leaves them out, whatever their joining date says,
+    while a member enrolled at a till the same day still gets it."""
+    from cloud.scenarios import store as scenarios
+    from cloud.sms.providers import FileProvider
+    from tests.cloud.test_ingest import Till, enrolment
+
+    _store(cloud_app_any)
+    assert _members(cloud_app_any, MEMBERS_CSV.replace("1400/01/15", "")).added >= 2
+    welcome = {
+        "name_fa": "خوش‌آمد",
+        "trigger": {"type": "enrolment"},
+        "actions": [{"type": "points", "amount": 100, "note": "خوش آمدید"}],
+        "control_pct": 0,
+        "guardrails": {"period": "once"},
+    }
+    with _engine(cloud_app_any).begin() as conn:
+        scenarios.save(conn, "welcome", welcome)
+        imported = conn.execute(
+            sa.select(sa.func.count()).where(members.c.imported_at.is_not(None))
+        ).scalar_one()
+    assert imported >= 2
+    vault = cloud_app_any.extensions["vafa"].vault
+    sms = FileProvider(tmp_path / "sms.jsonl")
+    assert scenarios.run_day(_engine(cloud_app_any), vault, sms, NOW).get("welcome", {}) == {}
+    till = Till(cloud_app_any)
+    new_member = "n" * 32
+    assert till.statuses([enrolment(1, new_member, mobile="09127770000")]) == ["applied"]
+    with _engine(cloud_app_any).connect() as conn:
+        greeted = conn.execute(
+            sa.select(grants.c.member_id).where(grants.c.reason == "scenario:welcome")
+        ).scalars()
+        assert list(greeted) == [new_member]
