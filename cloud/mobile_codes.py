@@ -34,7 +34,7 @@ from cloud.errors import BadRequest, CloudError, Conflict
 from cloud.sms.providers import SmsError, SmsProvider, provider_from_config
 from cloud.sms.text import parts, render
 from cloud.storage import utcnow
-from cloud.tables import members, mobile_codes
+from cloud.tables import members, mobile_codes, terminals
 from common.errors import InvalidMobile
 from common.mobile import normalize_mobile
 from common.persian import to_ascii_digits, to_persian_digits
@@ -187,6 +187,12 @@ def issue(
     code_id, code = new_id(), f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
     mobile_hmac = vault.lookup_hash(mobile_e164)
     with engine.begin() as conn:
+        # Take the terminal's row first (a row lock on PostgreSQL, the write lock on SQLite),
+        # so two requests of one terminal count the codes one after the other: at the same
+        # instant both would pass the limits and both would text.
+        conn.execute(
+            sa.update(terminals).where(terminals.c.id == terminal_id).values(id=terminals.c.id)
+        )
         _refuse_members(conn, mobile_hmac)
         _check_limits(conn, terminal_id, mobile_hmac, now, limits)
         # Codes never verified are only needed for the limits: gone after a day. A verified
@@ -362,9 +368,12 @@ def answer_request(terminal_id: str, body: Any) -> dict[str, Any]:
     """Serve ``POST /api/v1/mobile-codes``: text a code for the body's mobile."""
     mobile = read_mobile(body)
     limits = Limits.from_config(current_app.config)
-    provider = provider_from_config(
-        dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
-    )
+    try:
+        provider = provider_from_config(
+            dict(current_app.config), Path(current_app.instance_path), timeout=SMS_TIMEOUT
+        )
+    except SmsError as exc:  # HQ's settings name no usable provider: as if it were down
+        raise SmsUnavailable(f"no SMS provider for mobile codes: {exc}") from exc
     with closing(provider):
         issue(ctx().engine, ctx().vault, provider, terminal_id, mobile, limits)
     return {

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,39 @@ def test_a_provider_that_fails_leaves_nothing(cloud_app_any: Flask, tmp_path: Pa
     (sent,) = phone.sent
     assert sent["to"] == "09123456789" and re.search(r"\b\d{6}\b", sent["text"])
     assert till.rows()[0].provider == "kavenegar"
+
+
+def test_a_provider_not_configured_is_unavailable_not_an_error(
+    cloud_app_any: Flask, tmp_path: Path
+) -> None:
+    """GIVEN HQ's settings name no usable provider WHEN a code is asked THEN 503 (the till
+    enrols unverified when_online), not a server error."""
+    cloud_app_any.config.update(SMS_PROVIDER="pigeon", SMS_FILE=str(tmp_path / "unused.jsonl"))
+    till = enrol_till(cloud_app_any)
+    answer = till.post(SEND, {"mobile": MOBILE})
+    assert answer.status_code == 503 and answer.get_json()["error"] == "sms_unavailable"
+    assert till.rows() == []
+
+
+def test_two_requests_at_once_text_one_code(cloud_app_any: Flask, tmp_path: Path) -> None:
+    """GIVEN one terminal asking twice for the same mobile at the same instant WHEN both run
+    together THEN one code is texted and the other is refused by the pause between codes."""
+    cloud_app_any.config.update(SMS_FILE=str(tmp_path / "sms.jsonl"))
+    till = enrol_till(cloud_app_any)
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def ask() -> None:
+        start.wait()
+        statuses.append(till.post(SEND, {"mobile": MOBILE}).status_code)
+
+    workers = [threading.Thread(target=ask) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sorted(statuses) == [200, 429]
+    assert len(till.texts()) == 1 and len(till.rows()) == 1
 
 
 def enrol_member(till: Till, seq: int, mobile: str, **extra: Any) -> dict[str, Any]:
