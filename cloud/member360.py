@@ -163,7 +163,7 @@ def _timeline(conn: sa.Connection, member_id: str) -> list[dict[str, Any]]:
         .where(sales.c.member_id == member_id, current_scope().stores(sales.c.store_id))
     ):
         online = CHANNELS_FA.get(s.channel)
-        what = f"سفارش {online} (فروشگاه {s.store_name})" if online else f"خرید در {s.store_name}"
+        what = f"سفارش {online} — {s.store_name}" if online else f"خرید در {s.store_name}"
         items.append(
             {
                 "at": s.received_at,
