@@ -14,7 +14,7 @@ from agent.offline_queue.pull import pull
 from cloud.coupons import create_coupon
 from cloud.errors import BadRequest
 from cloud.tables import coupons, sales
-from tests.agent.test_pull import _open_terminal
+from tests.support.cloud_terminal import open_terminal as _open_terminal
 
 
 @pytest.fixture

@@ -20,20 +20,9 @@ from agent.offline_queue import outbox
 from agent.offline_queue.pull import pull
 from cloud.grants import create_grant
 from cloud.tables import grants
-from tests.agent.test_pull import _open_terminal
+from tests.support.cloud_terminal import open_terminal as _open_terminal
 
 NOTE = "به پاس همراهی‌تان یک شاخه گل و ۵۰۰ امتیاز"
-
-
-@pytest.fixture
-def stores(cloud_app, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
-    """Yield a terminal of store A with a member enrolled and synced, and one of store B."""
-    a = _open_terminal(cloud_app, tmp_path / "a", "شعبه ونک")
-    b = _open_terminal(cloud_app, tmp_path / "b", "شعبه تجریش")
-    yield a, b
-    for terminal, client in (a, b):
-        client.close()
-        terminal.close()
 
 
 def _member(a):  # type: ignore[no-untyped-def]
@@ -62,13 +51,13 @@ def _handovers(conn) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_gift_is_shown_handed_over_once_printed_once_and_recorded_by_the_cloud(
-    stores, cloud_app
+    two_stores, cloud_app
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a surprise gift of 500 points for a member of store A
     WHEN A pulls THEN the points are booked and the card shows the gift with its note;
     WHEN the cashier hands it over twice THEN one hand-over, one event, one slip with the
     note; WHEN A syncs THEN the cloud records when it was delivered, and the card is clear."""
-    (a, a_client), _ = stores
+    (a, a_client), _ = two_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id)
 
@@ -133,7 +122,7 @@ def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def any_stores(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
-    """The two stores of ``stores``, on either back-end."""
+    """The two stores of ``two_stores``, on either back-end."""
     a = _open_terminal(any_cloud, tmp_path / "a", "شعبه ونک")
     b = _open_terminal(any_cloud, tmp_path / "b", "شعبه تجریش")
     yield a, b
@@ -178,8 +167,8 @@ def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
     assert _cloud_grant(cloud_app, grant_id).handed_over_at == delivered
 
 
-def test_a_plain_grant_is_no_gift_and_cannot_be_handed_over(stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
-    (a, a_client), _ = stores
+def test_a_plain_grant_is_no_gift_and_cannot_be_handed_over(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+    (a, a_client), _ = two_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id, gift=False)
     pull(a_client, a.conn, a.vault)
@@ -190,10 +179,10 @@ def test_a_plain_grant_is_no_gift_and_cannot_be_handed_over(stores, cloud_app) -
     assert _handovers(a.conn) == 0
 
 
-def test_a_failure_inside_the_hand_over_stores_nothing(stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_failure_inside_the_hand_over_stores_nothing(two_stores, cloud_app) -> None:  # type: ignore[no-untyped-def]
     """GIVEN the outbox refusing its insert (a disk error half-way) WHEN the cashier hands
     the gift over THEN neither the mark nor the event is stored, and a retry records it."""
-    (a, a_client), _ = stores
+    (a, a_client), _ = two_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id)
     pull(a_client, a.conn, a.vault)
@@ -210,11 +199,11 @@ def test_a_failure_inside_the_hand_over_stores_nothing(stores, cloud_app) -> Non
     assert _handovers(a.conn) == 1
 
 
-def test_a_crash_between_the_hand_over_and_the_slip(stores, cloud_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_crash_between_the_hand_over_and_the_slip(two_stores, cloud_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a terminal process killed right after the hand-over committed, before printing
     WHEN the terminal comes back THEN the gift is handed over (once) with its slip waiting on
     the card; the slip prints once, and pressing the button again records nothing more."""
-    (a, a_client), _ = stores
+    (a, a_client), _ = two_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id)
     pull(a_client, a.conn, a.vault)
@@ -268,7 +257,7 @@ def test_a_long_note_wraps_on_the_slip_instead_of_running_off_the_paper() -> Non
 
 
 def test_the_surprise_gift_scenario_reaches_the_card_after_a_big_purchase(
-    stores, cloud_app
+    two_stores, cloud_app
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN the library's surprise gift (a purchase of 50 million Rials or more), no control
     WHEN a member buys for 60 million and the terminal syncs and pulls
@@ -276,7 +265,7 @@ def test_the_surprise_gift_scenario_reaches_the_card_after_a_big_purchase(
     from cloud.scenarios import store
     from cloud.scenarios.library import LIBRARY
 
-    (a, a_client), _ = stores
+    (a, a_client), _ = two_stores
     with cloud_app.extensions["vafa"].engine.begin() as conn:
         store.save(conn, "surprise-gift", dict(LIBRARY["surprise-gift"], control_pct=0))
     member = _member((a, a_client))

@@ -17,7 +17,7 @@ from cloud.errors import BadRequest
 from cloud.grants import create_grant
 from cloud.reports import totals
 from cloud.tables import grants, sales
-from tests.agent.test_pull import _open_terminal
+from tests.support.cloud_terminal import open_terminal as _open_terminal
 
 
 @pytest.fixture

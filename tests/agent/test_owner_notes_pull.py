@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from agent import owner_notes
@@ -19,20 +17,9 @@ from cloud.sms.providers import FileProvider
 from cloud.storage import utcnow
 from cloud.tables import owner_notes as cloud_notes
 from common.persian import now_tehran
-from tests.agent.test_pull import _open_terminal
 
 NOTE = "این مشتری ویژه را در مراجعهٔ بعدی بشناسید"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-def stores(cloud_app, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
-    a = _open_terminal(cloud_app, tmp_path / "a", "شعبه ونک")
-    b = _open_terminal(cloud_app, tmp_path / "b", "شعبه تجریش")
-    yield a, b
-    for terminal, client in (a, b):
-        client.close()
-        terminal.close()
 
 
 def _leave_a_note(cloud_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -62,12 +49,12 @@ def _owner_page(terminal) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_a_stores_notes_reach_its_terminal_and_leave_when_done(
-    stores, cloud_app, tmp_path: Path
+    two_stores, cloud_app, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a note for a member of store A WHEN A and B pull THEN A holds it and its owner
     page shows it with a first name and a masked mobile, B holds none; WHEN the note is
     closed at HQ and A pulls again THEN it leaves A's page."""
-    (a, a_client), (b, b_client) = stores
+    (a, a_client), (b, b_client) = two_stores
     a.flow.enrol("09121112233", "مریم کریمی", consent=True)
     a_client.drain(a.conn, a.vault)
     _leave_a_note(cloud_app, tmp_path)

@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import httpx
 import pytest
 
-from agent.config import AgentConfig
 from agent.errors import InsufficientBalance, SyncError, UnknownMember
-from agent.identity import enroll
 from agent.ledger import accounts, book
 from agent.members import points_elsewhere
 from agent.offline_queue.pull import CURSOR_KEY, ETAG_KEY, load_rules, pull, setting
-from agent.offline_queue.sync import SyncClient
-from agent.terminal import Terminal
 from cloud import snapshots
 from cloud.balances import chain_balances
-from cloud.fleet import create_enrolment_code, create_store
 from cloud.reports import totals
 from cloud.tables import member_overdrafts
-
-
-def _open_terminal(cloud_app, data_dir: Path, store_name: str):  # type: ignore[no-untyped-def]
-    engine = cloud_app.extensions["vafa"].engine
-    with engine.begin() as conn:
-        code = create_enrolment_code(conn, create_store(conn, store_name))
-    terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory"), store_name)
-    transport = httpx.WSGITransport(app=cloud_app)
-    identity = enroll("http://cloud.test", code, data_dir, transport=transport)
-    return terminal, SyncClient(identity, transport=transport)
-
-
-@pytest.fixture
-def two_stores(cloud_app, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
-    """Yield ((terminal, client) of store A, (terminal, client) of store B) on one cloud."""
-    a = _open_terminal(cloud_app, tmp_path / "a", "شعبه ونک")
-    b = _open_terminal(cloud_app, tmp_path / "b", "شعبه تجریش")
-    yield a, b
-    for terminal, client in (a, b):
-        client.close()
-        terminal.close()
 
 
 def _set_rules(cloud_app, rules: object) -> str:  # type: ignore[no-untyped-def]

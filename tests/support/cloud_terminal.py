@@ -6,8 +6,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
+from flask import Flask
+
 from agent.config import AgentConfig
 from agent.identity import enroll
+from agent.offline_queue.sync import SyncClient
 from agent.terminal import Terminal
 from cloud.app import create_app as create_cloud
 from cloud.fleet import create_enrolment_code, create_store
@@ -36,3 +40,14 @@ def cloud_and_terminal(tmp_path: Path, mode: str) -> tuple[Any, Terminal, Path, 
     enroll(url, code, data_dir)
     terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory", enrol_otp=mode))
     return cloud, terminal, sms_file, stack
+
+
+def open_terminal(cloud_app: Flask, data_dir: Path, store_name: str) -> tuple[Terminal, SyncClient]:
+    """Enrol a terminal of a new store with the cloud app in this process (WSGI transport)."""
+    engine = cloud_app.extensions["vafa"].engine
+    with engine.begin() as conn:
+        code = create_enrolment_code(conn, create_store(conn, store_name))
+    terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory"), store_name)
+    transport = httpx.WSGITransport(app=cloud_app)
+    identity = enroll("http://cloud.test", code, data_dir, transport=transport)
+    return terminal, SyncClient(identity, transport=transport)
