@@ -9,13 +9,23 @@ transaction — the grant row is marked (only if it was not already) and a
 pull that sends the grant again records it once. The slip is printed after the commit,
 once: its bytes are kept on the grant row and ``slip_printed_at`` set after the printer
 took them; a slip lost to a crash or an offline printer is printed from the card later.
+
+The member may come back to any till of the home store. Each pull carries the store's
+gifts still waiting (``store_gifts``, replaced whole like the owner notes), so a till that
+did not book a gift shows it too and records its hand-over once in its ``store_gifts`` row,
+booking nothing: the points are the booking till's. The cloud keeps the first hand-over
+from any till of the store; a gift this till booked that is missing from the store's list
+was handed over at another till, and leaves the card.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from agent.drivers.escpos_printer import compose_receipt
 from agent.drivers.printer_status import PrinterNotReady
@@ -24,15 +34,26 @@ from agent.ledger.db import write_transaction
 from agent.members import Member
 from agent.offline_queue import outbox
 from agent.receipt import GiftSlip, render_gift_slip
-from agent.terminal import Terminal
 from common.mobile import mask_mobile
 from common.persian import now_tehran
 from common.pii import PiiVault
 
+if TYPE_CHECKING:  # the terminal pulls through this module's replace_store_list
+    from agent.terminal import Terminal
+
+log = logging.getLogger(__name__)
 _COLUMNS = (
     "grant_id, member_id, kind, amount, note, applied_at, handed_over_at, handed_over_by,"
     " slip_printed_at"
 )
+# The gifts a card may show: booked here (not handed over at another till), or booked by
+# another till of the store and listed by the last pull (or handed over here since).
+_HELD = (
+    f"SELECT {_COLUMNS}, 1 AS booked_here FROM grants"
+    " WHERE gift = 1 AND handed_over_elsewhere_at IS NULL"
+    f" UNION ALL SELECT {_COLUMNS}, 0 AS booked_here FROM store_gifts"
+)
+_LIMITS = {"grant_id": 32, "member_id": 32, "note": 200}
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,7 @@ class Gift:
     handed_over_at: str | None
     handed_over_by: str | None
     slip_printed_at: str | None
+    booked_here: bool  # False: booked by another till of the store, listed by the pull
 
     @property
     def points(self) -> int:
@@ -56,13 +78,18 @@ class Gift:
 
 
 def _gift(row: sqlite3.Row) -> Gift:
-    return Gift(**{key: row[key] for key in row.keys()})  # noqa: SIM118 (sqlite3.Row)
+    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row)
+    return Gift(**{**values, "booked_here": bool(values["booked_here"])})
+
+
+def _table(gift: Gift) -> str:
+    return "grants" if gift.booked_here else "store_gifts"
 
 
 def for_member(conn: sqlite3.Connection, member_id: str) -> list[Gift]:
     """Return the member's gifts the card still shows: not handed over, or no slip printed."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM grants WHERE member_id = ? AND gift = 1"
+        f"SELECT * FROM ({_HELD}) WHERE member_id = ?"
         " AND (handed_over_at IS NULL OR slip_printed_at IS NULL) ORDER BY applied_at, grant_id",
         (member_id,),
     )
@@ -72,14 +99,62 @@ def for_member(conn: sqlite3.Connection, member_id: str) -> list[Gift]:
 def get(conn: sqlite3.Connection, grant_id: str, member_id: str) -> Gift:
     """Return one of the member's gifts; raise InputError (Persian) if there is none."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM grants WHERE grant_id = ? AND member_id = ? AND gift = 1",
+        f"SELECT * FROM ({_HELD}) WHERE grant_id = ? AND member_id = ? ORDER BY booked_here DESC",
         (grant_id, member_id),
     ).fetchone()
     if row is None:
+        elsewhere = conn.execute(
+            "SELECT 1 FROM grants WHERE grant_id = ? AND member_id = ? AND gift = 1",
+            (grant_id, member_id),
+        ).fetchone()
         raise InputError(
-            f"no gift {grant_id[:40]!r} for member {member_id[:40]!r}", "هدیه پیدا نشد"
+            f"no gift {grant_id[:40]!r} for member {member_id[:40]!r} held here",
+            "این هدیه در صندوق دیگری تحویل شده است" if elsewhere else "هدیه پیدا نشد",
         )
     return _gift(row)
+
+
+def replace_store_list(conn: sqlite3.Connection, listed: list[Any], moment: str) -> int:
+    """Take the store's waiting gifts from a pull (caller's transaction, after its grants
+    were booked); return how many were kept.
+
+    Gifts booked by other tills replace the ones held that this till has not handed over
+    (a hand-over made here stays, recorded once). A gift booked here and missing from a
+    whole, well-formed list was handed over at another till: it is marked and leaves the
+    card. A malformed entry is left out and logged, and then nothing is marked.
+    """
+    kept = [gift for gift in listed if _well_formed(gift)]
+    if len(kept) != len(listed):
+        log.warning("%d store gifts from the cloud were malformed", len(listed) - len(kept))
+    else:
+        conn.execute(
+            "UPDATE grants SET handed_over_elsewhere_at = ? WHERE gift = 1"
+            " AND handed_over_at IS NULL AND handed_over_elsewhere_at IS NULL"
+            " AND grant_id NOT IN (SELECT value FROM json_each(?))",
+            (moment, json.dumps([gift["grant_id"] for gift in kept])),
+        )
+    conn.execute("DELETE FROM store_gifts WHERE handed_over_at IS NULL")
+    conn.executemany(
+        "INSERT OR IGNORE INTO store_gifts (grant_id, member_id, kind, amount, note, applied_at)"
+        " SELECT :grant_id, :member_id, :kind, :amount, :note, :applied_at"
+        " WHERE NOT EXISTS (SELECT 1 FROM grants WHERE grant_id = :grant_id)",
+        [
+            {**{key: gift[key] for key in ("kind", "amount", *_LIMITS)}, "applied_at": moment}
+            for gift in kept
+        ],
+    )
+    return len(kept)
+
+
+def _well_formed(gift: Any) -> bool:
+    if not isinstance(gift, dict) or gift.get("kind") not in ("points", "credit"):
+        return False
+    amount = gift.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        return False
+    if len(str(gift.get("grant_id"))) != 32:
+        return False
+    return all(isinstance(gift.get(k), str) and len(gift[k]) <= n for k, n in _LIMITS.items())
 
 
 def hand_over(
@@ -103,8 +178,8 @@ def hand_over(
         payload = {"grant_id": grant_id, "member_id": member_id}
         event = outbox.enqueue(conn, vault, "gift.handed_over", payload, now)
         conn.execute(
-            "UPDATE grants SET handed_over_at = ?, handed_over_by = ?, handover_event_id = ?"
-            " WHERE grant_id = ? AND handed_over_at IS NULL",
+            f"UPDATE {_table(gift)} SET handed_over_at = ?, handed_over_by = ?,"
+            " handover_event_id = ? WHERE grant_id = ? AND handed_over_at IS NULL",
             (now, cashier[:40], event.id, grant_id),
         )
         return get(conn, grant_id, member_id), True
@@ -116,9 +191,9 @@ def print_slip(terminal: Terminal, gift: Gift, member: Member) -> bool:
     Raises PrinterError (PrinterNotReady among them) when the printer cannot take it; the
     bytes stay stored and the card offers the slip again.
     """
-    conn = terminal.conn
+    conn, table = terminal.conn, _table(gift)
     row = conn.execute(
-        "SELECT handed_over_at, slip_escpos, slip_printed_at FROM grants WHERE grant_id = ?",
+        f"SELECT handed_over_at, slip_escpos, slip_printed_at FROM {table} WHERE grant_id = ?",
         (gift.grant_id,),
     ).fetchone()
     if row is None or row["handed_over_at"] is None:
@@ -139,7 +214,7 @@ def print_slip(terminal: Terminal, gift: Gift, member: Member) -> bool:
         data = compose_receipt(image, terminal.printer_profile, kick_drawer=False)
         with write_transaction(conn):
             conn.execute(
-                "UPDATE grants SET slip_escpos = ? WHERE grant_id = ?", (data, gift.grant_id)
+                f"UPDATE {table} SET slip_escpos = ? WHERE grant_id = ?", (data, gift.grant_id)
             )
     status = terminal.printer.status()
     if not status.ready:
@@ -147,7 +222,7 @@ def print_slip(terminal: Terminal, gift: Gift, member: Member) -> bool:
     terminal.printer.send(bytes(data))
     with write_transaction(conn):
         conn.execute(
-            "UPDATE grants SET slip_printed_at = ? WHERE grant_id = ?",
+            f"UPDATE {table} SET slip_printed_at = ? WHERE grant_id = ?",
             (now_tehran().isoformat(), gift.grant_id),
         )
     return True

@@ -6,6 +6,10 @@ adjustment) waits here until a terminal of the member's home store pulls; it is 
 to that terminal, which books it in its own ledger in the same transaction as the pull and
 reports it with a ``grant.applied`` event. The grant is sent again on every pull until
 that event arrives, and the terminal books each grant id once, so it lands exactly once.
+
+A gift (``gift``) is booked by that one terminal but may be handed over at any till of its
+store: every pull also carries the store's gifts still waiting for a hand-over
+(``waiting_gifts``), and the cloud keeps the first ``gift.handed_over`` of any of them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sqlalchemy as sa
 from cloud.errors import BadRequest, NotFound
 from cloud.fleet import readable
 from cloud.storage import utcnow
-from cloud.tables import grants, members
+from cloud.tables import grants, members, terminals
 from common.protocol import new_id
 
 KINDS = ("points", "credit")
@@ -115,6 +119,36 @@ def deliver(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
             "reason": row.reason,
             "note": row.note,
             "gift": bool(row.gift),
+        }
+        for row in rows
+    ]
+
+
+def waiting_gifts(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
+    """Return the gifts of the terminal's store not yet handed over, for every till's cards.
+
+    A gift booked by another terminal is listed once its ``grant.applied`` arrived (its
+    points are in the chain's ledger); the terminal's own are listed from their assignment,
+    so a gift of its own missing from the list was handed over at another till.
+    """
+    store_terminals = sa.select(terminals.c.id).where(terminals.c.store_id == terminal.store_id)
+    rows = conn.execute(
+        sa.select(grants)
+        .where(
+            grants.c.gift.is_(True),
+            grants.c.handed_over_at.is_(None),
+            grants.c.terminal_id.in_(store_terminals),
+            sa.or_(grants.c.applied_at.is_not(None), grants.c.terminal_id == terminal.id),
+        )
+        .order_by(grants.c.created_at, grants.c.id)
+    )
+    return [
+        {
+            "grant_id": row.id,
+            "member_id": row.member_id,
+            "kind": row.kind,
+            "amount": row.amount,
+            "note": row.note,
         }
         for row in rows
     ]

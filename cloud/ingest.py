@@ -110,6 +110,7 @@ class _Staged:
     coupon: tuple[str, str] | None = None  # (code, sale id)
     referral: tuple[str, Any] | None = None  # (new member, the code they gave)
     mobile_check: tuple[str, str, bytes] | None = None  # (new member, code id, mobile HMAC)
+    duplicate: bool = False  # accepted, changes nothing (a gift another till handed over)
 
 
 def ingest_batch(
@@ -168,7 +169,12 @@ def _load(
             for row in conn.execute(sa.select(coupons).where(coupons.c.code.in_(coupon_codes)))
         },
         grants={
-            row.id: row for row in conn.execute(sa.select(grants).where(grants.c.id.in_(grant_ids)))
+            row.id: row
+            for row in conn.execute(
+                sa.select(grants, terminals.c.store_id)
+                .select_from(grants.outerjoin(terminals, terminals.c.id == grants.c.terminal_id))
+                .where(grants.c.id.in_(grant_ids))
+            )
         },
         terminal=terminal,
         vault=vault,
@@ -238,7 +244,7 @@ def _ingest_one(batch: _Batch, raw: Any) -> dict[str, Any]:
             staged = _Staged()
             APPLIERS[event.kind](batch, event, staged)
             _accept(batch, event, staged)
-            status = "applied"
+            status = "duplicate" if staged.duplicate else "applied"
     except ProtocolError as exc:
         return {"id": event_id, "status": "rejected", "field": exc.field, "error": str(exc)}
     return {"id": event.id, "status": status}
@@ -507,21 +513,27 @@ def _apply_grant(batch: _Batch, event: Event, staged: _Staged) -> None:
 
 
 def _apply_gift_handover(batch: _Batch, event: Event, staged: _Staged) -> None:
-    """A surprise gift handed over at the till: once, by the terminal that booked it."""
+    """A surprise gift handed over at a till of the store whose terminal booked it.
+
+    The first hand-over from any till of that store is kept; a later one (two tills pressed
+    before either synced) is stored as a duplicate that changes nothing, so the till that
+    sent it is not left with an event refused for ever.
+    """
     p = event.payload
     member_id = _known_member(batch, p)
     grant_id = _field(p, "grant_id", str)
     grant = batch.grants.get(grant_id)
     if grant is None or grant.member_id != member_id or not grant.gift:
         raise EventRejected(f"no gift {grant_id} for this member", field="payload.grant_id")
-    if grant.terminal_id != batch.terminal.id:
+    if grant.terminal_id is None or grant.store_id != batch.terminal.store_id:
         raise EventRejected(
-            f"gift {grant_id} was not sent to this terminal", field="payload.grant_id"
+            f"gift {grant_id} was not sent to this terminal's store", field="payload.grant_id"
         )
     if grant.applied_at is None and grant_id not in batch.applied_grants:
         raise EventRejected(f"gift {grant_id} handed over before booked", field="payload.grant_id")
     if grant.handed_over_at is not None or grant_id in batch.handed_over:
-        raise EventRejected(f"gift {grant_id} already handed over", field="payload.grant_id")
+        staged.duplicate = True
+        return
     staged.handed_over = grant_id
 
 

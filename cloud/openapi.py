@@ -332,7 +332,26 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "the store's open scenario notes, whole (last page only)",
                 "items": ref("OwnerNote"),
             },
+            "store_gifts": {
+                "type": "array",
+                "description": (
+                    "the store's surprise gifts not yet handed over, whole (last page only):"
+                    " any till of the store may hand one over (gift.handed_over; the first is"
+                    " kept, later ones are duplicates). Booked by another till: shown, never"
+                    " booked again; booked by this terminal and missing: handed over elsewhere"
+                ),
+                "items": ref("StoreGift"),
+            },
         },
+    ),
+    "StoreGift": obj(
+        {
+            "grant_id": HEX128,
+            "member_id": {"type": "string"},
+            "kind": {"enum": ["points", "credit"]},
+            "amount": {"type": "integer", "minimum": 1},
+            "note": {"type": "string", "maxLength": 200},
+        }
     ),
     "OwnerNote": obj(
         {

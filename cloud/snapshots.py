@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cloud.balances import chain_balances
 from cloud.coupons import open_coupons
 from cloud.errors import BadRequest
-from cloud.grants import deliver
+from cloud.grants import deliver, waiting_gifts
 from cloud.owner_notes import open_for_store
 from cloud.storage import utcnow
 from cloud.tables import member_suggestions, members, sales, settings
@@ -79,6 +79,8 @@ def pull(conn: sa.Connection, vault: PiiVault, terminal: sa.Row[Any], body: Any)
         "grants": [] if more else deliver(conn, terminal),
         # The store's open notes from scenarios, whole, with the last page only.
         **({} if more else {"owner_notes": open_for_store(conn, terminal.store_id)}),
+        # The store's gifts waiting for a hand-over at any till, whole, after the grants.
+        **({} if more else {"store_gifts": waiting_gifts(conn, terminal)}),
     }
 
 

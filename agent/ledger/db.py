@@ -356,3 +356,32 @@ CREATE TABLE owner_notes (
     created_at TEXT NOT NULL
 );
 """
+
+
+@migrations()
+def m014_store_gifts(db: sqlite_utils.Database) -> None:
+    """Keep the store's surprise gifts booked by other tills and waiting for a hand-over, as
+    the last pull delivered them, so any till of the store may hand one over. A row this
+    till handed over stays (its hand-over and slip, recorded once, as on ``grants``); the
+    others are replaced at each pull. A gift this till booked but another till handed over
+    is marked on ``grants`` and leaves the card."""
+    db.executescript(_SCHEMA_014)
+
+
+_SCHEMA_014 = """
+CREATE TABLE store_gifts (
+    grant_id TEXT PRIMARY KEY CHECK (length(grant_id) = 32),
+    member_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('points', 'credit')),
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    note TEXT NOT NULL DEFAULT '',
+    applied_at TEXT NOT NULL,
+    handed_over_at TEXT,
+    handed_over_by TEXT,
+    handover_event_id TEXT REFERENCES outbox(event_id),
+    slip_escpos BLOB,
+    slip_printed_at TEXT
+);
+CREATE INDEX store_gifts_member ON store_gifts(member_id);
+ALTER TABLE grants ADD COLUMN handed_over_elsewhere_at TEXT;
+"""

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from agent import members, owner_notes
+from agent import gifts, members, owner_notes
 from agent.errors import InputError, SyncError
 from agent.grants import apply_grant
 from agent.ledger.db import write_transaction
@@ -128,6 +128,8 @@ def _apply(conn: sqlite3.Connection, vault: PiiVault, answer: dict[str, Any]) ->
             conn.execute("RELEASE grant")
         if isinstance(answer.get("owner_notes"), list):  # absent from older clouds
             owner_notes.replace(conn, answer["owner_notes"])
+        if isinstance(answer.get("store_gifts"), list):  # absent from older clouds
+            gifts.replace_store_list(conn, answer["store_gifts"], now)
         _store(conn, CURSOR_KEY, str(cursor))
         _skip_used_seqs(conn, answer.get("highest_seq"))
     return PullResult(applied, rules is not None, booked)

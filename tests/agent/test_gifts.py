@@ -137,7 +137,8 @@ def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
     """GIVEN a gift handed over while the terminal has not yet told the cloud it booked it
     WHEN the cloud sends the grant again, the terminal resends its events (lost answer)
     and a forged second hand-over and another store's claim arrive
-    THEN the gift is booked once, handed over once, and the extra claims are refused."""
+    THEN the gift is booked once, handed over once: the second hand-over is a duplicate
+    that changes nothing and the other store's claim is refused."""
     cloud_app = any_cloud
     (a, a_client), (b, b_client) = any_stores
     member = _member((a, a_client))
@@ -158,8 +159,7 @@ def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
 
     forged = dict(pending[1], id="e" * 32, seq=pending[1]["seq"] + 100)
     answer = a_client.post_signed("/api/v1/sync/events", {"events": [forged]})
-    assert answer["results"][0]["status"] == "rejected"
-    assert "already handed over" in answer["results"][0]["error"]
+    assert answer["results"][0]["status"] == "duplicate"  # stored, changes nothing
     pull(b_client, b.conn, b.vault)  # B knows the member
     stolen = dict(pending[1], id="d" * 32, seq=1)
     answer = b_client.post_signed("/api/v1/sync/events", {"events": [stolen]})
@@ -331,3 +331,121 @@ def test_a_printer_out_of_paper_keeps_the_slip_for_later_and_prints_it_once(
     sim.wait_for_jobs(1)
     sim.close()
     assert len(sim.jobs) == 1 and len(sim.images) == 1 and sim.kicks == []
+
+
+@pytest.fixture
+def store_tills(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+    """Yield two tills of store A and one till of store B, on either back-end."""
+    from cloud.tables import terminals
+
+    first = _open_terminal(any_cloud, tmp_path / "a1", "شعبه ونک")
+    with any_cloud.extensions["vafa"].engine.connect() as conn:
+        store_id = conn.execute(sa.select(terminals.c.store_id)).scalar_one()
+    second = _open_terminal(any_cloud, tmp_path / "a2", "شعبه ونک", store_id=store_id)
+    other = _open_terminal(any_cloud, tmp_path / "b", "شعبه تجریش")
+    yield first, second, other
+    for terminal, client in (first, second, other):
+        client.close()
+        terminal.close()
+
+
+def _chain_points(cloud_app, member_id: str) -> int:  # type: ignore[no-untyped-def]
+    from cloud.balances import chain_balances
+
+    with cloud_app.extensions["vafa"].engine.connect() as conn:
+        return chain_balances(conn, [member_id])[member_id]
+
+
+def _count(conn, kind: str) -> int:  # type: ignore[no-untyped-def]
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE kind = ?", (kind,)).fetchone()[0])
+
+
+def test_a_gift_booked_by_one_till_is_handed_over_at_another_till_of_the_store(
+    store_tills, any_cloud
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a gift booked by till 1 of store A WHEN till 2 of A pulls THEN its card shows
+    the gift; WHEN the cashier hands it over there (twice) THEN one hand-over, no points
+    booked at till 2, the cloud records till 2's hand-over; WHEN till 1 pulls THEN the gift
+    leaves its card and cannot be handed over again; store B never sees it and its claim
+    is refused; the points are booked once chain-wide."""
+    (a1, c1), (a2, c2), (b, cb) = store_tills
+    member = _member((a1, c1))
+    grant_id = _gift(any_cloud, member.id)
+    assert pull(c1, a1.conn, a1.vault).grants == 1
+    c1.drain(a1.conn, a1.vault)  # grant.applied: the cloud knows the points are booked
+    assert [g.grant_id for g in gifts.for_member(a1.conn, member.id)] == [grant_id]
+
+    assert pull(c2, a2.conn, a2.vault).grants == 0  # till 2 books nothing
+    (shown,) = gifts.for_member(a2.conn, member.id)
+    assert (shown.grant_id, shown.note, shown.points, shown.booked_here) == (
+        grant_id,
+        NOTE,
+        500,
+        False,
+    )
+    pull(cb, b.conn, b.vault)
+    assert b.conn.execute("SELECT COUNT(*) FROM store_gifts").fetchone()[0] == 0
+    with pytest.raises(gifts.InputError):
+        gifts.hand_over(b.conn, b.vault, grant_id, member.id, "رضا")
+
+    done, fresh = gifts.hand_over(a2.conn, a2.vault, grant_id, member.id, "مریم")
+    again, fresh_again = gifts.hand_over(a2.conn, a2.vault, grant_id, member.id, "علی")
+    assert fresh and not fresh_again and again.handed_over_by == "مریم"
+    assert (_count(a2.conn, "gift.handed_over"), _count(a2.conn, "grant.applied")) == (1, 0)
+    assert book.verify(a2.conn) == []
+    found = a2.flow.identify("09121112233")
+    assert gifts.print_slip(a2, done, found) and not gifts.print_slip(a2, done, found)
+    assert gifts.for_member(a2.conn, member.id) == []
+
+    (event,) = [e.to_dict() for e in outbox.pending(a2.conn, a2.vault, 10)]
+    claim = dict(event, id="d" * 32, seq=1)  # store B claims it: refused
+    answer = cb.post_signed("/api/v1/sync/events", {"events": [claim]})
+    assert answer["results"][0]["status"] == "rejected"
+    assert answer["results"][0]["field"] == "payload.grant_id"
+    assert _cloud_grant(any_cloud, grant_id).handed_over_at is None
+
+    c2.drain(a2.conn, a2.vault)
+    row = _cloud_grant(any_cloud, grant_id)
+    assert row.handed_over_at is not None and row.handover_event_id == event["id"]
+    assert pull(c2, a2.conn, a2.vault).grants == 0
+    assert gifts.for_member(a2.conn, member.id) == []  # its record stays, the card is clear
+
+    assert len(gifts.for_member(a1.conn, member.id)) == 1  # till 1 has not pulled yet
+    pull(c1, a1.conn, a1.vault)
+    assert gifts.for_member(a1.conn, member.id) == []
+    with pytest.raises(gifts.InputError) as caught:
+        gifts.hand_over(a1.conn, a1.vault, grant_id, member.id, "مریم")
+    assert caught.value.fa == "این هدیه در صندوق دیگری تحویل شده است"
+    assert _count(a1.conn, "gift.handed_over") == 0
+    assert a1.flow.balance(member.id) == 500
+    assert _chain_points(any_cloud, member.id) == 500  # booked once, by till 1
+    assert _cloud_grant(any_cloud, grant_id).handover_event_id == event["id"]
+
+
+def test_two_tills_pressing_before_either_syncs_the_cloud_keeps_the_first(
+    store_tills, any_cloud
+) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a gift shown on both tills of store A WHEN both cashiers hand it over before
+    either syncs THEN the cloud keeps the first hand-over that reaches it, the second is a
+    duplicate that changes nothing, and both tills' outboxes empty (nothing stuck)."""
+    (a1, c1), (a2, c2), _ = store_tills
+    member = _member((a1, c1))
+    grant_id = _gift(any_cloud, member.id)
+    pull(c1, a1.conn, a1.vault)
+    c1.drain(a1.conn, a1.vault)
+    pull(c2, a2.conn, a2.vault)
+    assert gifts.hand_over(a2.conn, a2.vault, grant_id, member.id, "مریم")[1]
+    assert gifts.hand_over(a1.conn, a1.vault, grant_id, member.id, "علی")[1]
+    (second,) = [e.to_dict() for e in outbox.pending(a1.conn, a1.vault, 10)]
+    (first,) = [e.to_dict() for e in outbox.pending(a2.conn, a2.vault, 10)]
+
+    c2.drain(a2.conn, a2.vault)
+    kept = _cloud_grant(any_cloud, grant_id)
+    assert kept.handover_event_id == first["id"]
+    answer = c1.post_signed("/api/v1/sync/events", {"events": [second]})
+    assert answer["results"] == [{"id": second["id"], "status": "duplicate"}]
+    c1.drain(a1.conn, a1.vault)
+    assert outbox.depth(a1.conn) == outbox.depth(a2.conn) == 0
+    after = _cloud_grant(any_cloud, grant_id)
+    assert (after.handover_event_id, after.handed_over_at) == (first["id"], kept.handed_over_at)
+    assert _chain_points(any_cloud, member.id) == 500

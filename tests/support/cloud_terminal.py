@@ -42,11 +42,14 @@ def cloud_and_terminal(tmp_path: Path, mode: str) -> tuple[Any, Terminal, Path, 
     return cloud, terminal, sms_file, stack
 
 
-def open_terminal(cloud_app: Flask, data_dir: Path, store_name: str) -> tuple[Terminal, SyncClient]:
-    """Enrol a terminal of a new store with the cloud app in this process (WSGI transport)."""
+def open_terminal(
+    cloud_app: Flask, data_dir: Path, store_name: str, store_id: str | None = None
+) -> tuple[Terminal, SyncClient]:
+    """Enrol a terminal of a new store (or of the store ``store_id``, another till) with the
+    cloud app in this process (WSGI transport)."""
     engine = cloud_app.extensions["vafa"].engine
     with engine.begin() as conn:
-        code = create_enrolment_code(conn, create_store(conn, store_name))
+        code = create_enrolment_code(conn, store_id or create_store(conn, store_name))
     terminal = Terminal(AgentConfig(data_dir=data_dir, printer_transport="memory"), store_name)
     transport = httpx.WSGITransport(app=cloud_app)
     identity = enroll("http://cloud.test", code, data_dir, transport=transport)

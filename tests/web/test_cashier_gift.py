@@ -76,3 +76,34 @@ def test_a_grant_that_is_no_gift_or_another_members_is_refused_in_persian(
         ).fetchone()[0]
         == 0
     )
+
+
+def test_a_gift_booked_by_another_till_of_the_store_is_handed_over_here(
+    client: FlaskClient,  # noqa: F811
+    terminal: Any,
+) -> None:
+    """GIVEN a gift booked by another till, listed by this till's pull WHEN the cashier
+    opens the card and presses twice THEN it is handed over once, its slip printed once,
+    and no points are booked here; WHEN the next pull no longer lists it THEN the record
+    stays and the card stays clear."""
+    from agent import gifts
+
+    token = unlock(client)
+    member = terminal.flow.enrol("09121112233", "مریم کریمی", consent=True)
+    listed = {"grant_id": "c" * 32, "member_id": member.id, "kind": "points", "amount": 300}
+    with write_transaction(terminal.conn):
+        gifts.replace_store_list(terminal.conn, [{**listed, "note": NOTE}], "2026-12-01T10:00")
+    page = client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    assert NOTE in page and "۳۰۰ امتیاز هدیه" in page
+    form = {"csrf": token, "member_id": member.id, "grant_id": "c" * 32}
+    first = client.post("/cashier/gift", data=form)
+    assert first.status_code == 200 and "هدیه تحویل شد" in first.get_data(as_text=True)
+    assert client.post("/cashier/gift", data=form).status_code == 200
+    kinds = [row[0] for row in terminal.conn.execute("SELECT kind FROM outbox")]
+    assert kinds.count("gift.handed_over") == 1 and "grant.applied" not in kinds
+    assert len(terminal.printer.jobs) == 1 and terminal.flow.balance(member.id) == 0
+    with write_transaction(terminal.conn):
+        gifts.replace_store_list(terminal.conn, [], "2026-12-01T11:00")
+    assert NOTE not in client.get(f"/cashier/member/{member.id}").get_data(as_text=True)
+    held = terminal.conn.execute("SELECT handed_over_by FROM store_gifts").fetchall()
+    assert len(held) == 1 and held[0][0]
