@@ -25,18 +25,27 @@ from tests.web.test_cashier_gift import NOTE, give_gift
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.parametrize("booked_here", [True, False], ids=["booked-here", "other-till"])
 def test_the_till_announces_a_gift_and_one_press_hands_it_over(
-    terminal: Any, page: Page, shot: Callable[[str], Path]
+    terminal: Any, page: Page, shot: Callable[[str], Path], booked_here: bool
 ) -> None:
-    """GIVEN a member with a surprise gift of 300 points WHEN the cashier opens their card
+    """GIVEN a member with a surprise gift of 300 points, booked by this till or by another
+    till of the store (listed by the pull) WHEN the cashier opens their card
     THEN the gift and its note stand out, at both till sizes; WHEN the button is pressed
     THEN the till says it was handed over, the gift leaves the card and one slip prints."""
+    from agent import gifts
+    from agent.ledger.db import write_transaction
     from agent.web.app import create_app
     from agent.web.cashier import set_cashier_pin
 
     set_cashier_pin(terminal, "مریم", PIN)
     member = terminal.flow.enrol("09125554433", "علی محمدی", True)
-    give_gift(terminal, member.id)
+    if booked_here:
+        give_gift(terminal, member.id)
+    else:  # its points are in the other till's ledger, not this one's
+        listed = {"grant_id": "c" * 32, "member_id": member.id, "kind": "points", "amount": 300}
+        with write_transaction(terminal.conn):
+            gifts.replace_store_list(terminal.conn, [{**listed, "note": NOTE}], "2026-12-01")
     with live_server(create_app(terminal)) as base:
         page.goto(base + "/cashier/pin")
         page.fill("#pin", PIN)
@@ -48,14 +57,15 @@ def test_the_till_announces_a_gift_and_one_press_hands_it_over(
         expect(gift).to_have_count(1)
         expect(gift.locator(".surprise-note")).to_have_text(NOTE)
         expect(gift.locator(".surprise-what")).to_contain_text("۳۰۰ امتیاز هدیه")
-        expect(page.locator("#balance")).to_have_text("۳۰۰")
+        expect(page.locator("#balance")).to_have_text("۳۰۰" if booked_here else "۰")
+        where = "" if booked_here else "-other-till"
         for size, (width, height) in SIZES.items():
             page.set_viewport_size({"width": width, "height": height})
-            check_screen(page, shot, "gift-waiting", size)
+            check_screen(page, shot, "gift-waiting" + where, size)
         gift.get_by_role("button").click()
         expect(page.locator("#notice")).to_have_text("هدیه تحویل شد و برگهٔ آن چاپ شد.")
         expect(page.locator(".surprise")).to_have_count(0)
-        shot("gift-handed-over")
+        shot("gift-handed-over" + where)
     assert len(terminal.printer.jobs) == 1
     count = terminal.conn.execute(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'gift.handed_over'"
