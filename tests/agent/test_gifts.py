@@ -449,3 +449,36 @@ def test_two_tills_pressing_before_either_syncs_the_cloud_keeps_the_first(
     after = _cloud_grant(any_cloud, grant_id)
     assert (after.handover_event_id, after.handed_over_at) == (first["id"], kept.handed_over_at)
     assert _chain_points(any_cloud, member.id) == 500
+
+
+def test_only_a_whole_store_list_takes_a_gift_booked_here_off_the_card(tmp_path: Path) -> None:
+    """GIVEN a gift booked by this till WHEN a pull's store list holds a malformed entry
+    THEN nothing is taken as handed over elsewhere; WHEN it lists the gift THEN it is shown
+    once (not copied as another till's); WHEN a whole list lacks it THEN it leaves the card
+    and a press is refused in Persian, with no event queued."""
+    from agent.config import AgentConfig
+    from agent.ledger.db import write_transaction
+    from agent.terminal import Terminal
+    from tests.web.test_cashier_gift import give_gift
+
+    terminal = Terminal(AgentConfig(data_dir=tmp_path / "t", printer_transport="memory"))
+    try:
+        conn = terminal.conn
+        member = terminal.flow.enrol("09121112233", "مریم کریمی", consent=True)
+        grant_id = give_gift(terminal, member.id)
+        own = {"grant_id": grant_id, "member_id": member.id, "kind": "points", "amount": 300}
+        for listed, kept in (([{"grant_id": "x"}], 0), ([{**own, "note": NOTE}], 1)):
+            with write_transaction(conn):
+                assert gifts.replace_store_list(conn, listed, "2026-12-01T10:00") == kept
+            assert [g.booked_here for g in gifts.for_member(conn, member.id)] == [True]
+        assert conn.execute("SELECT COUNT(*) FROM store_gifts").fetchone()[0] == 0
+        with write_transaction(conn):
+            gifts.replace_store_list(conn, [], "2026-12-01T11:00")
+        assert gifts.for_member(conn, member.id) == []
+        with pytest.raises(gifts.InputError) as caught:
+            gifts.hand_over(conn, terminal.vault, grant_id, member.id, "مریم")
+        assert caught.value.fa == "این هدیه در صندوق دیگری تحویل شده است"
+        assert _handovers(conn) == 0
+        assert terminal.flow.balance(member.id) == 300  # its points stay booked here
+    finally:
+        terminal.close()
