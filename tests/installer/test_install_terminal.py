@@ -210,7 +210,8 @@ def test_kiosk_adds_its_unit_user_and_packages(tmp_path: Path) -> None:
     assert not any(line.startswith("ProtectHome=") for line in unit.splitlines())
     assert "WantedBy=multi-user.target" in unit.splitlines()
     done = actions(root)
-    assert any(a.endswith("apt-get install -y --no-install-recommends cage xwayland chromium") for a in done)
+    kiosk_packages = "apt-get install -y --no-install-recommends cage xwayland chromium"
+    assert any(a.endswith(kiosk_packages) for a in done)
     assert "usermod --append --groups video,render,input vafa-kiosk" in done
     assert "systemctl enable vafa-agent.service vafa-kiosk.service" in done
 
