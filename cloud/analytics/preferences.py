@@ -371,6 +371,10 @@ def store_preferences(
     return counts, Chosen(affinity, likely, incentives)
 
 
+# Actions the member never sees: not an incentive they could answer.
+NOT_OFFERS = frozenset({"owner_note"})
+
+
 def _action_types(conn: sa.Connection) -> dict[str, set[str]]:
     types = {}
     for scenario_id, definition in conn.execute(sa.select(scenarios.c.id, scenarios.c.definition)):
@@ -378,7 +382,11 @@ def _action_types(conn: sa.Connection) -> dict[str, set[str]]:
             actions = json.loads(definition).get("actions", [])
         except (ValueError, AttributeError):
             actions = []
-        types[scenario_id] = {a["type"] for a in actions if isinstance(a, dict) and "type" in a}
+        types[scenario_id] = {
+            a["type"]
+            for a in actions
+            if isinstance(a, dict) and "type" in a and a["type"] not in NOT_OFFERS
+        }
     return types
 
 

@@ -174,7 +174,7 @@ def test_incentive_responses_per_action_type(cloud_app_any: Flask) -> None:
             },
         )
         for sid, actions in (
-            ("points", [{"type": "points", "amount": 100}]),
+            ("points", [{"type": "points", "amount": 100}, {"type": "owner_note", "text": "x"}]),
             ("both", [{"type": "sms", "variants": ["x"]}, {"type": "coupon", "value_rial": 1}]),
         ):
             conn.execute(
@@ -220,7 +220,7 @@ def test_incentive_responses_per_action_type(cloud_app_any: Flask) -> None:
         ("p", "points"): (1, 1, 1.0),
         ("p", "coupon"): (1, 1, 1.0),  # the skipped SMS is no offer
         ("q", "points"): (1, 0, 0.0),
-    }
+    }  # a note to the store owner is no offer to the member
 
 
 def test_run_without_lines_stores_no_preferences(cloud_app_any: Flask) -> None:
