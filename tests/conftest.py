@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 pytest_plugins = ["tests.support.postgres", "tests.support.browser"]
 
@@ -63,3 +64,31 @@ def enrolled(terminal, cloud_app, tmp_path: Path) -> Iterator[object]:  # type: 
     client = SyncClient(identity, transport=transport)
     yield terminal, client, cloud_app
     client.close()
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url_any(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of a fresh SQLite file or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cloud-any.db'}"
+    return str(request.getfixturevalue("postgres_engine_url"))
+
+
+@pytest.fixture
+def cloud_app_any(database_url_any: str, tmp_path: Path) -> Iterator[Flask]:
+    """Yield the cloud app on a fresh SQLite file or a fresh PostgreSQL database."""
+    from cloud.app import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url_any,
+            "PII_KEY_FILE": str(tmp_path / "cloud-any-keys" / "pii.key"),
+            "SECRET_KEY": "test",
+            "TESTING": True,
+        }
+    )
+    yield app
+    app.extensions["vafa"].engine.dispose()

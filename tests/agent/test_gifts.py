@@ -8,7 +8,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -99,32 +98,11 @@ def test_a_gift_is_shown_handed_over_once_printed_once_and_recorded_by_the_cloud
     assert "هدیهٔ شگفتانه در صندوق تحویل شد" in page.get_data(as_text=True)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """Yield the cloud app on SQLite or PostgreSQL (as tests/cloud's cloud_app_any)."""
-    from cloud.app import create_app
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud-any.db'}"
-    else:
-        url = request.getfixturevalue("postgres_engine_url")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "PII_KEY_FILE": str(tmp_path / "cloud-any-keys" / "pii.key"),
-            "SECRET_KEY": "test",
-            "TESTING": True,
-        }
-    )
-    yield app
-    app.extensions["vafa"].engine.dispose()
-
-
 @pytest.fixture
-def any_stores(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+def any_stores(cloud_app_any, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
     """The two stores of ``two_stores``, on either back-end."""
-    a = _open_terminal(any_cloud, tmp_path / "a", "شعبه ونک")
-    b = _open_terminal(any_cloud, tmp_path / "b", "شعبه تجریش")
+    a = _open_terminal(cloud_app_any, tmp_path / "a", "شعبه ونک")
+    b = _open_terminal(cloud_app_any, tmp_path / "b", "شعبه تجریش")
     yield a, b
     for terminal, client in (a, b):
         client.close()
@@ -132,14 +110,14 @@ def any_stores(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[ty
 
 
 def test_a_gift_handed_over_before_the_sync_and_resent_by_the_cloud_stays_once(
-    any_stores, any_cloud
+    any_stores, cloud_app_any
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a gift handed over while the terminal has not yet told the cloud it booked it
     WHEN the cloud sends the grant again, the terminal resends its events (lost answer)
     and a forged second hand-over and another store's claim arrive
     THEN the gift is booked once, handed over once: the second hand-over is a duplicate
     that changes nothing and the other store's claim is refused."""
-    cloud_app = any_cloud
+    cloud_app = cloud_app_any
     (a, a_client), (b, b_client) = any_stores
     member = _member((a, a_client))
     grant_id = _gift(cloud_app, member.id)
@@ -334,15 +312,15 @@ def test_a_printer_out_of_paper_keeps_the_slip_for_later_and_prints_it_once(
 
 
 @pytest.fixture
-def store_tills(any_cloud, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
+def store_tills(cloud_app_any, tmp_path: Path) -> Iterator[tuple]:  # type: ignore[type-arg]
     """Yield two tills of store A and one till of store B, on either back-end."""
     from cloud.tables import terminals
 
-    first = _open_terminal(any_cloud, tmp_path / "a1", "شعبه ونک")
-    with any_cloud.extensions["vafa"].engine.connect() as conn:
+    first = _open_terminal(cloud_app_any, tmp_path / "a1", "شعبه ونک")
+    with cloud_app_any.extensions["vafa"].engine.connect() as conn:
         store_id = conn.execute(sa.select(terminals.c.store_id)).scalar_one()
-    second = _open_terminal(any_cloud, tmp_path / "a2", "شعبه ونک", store_id=store_id)
-    other = _open_terminal(any_cloud, tmp_path / "b", "شعبه تجریش")
+    second = _open_terminal(cloud_app_any, tmp_path / "a2", "شعبه ونک", store_id=store_id)
+    other = _open_terminal(cloud_app_any, tmp_path / "b", "شعبه تجریش")
     yield first, second, other
     for terminal, client in (first, second, other):
         client.close()
@@ -361,7 +339,7 @@ def _count(conn, kind: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_gift_booked_by_one_till_is_handed_over_at_another_till_of_the_store(
-    store_tills, any_cloud
+    store_tills, cloud_app_any
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a gift booked by till 1 of store A WHEN till 2 of A pulls THEN its card shows
     the gift; WHEN the cashier hands it over there (twice) THEN one hand-over, no points
@@ -370,7 +348,7 @@ def test_a_gift_booked_by_one_till_is_handed_over_at_another_till_of_the_store(
     is refused; the points are booked once chain-wide."""
     (a1, c1), (a2, c2), (b, cb) = store_tills
     member = _member((a1, c1))
-    grant_id = _gift(any_cloud, member.id)
+    grant_id = _gift(cloud_app_any, member.id)
     assert pull(c1, a1.conn, a1.vault).grants == 1
     c1.drain(a1.conn, a1.vault)  # grant.applied: the cloud knows the points are booked
     assert [g.grant_id for g in gifts.for_member(a1.conn, member.id)] == [grant_id]
@@ -402,10 +380,10 @@ def test_a_gift_booked_by_one_till_is_handed_over_at_another_till_of_the_store(
     answer = cb.post_signed("/api/v1/sync/events", {"events": [claim]})
     assert answer["results"][0]["status"] == "rejected"
     assert answer["results"][0]["field"] == "payload.grant_id"
-    assert _cloud_grant(any_cloud, grant_id).handed_over_at is None
+    assert _cloud_grant(cloud_app_any, grant_id).handed_over_at is None
 
     c2.drain(a2.conn, a2.vault)
-    row = _cloud_grant(any_cloud, grant_id)
+    row = _cloud_grant(cloud_app_any, grant_id)
     assert row.handed_over_at is not None and row.handover_event_id == event["id"]
     assert pull(c2, a2.conn, a2.vault).grants == 0
     assert gifts.for_member(a2.conn, member.id) == []  # its record stays, the card is clear
@@ -418,19 +396,19 @@ def test_a_gift_booked_by_one_till_is_handed_over_at_another_till_of_the_store(
     assert caught.value.fa == "این هدیه در صندوق دیگری تحویل شده است"
     assert _count(a1.conn, "gift.handed_over") == 0
     assert a1.flow.balance(member.id) == 500
-    assert _chain_points(any_cloud, member.id) == 500  # booked once, by till 1
-    assert _cloud_grant(any_cloud, grant_id).handover_event_id == event["id"]
+    assert _chain_points(cloud_app_any, member.id) == 500  # booked once, by till 1
+    assert _cloud_grant(cloud_app_any, grant_id).handover_event_id == event["id"]
 
 
 def test_two_tills_pressing_before_either_syncs_the_cloud_keeps_the_first(
-    store_tills, any_cloud
+    store_tills, cloud_app_any
 ) -> None:  # type: ignore[no-untyped-def]
     """GIVEN a gift shown on both tills of store A WHEN both cashiers hand it over before
     either syncs THEN the cloud keeps the first hand-over that reaches it, the second is a
     duplicate that changes nothing, and both tills' outboxes empty (nothing stuck)."""
     (a1, c1), (a2, c2), _ = store_tills
     member = _member((a1, c1))
-    grant_id = _gift(any_cloud, member.id)
+    grant_id = _gift(cloud_app_any, member.id)
     pull(c1, a1.conn, a1.vault)
     c1.drain(a1.conn, a1.vault)
     pull(c2, a2.conn, a2.vault)
@@ -440,15 +418,15 @@ def test_two_tills_pressing_before_either_syncs_the_cloud_keeps_the_first(
     (first,) = [e.to_dict() for e in outbox.pending(a2.conn, a2.vault, 10)]
 
     c2.drain(a2.conn, a2.vault)
-    kept = _cloud_grant(any_cloud, grant_id)
+    kept = _cloud_grant(cloud_app_any, grant_id)
     assert kept.handover_event_id == first["id"]
     answer = c1.post_signed("/api/v1/sync/events", {"events": [second]})
     assert answer["results"] == [{"id": second["id"], "status": "duplicate"}]
     c1.drain(a1.conn, a1.vault)
     assert outbox.depth(a1.conn) == outbox.depth(a2.conn) == 0
-    after = _cloud_grant(any_cloud, grant_id)
+    after = _cloud_grant(cloud_app_any, grant_id)
     assert (after.handover_event_id, after.handed_over_at) == (first["id"], kept.handed_over_at)
-    assert _chain_points(any_cloud, member.id) == 500
+    assert _chain_points(cloud_app_any, member.id) == 500
 
 
 def test_only_a_whole_store_list_takes_a_gift_booked_here_off_the_card(tmp_path: Path) -> None:

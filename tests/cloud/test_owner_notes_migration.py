@@ -3,27 +3,16 @@ and the gift columns come and go cleanly."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from cloud.storage import alembic_config, make_engine
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 NOW = "2026-11-22 10:00:00+00"
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.db'}"
-    return str(request.getfixturevalue("postgres_engine_url"))
-
-
-def test_old_grants_are_no_gifts_and_0021_goes_back_cleanly(url: str) -> None:
-    engine = make_engine(url)
+def test_old_grants_are_no_gifts_and_0021_goes_back_cleanly(database_url_any: str) -> None:
+    engine = make_engine(database_url_any)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0020")

@@ -4,22 +4,11 @@ chain's rows only."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from cloud.storage import alembic_config, make_engine
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cloud.db'}"
-    return str(request.getfixturevalue("postgres_engine_url"))
 
 
 def _segments(conn: sa.Connection) -> list[tuple[str, ...]]:
@@ -29,11 +18,11 @@ def _segments(conn: sa.Connection) -> list[tuple[str, ...]]:
     return [tuple(str(v) for v in row) for row in conn.execute(sa.text(query))]
 
 
-def test_chain_rows_survive_and_stores_fit_beside_them(url: str) -> None:
+def test_chain_rows_survive_and_stores_fit_beside_them(database_url_any: str) -> None:
     """GIVEN a segment row and a cohort row stored before 0020 WHEN upgraded THEN they are
     the chain's ("*") and the same keys for a store are accepted; WHEN downgraded THEN the
     store's rows are gone and the chain's remain."""
-    engine = make_engine(url)
+    engine = make_engine(database_url_any)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0019")
