@@ -273,21 +273,11 @@ def test_a_printer_out_of_paper_keeps_the_slip_for_later_and_prints_it_once(
     """GIVEN a networked printer out of paper WHEN a gift is handed over THEN the hand-over
     is recorded and the slip refused in Persian; WHEN paper is loaded and the cashier presses
     the card's button again THEN the slip prints once and no second hand-over is recorded."""
-    from agent.config import AgentConfig
     from agent.drivers.printer_status import PrinterNotReady
-    from agent.drivers.simulator import NetworkPrinterSimulator
-    from agent.terminal import Terminal
+    from tests.support.printing import PAPER_LOADED, paper_out_terminal
     from tests.web.test_cashier_gift import give_gift
 
-    sim = NetworkPrinterSimulator(out_dir=tmp_path, status={1: 0x1A, 2: 0x32, 4: 0x72})
-    config = AgentConfig(
-        data_dir=tmp_path / "terminal",
-        printer_profile="xprinter-xp80c",
-        printer_transport="network",
-        printer_target=sim.address,
-        printer_timeout_s=1.0,
-    )
-    terminal = Terminal(config, store_name="فروشگاه آزمایشی")
+    sim, terminal = paper_out_terminal(tmp_path)
     try:
         member = terminal.flow.enrol("09121234567", "سارا احمدی", consent=True)
         grant_id = give_gift(terminal, member.id)
@@ -297,7 +287,7 @@ def test_a_printer_out_of_paper_keeps_the_slip_for_later_and_prints_it_once(
         assert caught.value.fa == "کاغذ چاپگر تمام شده است"
         (waiting,) = gifts.for_member(terminal.conn, member.id)
         assert waiting.handed_over_at and not waiting.slip_printed_at
-        sim.status = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
+        sim.status = dict(PAPER_LOADED)
         again, fresh = gifts.hand_over(terminal.conn, terminal.vault, grant_id, member.id, "مریم")
         assert not fresh
         assert gifts.print_slip(terminal, again, member)

@@ -15,28 +15,21 @@ from agent.drivers.serial_drawer import NoDrawerConfigured, ReopeningSerialDrawe
 from agent.drivers.simulator import NetworkPrinterSimulator, PtyScannerSimulator
 from agent.errors import DrawerError, InputError
 from agent.terminal import Terminal
+from tests.support.printing import PAPER_LOADED, paper_out_terminal
 
 
 def test_paper_out_is_told_to_the_cashier_and_the_retry_prints_once(tmp_path: Path) -> None:
     """GIVEN a networked printer out of paper WHEN a receipt is printed THEN the cashier gets
     «کاغذ چاپگر تمام شده است» and nothing is sent; WHEN paper is loaded and the cashier
     retries THEN the receipt prints exactly once, and a further retry prints nothing."""
-    sim = NetworkPrinterSimulator(out_dir=tmp_path, status={1: 0x1A, 2: 0x32, 4: 0x72})
-    config = AgentConfig(
-        data_dir=tmp_path / "terminal",
-        printer_profile="xprinter-xp80c",
-        printer_transport="network",
-        printer_target=sim.address,
-        printer_timeout_s=1.0,
-    )
-    terminal = Terminal(config, store_name="فروشگاه آزمایشی")
+    sim, terminal = paper_out_terminal(tmp_path)
     try:
         member = terminal.flow.enrol("09121234567", "سارا احمدی", consent=True)
         sale = terminal.flow.sale(member.id, 1_000_000)
         with pytest.raises(PrinterNotReady) as caught:
             terminal.print_receipt(sale)
         assert caught.value.fa == "کاغذ چاپگر تمام شده است"
-        sim.status = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
+        sim.status = dict(PAPER_LOADED)
         assert terminal.print_receipt(sale).printed
         assert not terminal.print_receipt(sale).printed
     finally:
