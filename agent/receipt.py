@@ -65,6 +65,9 @@ def find_font(candidates: tuple[Path, ...] = FONT_CANDIDATES) -> Path:
 
 
 def _fonts(width: int) -> tuple[ImageFont.FreeTypeFont, ...]:
+    """Return the title, heading and body fonts for a paper of ``width`` dots."""
+    if width not in (384, 512, 576):
+        raise PrinterError(f"unsupported receipt width {width}")
     scale = width / 576
     regular, bold = find_font(), find_font(BOLD_CANDIDATES + FONT_CANDIDATES)
     layout = ImageFont.Layout.RAQM
@@ -122,8 +125,6 @@ class _Canvas:
 
 def render_receipt(data: ReceiptData, width: int = 576) -> Image.Image:
     """Draw a receipt at the printer's dot width (576 or 512 for 80 mm, 384 for 58 mm)."""
-    if width not in (384, 512, 576):
-        raise PrinterError(f"unsupported receipt width {width}")
     title, heading, body = _fonts(width)
     canvas = _Canvas(width)
     canvas.text(data.store_name, title, "center")
@@ -167,8 +168,6 @@ class GiftSlip:
 
 def render_gift_slip(slip: GiftSlip, width: int = 576) -> Image.Image:
     """Draw the slip for a surprise gift: the note the scenario wrote, and its points."""
-    if width not in (384, 512, 576):
-        raise PrinterError(f"unsupported receipt width {width}")
     title, heading, body = _fonts(width)
     canvas = _Canvas(width)
     canvas.text(slip.store_name, title, "center")
