@@ -28,13 +28,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.context import ctx
 from cloud.errors import BadRequest, CloudError, Conflict
 from cloud.sms.providers import SmsError, SmsProvider, provider_from_config
 from cloud.sms.text import parts, render
 from cloud.storage import utcnow
-from cloud.tables import members, mobile_codes, terminals
+from cloud.tables import members, mobile_code_locks, mobile_codes, terminals
 from common.errors import InvalidMobile
 from common.mobile import normalize_mobile
 from common.persian import to_ascii_digits, to_persian_digits
@@ -145,6 +146,34 @@ def _refuse_members(conn: sa.Connection, mobile_hmac: bytes) -> None:
         )
 
 
+def _lock_mobile(conn: sa.Connection, mobile_hmac: bytes, now: dt.datetime) -> None:
+    """Take the mobile's lock row (an upsert: it waits for a request holding it)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(mobile_code_locks).values(mobile_hmac=mobile_hmac, taken_at=now)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["mobile_hmac"], set_={"taken_at": statement.excluded.taken_at}
+        )
+    )
+
+
+def _forget_old_codes(conn: sa.Connection, now: dt.datetime) -> None:
+    """Forget which mobile and code a day-old code never verified was for.
+
+    Such a code is only needed for the limits, an hour at most; its row stays, without
+    either HMAC, as the record of a text sent (HQ's SMS log counts it). A row never texted
+    (the cloud stopped between storing and sending) goes. A verified code is kept whole for
+    the enrolment naming it, however late that event arrives.
+    """
+    old = (mobile_codes.c.verified_at.is_(None), mobile_codes.c.created_at < now - KEEP)
+    conn.execute(sa.delete(mobile_codes).where(*old, mobile_codes.c.provider.is_(None)))
+    conn.execute(
+        sa.update(mobile_codes)
+        .where(*old, mobile_codes.c.mobile_hmac.is_not(None))
+        .values(mobile_hmac=None, code_hmac=None)
+    )
+
+
 def _check_limits(
     conn: sa.Connection, terminal_id: str, mobile_hmac: bytes, now: dt.datetime, limits: Limits
 ) -> None:
@@ -187,21 +216,17 @@ def issue(
     code_id, code = new_id(), f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
     mobile_hmac = vault.lookup_hash(mobile_e164)
     with engine.begin() as conn:
-        # Take the terminal's row first (a row lock on PostgreSQL, the write lock on SQLite),
-        # so two requests of one terminal count the codes one after the other: at the same
-        # instant both would pass the limits and both would text.
+        # Take the terminal's row, then the mobile's (row locks on PostgreSQL, the write lock
+        # on SQLite), so two requests of one terminal, or of two terminals for one mobile,
+        # count the codes one after the other: at the same instant both would pass the
+        # limits and both would text. Always in this order, so no two requests deadlock.
         conn.execute(
             sa.update(terminals).where(terminals.c.id == terminal_id).values(id=terminals.c.id)
         )
+        _lock_mobile(conn, mobile_hmac, now)
         _refuse_members(conn, mobile_hmac)
         _check_limits(conn, terminal_id, mobile_hmac, now, limits)
-        # Codes never verified are only needed for the limits: gone after a day. A verified
-        # one stays for the enrolment naming it, however late that event arrives.
-        conn.execute(
-            sa.delete(mobile_codes).where(
-                mobile_codes.c.verified_at.is_(None), mobile_codes.c.created_at < now - KEEP
-            )
-        )
+        _forget_old_codes(conn, now)
         conn.execute(
             sa.insert(mobile_codes).values(
                 id=code_id,
@@ -212,6 +237,12 @@ def issue(
                 expires_at=now + limits.ttl,
                 attempts=0,
             )
+        )
+        # The lock row lives only inside this transaction: a request waiting on it goes on
+        # once this one commits (PostgreSQL re-checks a unique key whose inserter deleted
+        # it), and no mobile that never became a member is kept in it.
+        conn.execute(
+            sa.delete(mobile_code_locks).where(mobile_code_locks.c.mobile_hmac == mobile_hmac)
         )
     # Texted outside the transaction: a slow provider must not hold the database.
     text = render(TEXT, {"code": code, "minutes": int(limits.ttl.total_seconds() // 60) or 1})

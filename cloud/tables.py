@@ -654,13 +654,15 @@ channel_orders = sa.Table(
 # One-time codes texted to a mobile at member enrolment (cloud/mobile_codes.py, 0022): only a
 # keyed HMAC of the code, its expiry and the tries spent; ``member_id`` is set when the
 # enrolment that used the code arrives, so a verified mobile is the cloud's own record.
+# A code never verified loses both HMACs after a day (0025) and stays as the record of a
+# text sent (HQ's SMS log counts it).
 mobile_codes = sa.Table(
     "mobile_codes",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("terminal_id", sa.String(32), sa.ForeignKey("terminals.id"), nullable=False),
-    sa.Column("mobile_hmac", sa.LargeBinary(32), nullable=False),
-    sa.Column("code_hmac", sa.LargeBinary(32), nullable=False),
+    sa.Column("mobile_hmac", sa.LargeBinary(32)),
+    sa.Column("code_hmac", sa.LargeBinary(32)),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("expires_at", Time, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
@@ -670,4 +672,13 @@ mobile_codes = sa.Table(
     sa.Column("provider_id", sa.String(64)),
     sa.Index("mobile_codes_mobile", "mobile_hmac", "created_at"),
     sa.Index("mobile_codes_terminal", "terminal_id", "created_at"),
+)
+
+# One row per mobile asking for codes (0025), taken by each request before it counts the
+# mobile's codes, so two terminals asking at once for one mobile count one after the other.
+mobile_code_locks = sa.Table(
+    "mobile_code_locks",
+    metadata,
+    sa.Column("mobile_hmac", sa.LargeBinary(32), primary_key=True),
+    sa.Column("taken_at", Time, nullable=False),
 )

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,20 +366,30 @@ def test_no_mobile_or_code_reaches_a_log_line(till: Till, caplog: pytest.LogCapt
     assert not leaked, leaked
 
 
-def test_codes_never_verified_are_dropped_after_a_day(till: Till) -> None:
-    """GIVEN a code verified and one not, both two days old WHEN a new code is asked THEN the
-    unverified old one is gone and the verified one stays for its enrolment."""
+def test_codes_never_verified_forget_their_mobile_after_a_day(till: Till) -> None:
+    """GIVEN a code verified, one texted but not verified and one never texted, all two days
+    old WHEN a new code is asked THEN the unverified one keeps its row (a text was sent) but
+    neither HMAC, the one never texted is gone, and the verified one stays whole."""
     till.app.config["MOBILE_CODE_RESEND_S"] = 0
     till.post(SEND, {"mobile": MOBILE})
     till.post(VERIFY, {"mobile": MOBILE, "code": till.code_sent()})
     till.post(SEND, {"mobile": "09350000009"})
-    verified, unverified = (row.id for row in till.rows())
+    till.post(SEND, {"mobile": "09350000008"})
+    verified, unverified, never_texted = (row.id for row in till.rows())
     two_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     with till.app.extensions["vafa"].engine.begin() as conn:
         conn.execute(sa.update(mobile_codes).values(created_at=two_days_ago))
+        conn.execute(
+            sa.update(mobile_codes)
+            .where(mobile_codes.c.id == never_texted)
+            .values(provider=None, provider_id=None)
+        )
     till.post(SEND, {"mobile": "09350000010"})
-    ids = [row.id for row in till.rows()]
-    assert verified in ids and unverified not in ids and len(ids) == 2
+    rows = {row.id: row for row in till.rows()}
+    assert never_texted not in rows and len(rows) == 3
+    assert rows[unverified].mobile_hmac is None and rows[unverified].code_hmac is None
+    assert rows[unverified].provider == "file"
+    assert rows[verified].mobile_hmac is not None and rows[verified].code_hmac is not None
 
 
 def test_a_mobile_already_in_the_club_gets_no_code(till: Till) -> None:
@@ -392,3 +403,40 @@ def test_a_mobile_already_in_the_club_gets_no_code(till: Till) -> None:
     assert answer.get_json()["field"] == "mobile" and "قبلاً" in answer.get_json()["message_fa"]
     check_against_spec(spec_of(till.app), "POST", SEND, answer)
     assert till.texts() == [] and till.rows() == []
+
+
+def test_two_terminals_asking_for_one_mobile_at_once_text_one_code(
+    cloud_app_any: Flask, tmp_path: Path
+) -> None:
+    """GIVEN two terminals of different stores WHEN both ask a code for the same mobile at
+    the same instant THEN one code is texted and the other is refused by the pause between
+    codes (the limits are per mobile, whichever terminal asks).
+
+    Each code's INSERT is held back a moment, so without a lock per mobile both requests
+    would have counted no earlier code before either stored its own."""
+    cloud_app_any.config.update(SMS_FILE=str(tmp_path / "sms.jsonl"))
+    tills = [enrol_till(cloud_app_any), enrol_till(cloud_app_any, "شعبه تجریش")]
+    engine = cloud_app_any.extensions["vafa"].engine
+
+    def hold_inserts(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO MOBILE_CODES "):
+            time.sleep(0.3)  # widen the window between the limits' check and the insert
+
+    sa.event.listen(engine, "before_cursor_execute", hold_inserts)
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def ask(till: Till) -> None:
+        start.wait()
+        statuses.append(till.post(SEND, {"mobile": MOBILE}).status_code)
+
+    try:
+        workers = [threading.Thread(target=ask, args=(till,)) for till in tills]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", hold_inserts)
+    assert sorted(statuses) == [200, 429]
+    assert len(tills[0].texts()) == 1 and len(tills[0].rows()) == 1
