@@ -5,10 +5,12 @@ The enrol form's code step follows ``enrol_otp`` (``AgentConfig``):
 - ``off``: no code; every enrolment goes to the cloud as unverified.
 - ``when_online`` (default): submitting the form without a code asks HQ to text one
   (``POST /api/v1/mobile-codes``); the form comes back with the code field focused; the
-  member reads the code out and HQ checks it (``/verify``). If HQ cannot be reached, or
-  cannot text, the member is enrolled at once, unverified: a dead network never blocks.
+  member reads the code out and HQ checks it (``/verify``). If HQ cannot be reached, cannot
+  text, or will not text now (a limit on codes per mobile or per terminal: 429), the member
+  is enrolled at once, unverified, and the cashier is told why on the member's card: a dead
+  network or a member whose texts do not arrive never blocks.
 - ``required``: the same, but without a verified code there is no enrolment (refused in
-  Persian while offline).
+  Persian while offline, or saying how long to wait when HQ will not text now).
 
 A verified code is spent at HQ, so the check is remembered in the cashier's session (keyed
 by an HMAC of the mobile, never the mobile) until the enrolment goes through: a form refused
@@ -43,14 +45,22 @@ SESSION_KEY = "mobile_check"
 
 OFFLINE_FA = "ارتباط با مرکز برقرار نیست"
 SENT_FA = "کد تأیید به {mobile} پیامک شد؛ کدی را که مشتری می‌خواند وارد کنید."
-OFFLINE_SEND_FA = OFFLINE_FA + "؛ با «عضویت» مشتری بدون کد و «تأییدنشده» ثبت می‌شود."
 REQUIRED_FA = OFFLINE_FA + "؛ بدون کد تأیید نمی‌توان عضو کرد. کمی بعد دوباره کد بخواهید."
+NOT_SENT_FA = "کد تأیید فرستاده نشد ({reason})"  # reason: HQ's own Persian (it says how long)
+SEND_UNVERIFIED_FA = "؛ با «عضویت» مشتری بدون کد و «تأییدنشده» ثبت می‌شود."
+ENROLLED_UNVERIFIED_FA = "؛ مشتری بدون کد و «تأییدنشده» عضو شد."
+REQUIRED_WAIT_FA = "؛ بدون کد تأیید نمی‌توان عضو کرد."
 
 
 class Unreachable(SyncError):
     """HQ could not be asked, or could not text the code: the step counts as offline."""
 
     fa = OFFLINE_FA
+
+
+class Limited(Unreachable):
+    """HQ will not text a code now (too many for this mobile or terminal; ``fa`` is HQ's
+    Persian reason): the step counts as offline, but the cashier is told why."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +122,14 @@ class MobileCodes:
 
     def _offline(self, exc: Unreachable, enrol: bool) -> Step:
         log.warning("mobile code step offline (%s): %s", self.mode, exc)
+        limited = isinstance(exc, Limited)
+        reason = NOT_SENT_FA.format(reason=exc.fa) if limited else OFFLINE_FA
         if self.mode == "required":
-            raise InputError(f"no mobile code while offline: {exc}", fa=REQUIRED_FA) from exc
+            refusal = reason + REQUIRED_WAIT_FA if limited else REQUIRED_FA
+            raise InputError(f"no mobile code: {exc}", fa=refusal) from exc
         if enrol:
-            return Step(enrol=True)  # unverified
-        return Step(enrol=False, notice=OFFLINE_SEND_FA)
+            return Step(enrol=True, notice=reason + ENROLLED_UNVERIFIED_FA)  # unverified
+        return Step(enrol=False, notice=reason + SEND_UNVERIFIED_FA)
 
     def _send(self, mobile_e164: str) -> None:
         self._ask(CODE_PATH, {"mobile": mobile_e164})
@@ -147,7 +160,10 @@ class MobileCodes:
         if response.status_code == 200:
             return answer
         code = error_code(response)
-        if response.status_code in (400, 409, 422, 429):
+        if response.status_code == 429:
+            fa = str(answer.get("message_fa") or "کدهای خواسته‌شده بیش از حد مجاز است")
+            raise Limited(f"HQ will not text a code now: {code} (429)", fa=fa)
+        if response.status_code in (400, 409, 422):
             fa = str(answer.get("message_fa") or "کد تأیید پذیرفته نشد")
             raise InputError(f"HQ refused {path}: {code} ({response.status_code})", fa=fa)
         raise Unreachable(f"HQ answered {response.status_code} {code} on {path}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Iterable, Mapping
 from contextlib import closing
@@ -177,29 +178,53 @@ def _forget_old_codes(conn: sa.Connection, now: dt.datetime) -> None:
 def _check_limits(
     conn: sa.Connection, terminal_id: str, mobile_hmac: bytes, now: dt.datetime, limits: Limits
 ) -> None:
+    """Refuse a code asked too soon or too often, saying (in Persian) how long to wait."""
     hour = now - dt.timedelta(hours=1)
     recent = sa.select(sa.func.count(), sa.func.max(mobile_codes.c.created_at)).where(
         mobile_codes.c.created_at > hour
     )
-    count, last = conn.execute(recent.where(mobile_codes.c.mobile_hmac == mobile_hmac)).one()
+    for_mobile = mobile_codes.c.mobile_hmac == mobile_hmac
+    count, last = conn.execute(recent.where(for_mobile)).one()
     if last is not None and now - _aware(last) < limits.resend_after:
         wait = int((limits.resend_after - (now - _aware(last))).total_seconds()) + 1
         raise RateLimited(
             f"a code was sent to this mobile {int((now - _aware(last)).total_seconds())} s ago",
-            fa=f"کد تازه فرستاده شد؛ {to_persian_digits(str(wait))} ثانیه دیگر دوباره بخواهید",
+            fa="برای این شماره همین تازگی کد فرستاده شده؛"
+            f" {to_persian_digits(str(wait))} ثانیه دیگر دوباره بخواهید",
         )
     if count >= limits.per_mobile_hour:
+        minutes = _minutes_until_below(conn, for_mobile, count, limits.per_mobile_hour, now)
         raise RateLimited(
             f"{count} codes for this mobile in the last hour (limit {limits.per_mobile_hour})",
-            fa="برای این شماره در یک ساعت گذشته کد کافی فرستاده شده؛ بعداً دوباره بخواهید",
+            fa="برای این شماره در یک ساعت گذشته کد کافی فرستاده شده؛"
+            f" {to_persian_digits(str(minutes))} دقیقه دیگر دوباره بخواهید",
         )
-    mine = conn.execute(recent.where(mobile_codes.c.terminal_id == terminal_id)).one()[0]
+    by_terminal = mobile_codes.c.terminal_id == terminal_id
+    mine = conn.execute(recent.where(by_terminal)).one()[0]
     if mine >= limits.per_terminal_hour:
+        minutes = _minutes_until_below(conn, by_terminal, mine, limits.per_terminal_hour, now)
         raise RateLimited(
             f"terminal {terminal_id} asked {mine} codes in the last hour"
             f" (limit {limits.per_terminal_hour})",
-            fa="این پایانه در یک ساعت گذشته بیش از حد مجاز کد خواسته است",
+            fa="این پایانه در یک ساعت گذشته بیش از حد مجاز کد خواسته است؛"
+            f" {to_persian_digits(str(minutes))} دقیقه دیگر دوباره بخواهید",
         )
+
+
+def _minutes_until_below(
+    conn: sa.Connection, which: sa.ColumnElement[bool], count: int, limit: int, now: dt.datetime
+) -> int:
+    """Return the whole minutes until fewer than ``limit`` of the last hour's ``count`` codes
+    matching ``which`` are left in the hour (the oldest leave it first)."""
+    leaving = conn.execute(
+        sa.select(mobile_codes.c.created_at)
+        .where(which, mobile_codes.c.created_at > now - dt.timedelta(hours=1))
+        .order_by(mobile_codes.c.created_at)
+        .offset(count - limit)
+        .limit(1)
+    ).scalar_one()
+    seconds = (_aware(leaving) + dt.timedelta(hours=1) - now).total_seconds()
+    return max(1, math.ceil(seconds / 60))
 
 
 def issue(

@@ -654,7 +654,8 @@ CODE_PATHS: Schema = {
             **{
                 "409": "the mobile already belongs to a member, here or at another store"
                 " (already_member)",
-                "429": "too many codes for this mobile or from this terminal (rate_limited)",
+                "429": "too many codes for this mobile or from this terminal (rate_limited;"
+                " message_fa says how many seconds or minutes to wait)",
                 "503": "the SMS provider did not take the text; nothing kept (sms_unavailable)",
             },
         )

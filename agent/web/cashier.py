@@ -51,6 +51,7 @@ from common.webauth import LoginLimiter, check_csrf, hash_password, verify_passw
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 PIN_PREFIX = "cashier_pin:"
+ENROL_NOTICE_KEY = "enrol_notice"  # the code step's notice, shown once on the new card
 bp = Blueprint("cashier", __name__, url_prefix="/cashier")
 
 
@@ -330,8 +331,12 @@ def identify() -> Response | tuple[str, int]:
 @bp.get("/member/<member_id>")
 @_cashier_required
 def member(member_id: str) -> tuple[str, int]:
-    """Show the member card and the sale form."""
-    return _member_screen(member_id, "")
+    """Show the member card and the sale form (and, once, the enrolment's notice)."""
+    enrolled = session.pop(ENROL_NOTICE_KEY, None)
+    notice = ""
+    if isinstance(enrolled, dict) and enrolled.get("member") == member_id:
+        notice = str(enrolled.get("text", ""))
+    return _member_screen(member_id, "", notice=notice)
 
 
 def _member_screen(
@@ -475,6 +480,8 @@ def enrol() -> Response | tuple[str, int]:
         page["code_sent"] = bool(form["otp"])
         return _screen("cashier/enrol.html", 400, form=form, error=exc.fa, **page)
     forget_check(session)
+    if step.notice:  # enrolled unverified: the card says why no code was checked
+        session[ENROL_NOTICE_KEY] = {"member": created.id, "text": step.notice}
     return redirect(url_for("cashier.member", member_id=created.id))
 
 

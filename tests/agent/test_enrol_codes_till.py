@@ -174,17 +174,60 @@ def test_a_verified_code_is_kept_through_a_refused_form_but_cannot_serve_twice(
     assert reused.status_code == 400 and "قبلاً" in _page(reused)
 
 
-def test_resend_limits_and_known_members_are_refused_in_persian(shop_factory: Any) -> None:
+def test_resend_limits_and_known_members_are_told_in_persian(shop_factory: Any) -> None:
     """GIVEN a code just texted WHEN «ارسال کد» is pressed again THEN the cloud's Persian
-    refusal shows; GIVEN a member already enrolled WHEN a code is asked for them THEN no text."""
+    reason shows (how long to wait), no second text, nothing stored, and the code already
+    texted still enrols the member verified; GIVEN a member already enrolled WHEN a code is
+    asked for them THEN no text."""
     shop = shop_factory("when_online")
     assert shop.submit(action="send").status_code == 200
     again = shop.submit(action="send")
-    assert again.status_code == 400 and "ثانیه دیگر" in _page(again)
-    assert len(shop.texts()) == 1
+    assert again.status_code == 200 and "کد تأیید فرستاده نشد" in _page(again)
+    assert "ثانیه دیگر" in _page(again) and "«تأییدنشده» ثبت می‌شود" in _page(again)
+    assert len(shop.texts()) == 1 and shop.members() == 0
     assert shop.submit(otp=shop.code()).status_code == 302
+    assert shop.enrolment_payload()["mobile_verified"] is True
     known = shop.submit(action="send")
     assert known.status_code == 400 and "قبلاً عضو" in _page(known)
+    assert len(shop.texts()) == 1
+
+
+def test_a_code_refused_for_a_limit_enrols_unverified_when_online(shop_factory: Any) -> None:
+    """GIVEN when_online and a code just texted to the mobile from another store's terminal
+    WHEN the form is sent here THEN HQ refuses to text (429) and, as if offline, the member
+    is enrolled at once, unverified; the card tells the cashier in Persian that no code was
+    sent, and why. The notice shows once."""
+    shop = shop_factory("when_online")
+    elsewhere = enrol_till(shop.cloud, "شعبه تجریش")
+    assert elsewhere.post("/api/v1/mobile-codes", {"mobile": E164}).status_code == 200
+    done = shop.submit()
+    assert done.status_code == 302 and shop.members() == 1
+    payload = shop.enrolment_payload()
+    assert payload["mobile_verified"] is False and payload["mobile_check"] is None
+    card = _page(shop.till.get(done.headers["Location"]))
+    assert "نرگس کاظمی" in card and 'id="notice"' in card
+    assert "کد تأیید فرستاده نشد" in card and "ثانیه دیگر" in card
+    assert "«تأییدنشده» عضو شد" in card
+    assert len(shop.texts()) == 1  # only the other store's
+    assert 'id="notice"' not in _page(shop.till.get(done.headers["Location"]))
+
+
+def test_a_code_refused_for_a_limit_is_refused_with_the_wait_when_required(
+    shop_factory: Any,
+) -> None:
+    """GIVEN required and the terminal's hourly cap reached WHEN the form is sent THEN it is
+    refused in Persian saying no code was sent, how many minutes to wait, and that no member
+    is enrolled without one; nothing is stored or queued."""
+    shop = shop_factory("required")
+    shop.cloud.config["MOBILE_CODE_PER_TERMINAL_HOUR"] = 1
+    assert shop.submit(mobile="09127770001").status_code == 200  # the hour's one code
+    refused = shop.submit()
+    assert refused.status_code == 400
+    page = _page(refused)
+    assert "کد تأیید فرستاده نشد" in page and "این پایانه" in page
+    assert re.search(r"[۱-۹][۰-۹]* دقیقه دیگر دوباره بخواهید", page), page
+    assert "بدون کد تأیید نمی‌توان عضو کرد" in page
+    assert shop.members() == 0 and outbox.depth(shop.terminal.conn) == 0
     assert len(shop.texts()) == 1
 
 
@@ -199,6 +242,8 @@ def test_offline_when_online_enrols_unverified_at_once(shop_factory: Any) -> Non
     assert done.status_code == 302 and shop.members() == 1
     payload = shop.enrolment_payload()
     assert payload["mobile_verified"] is False and payload["mobile_check"] is None
+    card = _page(shop.till.get(done.headers["Location"]))
+    assert "ارتباط با مرکز برقرار نیست" in card and "«تأییدنشده» عضو شد" in card
 
 
 def test_offline_required_refuses_and_stores_nothing(shop_factory: Any) -> None:

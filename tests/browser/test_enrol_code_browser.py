@@ -23,6 +23,7 @@ from agent.offline_queue.sync import SyncClient
 from cloud.hq import create_user
 from tests.agent.test_enrol_codes_till import cloud_and_terminal
 from tests.browser.test_owner_pages import LAYOUT_PROBLEMS
+from tests.cloud.test_mobile_codes import enrol_till
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.browser
@@ -110,3 +111,37 @@ def test_enrol_with_the_code_step_by_keyboard(
         page.click("form.search button")
         expect(page.locator("#mobile-verified")).to_have_text("تأییدشده")
         assert shot("member360-verified").stat().st_size > 0
+
+
+def test_a_code_hq_will_not_text_enrols_unverified_with_a_notice(
+    shop: tuple[Any, Any, Path, str], page: Page, shot: Callable[[str], Path]
+) -> None:
+    """GIVEN when_online and a code just texted to the mobile by another store's till WHEN the
+    cashier sends the enrol form THEN HQ will not text another (429) and the member is
+    enrolled at once, unverified: the card says in Persian that no code was sent, and why."""
+    cloud, _terminal, sms_file, till = shop
+    elsewhere = enrol_till(cloud, "شعبه تجریش")
+    assert elsewhere.post("/api/v1/mobile-codes", {"mobile": "09134445577"}).status_code == 200
+    page.set_viewport_size({"width": 800, "height": 480})
+    page.goto(till + "/cashier/pin")
+    page.fill("#pin", PIN)
+    page.keyboard.press("Enter")
+    expect(page.locator(".who")).to_be_visible()
+    page.goto(till + "/cashier/enrol")
+    page.keyboard.type("۰۹۱۳ ۴۴۴ ۵۵۷۷")
+    page.keyboard.press("Tab")
+    page.keyboard.type("رضا مرادی")
+    page.check("input[name=consent]")
+    page.focus("#name")
+    page.keyboard.press("Enter")
+    expect(page.locator(".member .name")).to_contain_text("رضا مرادی")
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text("کد تأیید فرستاده نشد")
+    expect(notice).to_contain_text("ثانیه دیگر")
+    expect(notice).to_contain_text("«تأییدنشده» عضو شد")
+    assert page.evaluate(LAYOUT_PROBLEMS) == []
+    assert shot("800x480-enrolled-unverified").stat().st_size > 0
+    assert len(sms_file.read_text("utf-8").splitlines()) == 1  # only the other till's
+    page.reload()
+    expect(page.locator(".member .name")).to_contain_text("رضا مرادی")
+    assert page.locator("#notice").count() == 0  # told once
