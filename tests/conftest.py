@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,14 +30,39 @@ def terminal(agent_config):  # type: ignore[no-untyped-def]
     term.close()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return an SQLite file brought to the newest cloud migration, once a session.
+
+    Running the migrations costs a quarter of a second per cloud; copying the file does not.
+    """
+    from cloud.storage import make_engine, migrate
+
+    path = tmp_path_factory.mktemp("migrated-cloud") / "cloud.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()  # the last connection checkpoints the WAL into the file
+    assert not path.with_name("cloud.db-wal").exists()
+    return path
+
+
+def migrated_sqlite_url(template: Path, path: Path) -> str:
+    """Copy the migrated ``template`` to ``path``; return its URL, a fresh cloud database."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def cloud_app(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Return the cloud app on a fresh SQLite file."""
+def cloud_app(tmp_path: Path, migrated_sqlite_template: Path):  # type: ignore[no-untyped-def]
+    """Return the cloud app on a fresh SQLite file (a copy of the migrated template: the
+    app's own migrate() at start-up then finds nothing to do)."""
     from cloud.app import create_app
 
     return create_app(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'cloud.db'}",
+            "DATABASE_URL": migrated_sqlite_url(migrated_sqlite_template, tmp_path / "cloud.db"),
             "PII_KEY_FILE": str(tmp_path / "cloud-keys" / "pii.key"),
             "SECRET_KEY": "test",
             "TESTING": True,
@@ -77,14 +103,24 @@ def database_url_any(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_engine_url"))
 
 
+@pytest.fixture(params=BACKENDS)
+def migrated_database_url_any(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of a fresh SQLite file or a fresh PostgreSQL database, either already at
+    the newest cloud migration (a copy of a template migrated once a session)."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("migrated_sqlite_template")
+        return migrated_sqlite_url(template, tmp_path / "cloud-any.db")
+    return str(request.getfixturevalue("postgres_migrated_url"))
+
+
 @pytest.fixture
-def cloud_app_any(database_url_any: str, tmp_path: Path) -> Iterator[Flask]:
+def cloud_app_any(migrated_database_url_any: str, tmp_path: Path) -> Iterator[Flask]:
     """Yield the cloud app on a fresh SQLite file or a fresh PostgreSQL database."""
     from cloud.app import create_app
 
     app = create_app(
         {
-            "DATABASE_URL": database_url_any,
+            "DATABASE_URL": migrated_database_url_any,
             "PII_KEY_FILE": str(tmp_path / "cloud-any-keys" / "pii.key"),
             "SECRET_KEY": "test",
             "TESTING": True,
