@@ -12,6 +12,7 @@ Playwright's own browser downloads are impossible here; Chromium comes from
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,7 +71,11 @@ def save_screenshot(page: Page, test_name: str, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.-]+", "_", f"{test_name}-{name}")
     path = SCREENSHOTS / f"{stem}.png"
-    page.screenshot(path=path, full_page=True)
+    # Written aside, then renamed: tests of the same name in two modules may run at once in
+    # two pytest-xdist workers, and neither must leave a half-written file.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_bytes(page.screenshot(full_page=True))
+    partial.replace(path)
     return path
 
 
