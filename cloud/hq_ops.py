@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from cloud import scenario_form
+from cloud import mobile_codes, scenario_form
 from cloud.access import set_user_stores
 from cloud.context import ctx
 from cloud.errors import BadRequest, NotFound
@@ -82,6 +82,7 @@ STATUSES_FA = {
     "blocked": "مسدود",
     "failed": "ناموفق",
 }
+PURPOSES_FA = {mobile_codes.PURPOSE: "کد تأیید"}  # else a scenario's id, shown as it is
 OUTCOMES_FA = {
     "acted": "انجام می‌شود",
     "control": "گروه کنترل (چیزی نمی‌گیرد)",
@@ -587,15 +588,20 @@ def _exists(conn: sa.Connection, scenario_id: str) -> bool:
 @bp.get("/sms")
 @allowed("admin", "marketer")
 def sms_log() -> str:
-    """List sent texts newest first, filtered by status, purpose and Jalali date, paged."""
+    """List sent texts newest first, filtered by status, purpose and Jalali date, paged.
+
+    The one-time codes texted at enrolment are listed and counted with the members' texts
+    (from ``mobile_codes``: a code has no member yet), under «کد تأیید».
+    """
     status = request.args.get("status", "")
     purpose = request.args.get("purpose", "").strip()
+    sent = _texts_sent()
     wheres: list[Any] = []
     errors: dict[str, str] = {}
     if status in STATUSES:
-        wheres.append(sms_messages.c.status == status)
+        wheres.append(sent.c.status == status)
     if purpose:
-        wheres.append(sms_messages.c.purpose == purpose)
+        wheres.append(sent.c.purpose == purpose)
     for name, op in (("from", "ge"), ("to", "lt")):
         text = request.args.get(name, "").strip()
         if not text:
@@ -606,34 +612,37 @@ def sms_log() -> str:
             errors[name] = exc.fa
             continue
         edge = dt.datetime.combine(day, dt.time(), TEHRAN).astimezone(dt.UTC)
-        wheres.append(
-            sms_messages.c.created_at >= edge if op == "ge" else sms_messages.c.created_at < edge
-        )
+        wheres.append(sent.c.created_at >= edge if op == "ge" else sent.c.created_at < edge)
     page = _int_arg("page", 1, 1, 10**6)
     with ctx().engine.connect() as conn:
-        total = conn.execute(
-            sa.select(sa.func.count()).select_from(sms_messages).where(*wheres)
-        ).scalar_one()
+        total, total_parts, codes = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sent.c.parts), 0),
+                sa.func.count().filter(sent.c.kind == "code"),
+            ).where(*wheres)
+        ).one()
         rows = conn.execute(
-            sa.select(sms_messages, members.c.mobile_enc)
-            .join(members, members.c.id == sms_messages.c.member_id)
+            sa.select(sent, members.c.mobile_enc)
+            .select_from(sent.outerjoin(members, members.c.id == sent.c.member_id))
             .where(*wheres)
-            .order_by(sms_messages.c.created_at.desc(), sms_messages.c.id)
+            .order_by(sent.c.created_at.desc(), sent.c.id)
             .limit(PAGE_SIZE)
             .offset((page - 1) * PAGE_SIZE)
         ).all()
         purposes = list(
-            conn.execute(
-                sa.select(sms_messages.c.purpose).distinct().order_by(sms_messages.c.purpose)
-            ).scalars()
+            conn.execute(sa.select(sent.c.purpose).distinct().order_by(sent.c.purpose)).scalars()
         )
     vault = ctx().vault
     texts = [
         {
             "at": row.created_at,
-            "mobile": mask_mobile(vault.decrypt(row.member_id, row.mobile_enc)),
+            # A code not yet claimed by an enrolment names no member: its mobile is unknown.
+            "mobile": mask_mobile(vault.decrypt(row.member_id, row.mobile_enc))
+            if row.mobile_enc is not None
+            else "",
             "member_id": row.member_id,
-            "purpose": row.purpose,
+            "purpose": PURPOSES_FA.get(row.purpose, row.purpose),
             "marketing": row.marketing,
             # A service text may carry a one-time code: only marketing texts are shown.
             "body": vault.decrypt(row.id, row.body_enc) if row.marketing else "",
@@ -649,13 +658,33 @@ def sms_log() -> str:
         "ops_sms.html",
         texts=texts,
         total=int(total),
+        total_parts=int(total_parts),
+        codes=int(codes),
         page=page,
         pages=max(1, math.ceil(int(total) / PAGE_SIZE)),
         args=args,
         statuses=STATUSES_FA,
-        purposes=purposes,
+        purposes={p: PURPOSES_FA.get(p, p) for p in purposes},
         errors=errors,
     )
+
+
+def _texts_sent() -> sa.Subquery:
+    """Return the members' texts and the enrolment codes texted, as one table (``kind``)."""
+    messages = sa.select(
+        sms_messages.c.id,
+        sms_messages.c.member_id,
+        sms_messages.c.purpose,
+        sms_messages.c.marketing,
+        sms_messages.c.parts,
+        sms_messages.c.body_enc,
+        sms_messages.c.status,
+        sms_messages.c.created_at,
+        sms_messages.c.status_at,
+        sa.literal("sms", sa.String(4)).label("kind"),
+    )
+    codes = mobile_codes.texts_sent().add_columns(sa.literal("code", sa.String(4)).label("kind"))
+    return sa.union_all(messages, codes).subquery("sent")
 
 
 # --- Fleet ----------------------------------------------------------------------------------

@@ -49,6 +49,9 @@ DIGITS = 6
 TEXT = "کد عضویت باشگاه مشتریان: {code}\nاین کد تا {minutes} دقیقه اعتبار دارد."
 KEEP = dt.timedelta(days=1)  # how long a code never verified is kept
 SMS_TIMEOUT = 3.0  # the cashier waits for the answer; the terminal's own timeout is longer
+PURPOSE = "otp"  # what HQ's SMS log files a code's text under (shown as «کد تأیید»)
+# Parts of a code's text at its longest (a TTL of 99 minutes): one.
+SMS_PARTS = parts(render(TEXT, {"code": "0" * DIGITS, "minutes": 99}))
 
 
 @dataclass(frozen=True)
@@ -418,6 +421,26 @@ def is_verified(conn: sa.Connection, member_id: str) -> bool:
         sa.select(mobile_codes.c.id).where(mobile_codes.c.member_id == member_id)
     ).first()
     return found is not None
+
+
+def texts_sent() -> sa.Select[Any]:
+    """Select the codes texted as rows of HQ's SMS log, shaped like ``sms_messages``'s.
+
+    A code has no member yet (``member_id`` is set once its enrolment claims it), so it
+    cannot be an ``sms_messages`` row; it is filed under ``PURPOSE`` as a service text of
+    ``SMS_PARTS`` parts, ``sent`` once the provider took it (its delivery is not followed).
+    """
+    return sa.select(
+        mobile_codes.c.id,
+        mobile_codes.c.member_id,
+        sa.literal(PURPOSE, sa.String(40)).label("purpose"),
+        sa.literal(False, sa.Boolean).label("marketing"),
+        sa.literal(SMS_PARTS, sa.Integer).label("parts"),
+        sa.null().cast(sa.LargeBinary).label("body_enc"),
+        sa.literal("sent", sa.String(20)).label("status"),
+        mobile_codes.c.created_at,
+        sa.null().cast(sa.DateTime(timezone=True)).label("status_at"),
+    ).where(mobile_codes.c.provider.is_not(None))
 
 
 def answer_request(terminal_id: str, body: Any) -> dict[str, Any]:

@@ -453,3 +453,52 @@ def test_two_terminals_asking_for_one_mobile_at_once_text_one_code(
         sa.event.remove(engine, "before_cursor_execute", hold_inserts)
     assert sorted(statuses) == [200, 429]
     assert len(tills[0].texts()) == 1 and len(tills[0].rows()) == 1
+
+
+def test_hqs_sms_log_counts_the_codes_texted(cloud_app_any: Flask, tmp_path: Path) -> None:
+    """GIVEN two codes texted (one claimed by the member it verified, one never used) and a
+    marketing text to that member WHEN a marketer opens HQ's SMS log THEN it counts three
+    texts, two of them «کد تأیید», in three parts; a claimed code shows its member's masked
+    mobile, an unclaimed one none, and no code's text; the purpose filter finds the codes;
+    and codes a day old, their HMACs dropped, are still counted."""
+    from cloud.sms.providers import FileProvider
+    from cloud.sms.sending import send_to_member
+    from tests.cloud.test_hq_ops import NOON, _log_in, _users
+
+    _users(cloud_app_any)
+    cloud_app_any.config.update(SMS_FILE=str(tmp_path / "sms.jsonl"), MOBILE_CODE_RESEND_S=0)
+    till = enrol_till(cloud_app_any)
+    till.post(SEND, {"mobile": MOBILE})
+    code = till.code_sent()
+    check = till.post(VERIFY, {"mobile": MOBILE, "code": code}).get_json()["check_id"]
+    member_id = enrol_member(till, 1, MOBILE, mobile_verified=True, mobile_check=check)["member_id"]
+    till.post(SEND, {"mobile": "09350000009"})
+    context = cloud_app_any.extensions["vafa"]
+    with context.engine.begin() as conn:
+        provider = FileProvider(tmp_path / "marketing.jsonl")
+        send_to_member(conn, context.vault, provider, member_id, "یلدا مبارک", "yalda", True, NOON)
+    client, _ = _log_in(cloud_app_any, "neda")
+    page = client.get("/hq/sms").get_data(as_text=True)
+    assert _figures(page) == ("۳ پیامک", "۳ بخش", "۲ کد تأیید")
+    assert page.count("۰۹۱۲***۶۷۸۹") == 2 and page.count('title="هنوز عضو نشده"') == 1
+    assert page.count("<td>کد تأیید <span") == 2  # the purpose column, as a service text
+    assert code not in page and to_persian_digits(code) not in page
+    assert '<option value="otp" >کد تأیید</option>' in page
+    codes_only = client.get("/hq/sms?purpose=otp").get_data(as_text=True)
+    assert _figures(codes_only) == ("۲ پیامک", "۲ بخش", "۲ کد تأیید")
+    assert "یلدا" not in codes_only
+    delivered = client.get("/hq/sms?status=delivered").get_data(as_text=True)
+    assert _figures(delivered) == ("۰ پیامک", "۰ بخش", "")  # a code's delivery is not followed
+    two_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    with context.engine.begin() as conn:
+        conn.execute(sa.update(mobile_codes).values(created_at=two_days_ago))
+    till.post(SEND, {"mobile": "09350000010"})  # forgets the old unverified code's HMACs
+    assert sum(row.mobile_hmac is None for row in till.rows()) == 1
+    later = client.get("/hq/sms").get_data(as_text=True)
+    assert _figures(later) == ("۴ پیامک", "۴ بخش", "۳ کد تأیید")
+
+
+def _figures(page: str) -> tuple[str, ...]:
+    """Return the SMS log's count, parts and codes figures ('' when one is not shown)."""
+    found = (re.search(f'id="sms-{name}">([^<]*)<', page) for name in ("count", "parts", "codes"))
+    return tuple(match.group(1) if match else "" for match in found)
