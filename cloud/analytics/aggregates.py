@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
+from cloud.analytics.arrays import distinct
 from cloud.analytics.demographics import demographic_rows
 from cloud.analytics.grid import CHAIN, sales_aggregates
 from cloud.analytics.satisfaction import feedback_rows
@@ -175,7 +176,7 @@ def top_member_rows(
     out: list[dict[str, Any]] = []
     stores = homes.of(ids)
     for name, index in [
-        *((homes.names[s], np.flatnonzero(stores == s)) for s in np.unique(stores) if s >= 0),
+        *((homes.names[s], np.flatnonzero(stores == s)) for s in distinct(stores) if s >= 0),
         (CHAIN, np.arange(len(ids))),
     ]:
         # The best TOP_MEMBERS scores and every tie with the last of them, ordered by id.

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import optimize, special
 
+from cloud.analytics.arrays import distinct_rows
 from common.errors import VafaError
 
 Array = npt.NDArray[np.float64]
@@ -191,9 +192,8 @@ def fit_bgnbd(s: Summary, penalizer: float = 0.0) -> BGNBD:
     scale = float(np.max(s.T)) or 1.0  # fit on T in [0, 1]; alpha scales back linearly
     # Members with the same (x, t_x, T) share a likelihood term: fit on distinct rows with
     # counts as weights (with whole days, a million members have far fewer distinct rows).
-    rows, counts = np.unique(
-        np.column_stack((s.frequency, s.recency, s.T)), axis=0, return_counts=True
-    )
+    rows, which = distinct_rows(np.column_stack((s.frequency, s.recency, s.T)))
+    counts = np.bincount(which, minlength=len(rows))
     x, t_x, T = rows[:, 0], rows[:, 1] / scale, rows[:, 2] / scale
     weights = counts / counts.sum()
     distinct = distinct_of(x)

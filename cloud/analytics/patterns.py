@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
+from cloud.analytics.arrays import distinct_rows
 from cloud.tables import sales
 
 # Gap / mean interval → cycle position; the last bound is open.
@@ -154,7 +155,7 @@ def _channel_json(n: int, member: Ints, channels: tuple[str, ...], counts: Ints)
     column = {name: j for j, name in enumerate(names)}
     mix = np.zeros((n, len(names)), dtype=np.int64)
     mix[member, np.fromiter((column[c] for c in channels), dtype=np.int64)] = counts
-    distinct, which = np.unique(mix, axis=0, return_inverse=True)
+    distinct, which = distinct_rows(mix)
     texts = [
         json.dumps({names[j]: int(k) for j, k in enumerate(row) if k}, sort_keys=True)
         for row in distinct.tolist()

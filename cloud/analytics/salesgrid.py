@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
+from cloud.analytics.arrays import distinct
 from cloud.tables import sales
 
 Key = tuple[str, str]  # (store, month)
@@ -101,7 +102,7 @@ def sale_figures(
         columns = [_sums(cell, values, size) for values in (kept.amount, kept.earned)]
         redeemed = _sums(cell, kept.redeemed, size)
         # Distinct buyers: one (cell, member) pair each, with whether they had bought before.
-        pairs = np.unique(cell * width + kept.members)
+        pairs = distinct(cell * width + kept.members)
         pair_cell, pair_member = pairs // width, pairs % width
         buyers = np.bincount(pair_cell, minlength=size)
         back = np.bincount(
@@ -139,11 +140,11 @@ def active_members(
             lo = int(np.searchsorted(kept.at, since, side="right"))
             members, stores = kept.members[lo:hi], kept.stores[lo:hi]
             per_store = np.bincount(
-                np.unique(stores * width + members) // width, minlength=len(names)
+                distinct(stores * width + members) // width, minlength=len(names)
             )
             for s, name in enumerate(names):
                 out.setdefault((name, key), [0] * len(windows))[w] = int(per_store[s])
-            out.setdefault((chain, key), [0] * len(windows))[w] = len(np.unique(members))
+            out.setdefault((chain, key), [0] * len(windows))[w] = len(distinct(members))
     return out
 
 
