@@ -110,6 +110,9 @@ def test_an_expired_code_is_refused_and_stays_unspent(cloud_app: Flask) -> None:
         public_key_b64(Ed25519PrivateKey.generate())[:-4],
         "A" * 100,
     ],
+    # Fixed ids: the truncated key is new at every import, and pytest-xdist's workers must
+    # collect the same test names.
+    ids=["not-base64", "three-bytes", "truncated-key", "too-long"],
 )
 def test_a_malformed_public_key_is_refused_and_the_code_kept(
     cloud_app: Flask, public_key: str
