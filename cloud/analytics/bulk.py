@@ -45,14 +45,26 @@ def _sqlite(
         c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns
     ]
     if any(processors):
-        chunk = [
-            tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
-            for row in chunk
+        # Column by column, each distinct value converted once: a per-value generator over
+        # every row took two thirds of the writing (a run's rows share their day).
+        columns_of = list(zip(*chunk, strict=True))
+        converted = [
+            values if p is None else _converted(p, values)
+            for p, values in zip(processors, columns_of, strict=True)
         ]
+        chunk = list(zip(*converted, strict=True))
     marks = ", ".join("?" * len(columns))
     names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in columns)
     sql = f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} ({names}) "
     conn.exec_driver_sql(sql + f"VALUES ({marks})", chunk)
+
+
+def _converted(processor: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    memo: dict[Any, Any] = {}
+    try:
+        return [memo[v] if v in memo else memo.setdefault(v, processor(v)) for v in values]
+    except TypeError:  # an unhashable value (a JSON column's dict): no memo
+        return [processor(v) for v in values]
 
 
 def _copy(
