@@ -7,9 +7,9 @@ and how many had bought by the month's end (activation); members buying in the 3
 days to the month's end (or to the analysis moment in the current month); points earned
 and redeemed at the store's tills and their ratio; and the points liability, the net
 points the store's terminals had booked to members by the month's end (grants included).
-Chain-wide rows count a member once however many stores they bought at. Sales figures and
-active members, and the cohorts' retention, are counted from one read of the kept sales
-(``salesgrid.py``); enrolment and points are grouped in SQL.
+Chain-wide rows count a member once however many stores they bought at. Sales figures,
+active members, activation and the cohorts' retention are counted from one read of the
+kept sales and one of the members (``salesgrid.py``); points are grouped in SQL.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import sqlalchemy as sa
 
 from cloud.analytics.months import month_case, month_key, month_start, months_between, next_month
 from cloud.analytics.salesgrid import (
+    Enrolled,
     KeptSales,
     active_members,
     cohort_retention,
+    enrolment,
     sale_figures,
     store_cohort_retention,
 )
@@ -39,10 +41,6 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
-def _kept(as_of: dt.datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
-
-
 def month_ends(keys: Sequence[str], as_of: dt.datetime) -> list[dt.datetime]:
     """Return when each month ends for the KPIs: its last moment, or ``as_of`` if sooner."""
     return [min(month_start(next_month(k)), as_of) for k in keys]
@@ -55,35 +53,6 @@ def _first_moment(conn: sa.Connection, as_of: dt.datetime) -> dt.datetime | None
     ]
     known = [_aware(m) for m in firsts if m is not None]
     return min([*known, as_of]) if known else None
-
-
-def _enrolment(conn: sa.Connection, as_of: dt.datetime, first: dt.datetime) -> dict[Key, list[int]]:
-    """Return members enrolled per home store and month, and when they first bought."""
-    bought = (
-        sa.select(sales.c.member_id, sa.func.min(sales.c.received_at).label("first_at"))
-        .where(_kept(as_of))
-        .group_by(sales.c.member_id)
-        .subquery()
-    )
-    enrolled = month_case(members.c.enrolled_at, first, as_of).label("enrolled")
-    first_buy = month_case(bought.c.first_at, first, as_of).label("first_buy")
-    query = (
-        sa.select(members.c.home_store_id, enrolled, first_buy, sa.func.count())
-        .select_from(members.outerjoin(bought, bought.c.member_id == members.c.id))
-        .where(members.c.enrolled_at <= as_of)
-        .group_by(
-            members.c.home_store_id, sa.literal_column("enrolled"), sa.literal_column("first_buy")
-        )
-    )
-    # (store, month) -> [enrolled that month, first bought that month (of any enrolment)]
-    out: dict[Key, list[int]] = {}
-    for store_id, enrol_month, buy_month, count in conn.execute(query):
-        out.setdefault((store_id, enrol_month), [0, 0])[0] += int(count)
-        if buy_month:  # members who never bought have none
-            # Activation is counted in the later of the enrolment and first-purchase months.
-            later = max(enrol_month, buy_month)
-            out.setdefault((store_id, later), [0, 0])[1] += int(count)
-    return out
 
 
 def _points(conn: sa.Connection, as_of: dt.datetime, first: dt.datetime) -> dict[Key, int]:
@@ -140,14 +109,14 @@ def sales_aggregates(
     kept = KeptSales(conn, as_of)
     figures = sale_figures(kept, keys, starts, CHAIN)
     active = active_members(kept, keys, ends, WINDOWS, CHAIN)
-    enrolment = _enrolment(conn, as_of, first)
+    enrolled = enrolment(Enrolled(conn, as_of), kept, keys, starts)
     points = _points(conn, as_of, first)
     rows = []
     for store_id in [*store_ids, CHAIN]:
         scope = store_ids if store_id == CHAIN else [store_id]
         members_total = activated = liability = 0
         for key in keys:
-            new, became_active = _summed(enrolment, scope, key, 2)
+            new, became_active = _summed(enrolled, scope, key, 2)
             members_total += new
             activated += became_active
             liability += sum(points.get((s, key), 0) for s in scope)

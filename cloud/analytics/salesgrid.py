@@ -19,10 +19,11 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from cloud.analytics.arrays import distinct
-from cloud.tables import sales
+from cloud.tables import members, sales
 
 Key = tuple[str, str]  # (store, month)
 Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -36,10 +37,9 @@ class KeptSales:
         # On SQLite the stored text (UTC, no zone) is read as text and parsed by numpy in
         # one call: a datetime made per row by SQLAlchemy, then its timestamp, was more than
         # half of this read.
-        as_text = conn.dialect.name == "sqlite"
         query = (
             sa.select(
-                sa.cast(sales.c.received_at, sa.String) if as_text else sales.c.received_at,
+                _seconds(conn, sales.c.received_at),
                 sales.c.member_id,
                 sales.c.store_id,
                 sales.c.amount_rial,
@@ -50,17 +50,14 @@ class KeptSales:
             .order_by(sales.c.received_at)
         )
         rows = conn.execute(query).all()
-        if as_text:
-            micros = np.array([r[0] for r in rows], dtype="datetime64[us]").astype(np.int64)
-            self.at = micros / 1e6  # the same float as datetime.timestamp() gives
-        else:
-            self.at = np.array([_aware(r[0]).timestamp() for r in rows], dtype=np.float64)
+        self.at = _as_seconds([r[0] for r in rows], conn.dialect.name == "sqlite")
         # Codes by dict, not np.unique: sorting a million Python strings took 8 s.
         member_codes: dict[str, int] = {}
         store_codes: dict[str, int] = {}
         self.members: Ints = np.array(
             [member_codes.setdefault(r[1], len(member_codes)) for r in rows], dtype=np.int64
         )
+        self.member_codes = member_codes
         self.stores: Ints = np.array(
             [store_codes.setdefault(r[2], len(store_codes)) for r in rows], dtype=np.int64
         )
@@ -69,10 +66,78 @@ class KeptSales:
         self.earned = np.array([r[4] for r in rows], dtype=np.int64)
         self.redeemed = np.array([r[5] for r in rows], dtype=np.int64)
 
+    def first_purchase(self) -> Floats:
+        """Return each member code's first kept purchase (seconds since the epoch)."""
+        codes, first = np.unique(self.members, return_index=True)  # the sorting path
+        out = np.zeros(len(self.member_codes), dtype=np.float64)
+        out[codes] = self.at[first]  # sales are in time order: the first index is the first
+        return out
+
+
+def _seconds(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """Select a time column as SQLite's text (parsed by numpy in one call) or as is."""
+    return sa.cast(column, sa.String) if conn.dialect.name == "sqlite" else column
+
+
+def _as_seconds(values: Sequence[Any], as_text: bool) -> Floats:
+    if as_text:
+        micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
+        return micros / 1e6  # the same float as datetime.timestamp() gives
+    return np.array([_aware(v).timestamp() for v in values], dtype=np.float64)
+
+
+class Enrolled:
+    """The members enrolled by a moment: id, home store and when, as columns."""
+
+    def __init__(self, conn: sa.Connection, as_of: dt.datetime) -> None:
+        query = sa.select(
+            members.c.id, members.c.home_store_id, _seconds(conn, members.c.enrolled_at)
+        ).where(members.c.enrolled_at <= as_of)
+        rows = conn.execute(query).all()
+        self.ids: list[str] = [r[0] for r in rows]
+        store_codes: dict[str, int] = {}
+        self.stores: Ints = np.array(
+            [store_codes.setdefault(r[1], len(store_codes)) for r in rows], dtype=np.int64
+        )
+        self.store_names = list(store_codes)
+        self.at = _as_seconds([r[2] for r in rows], conn.dialect.name == "sqlite")
+
 
 def _months(kept: KeptSales, starts: Sequence[dt.datetime]) -> Ints:
+    return month_index(kept.at, starts)
+
+
+def month_index(at: Floats, starts: Sequence[dt.datetime]) -> Ints:
+    """Return the index of the month (by its start) each moment falls in."""
     bounds = np.array([s.timestamp() for s in starts])
-    return (np.searchsorted(bounds, kept.at, side="right") - 1).astype(np.int64)
+    return (np.searchsorted(bounds, at, side="right") - 1).astype(np.int64)
+
+
+def enrolment(
+    enrolled: Enrolled, kept: KeptSales, keys: Sequence[str], starts: Sequence[dt.datetime]
+) -> dict[Key, list[int]]:
+    """Return [members enrolled, members activated] per home store and month: a member is
+    activated in the later of their enrolment month and their first purchase's month."""
+    n_months = len(keys)
+    enrol = month_index(enrolled.at, starts)
+    first = kept.first_purchase()
+    code = np.fromiter(
+        (kept.member_codes.get(m, -1) for m in enrolled.ids),
+        dtype=np.int64,
+        count=len(enrolled.ids),
+    )
+    bought = code >= 0
+    buy = np.full(len(code), -1, dtype=np.int64)
+    buy[bought] = month_index(first, starts)[code[bought]]
+    size = len(enrolled.store_names) * n_months
+    new = np.bincount(enrolled.stores * n_months + enrol, minlength=size)
+    later = np.maximum(enrol, buy)[bought]
+    active = np.bincount(enrolled.stores[bought] * n_months + later, minlength=size)
+    out: dict[Key, list[int]] = {}
+    for c in np.flatnonzero(new + active).tolist():
+        store, month = divmod(c, n_months)
+        out[(enrolled.store_names[store], keys[month])] = [int(new[c]), int(active[c])]
+    return out
 
 
 def _sums(index: Ints, values: Ints, size: int) -> Ints:
