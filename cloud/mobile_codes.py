@@ -169,13 +169,13 @@ def _forget_old_codes(conn: sa.Connection, now: dt.datetime) -> None:
     (the cloud stopped between storing and sending) goes. A verified code is kept whole for
     the enrolment naming it, however late that event arrives.
     """
-    old = (mobile_codes.c.verified_at.is_(None), mobile_codes.c.created_at < now - KEEP)
-    conn.execute(sa.delete(mobile_codes).where(*old, mobile_codes.c.provider.is_(None)))
-    conn.execute(
-        sa.update(mobile_codes)
-        .where(*old, mobile_codes.c.mobile_hmac.is_not(None))
-        .values(mobile_hmac=None, code_hmac=None)
+    old = (  # the terms of the partial index mobile_codes_to_forget, so it is used
+        mobile_codes.c.mobile_hmac.is_not(None),
+        mobile_codes.c.verified_at.is_(None),
+        mobile_codes.c.created_at < now - KEEP,
     )
+    conn.execute(sa.delete(mobile_codes).where(*old, mobile_codes.c.provider.is_(None)))
+    conn.execute(sa.update(mobile_codes).where(*old).values(mobile_hmac=None, code_hmac=None))
 
 
 def _check_limits(

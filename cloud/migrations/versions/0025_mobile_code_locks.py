@@ -3,7 +3,8 @@
 Two terminals asking at once for one mobile took different terminal rows, so both passed
 the per-mobile limits; each request now takes the mobile's own row first. A code never
 verified keeps its row (the record of a text sent, counted in HQ's SMS log) but no longer
-needs the mobile's or the code's HMAC after a day: both become nullable.
+needs the mobile's or the code's HMAC after a day: both become nullable, and a partial index
+finds the few codes still to be forgotten (the table now keeps every code texted).
 
 Revision ID: 0025
 Revises: 0024
@@ -30,10 +31,19 @@ def upgrade() -> None:
     with op.batch_alter_table("mobile_codes") as batch:
         for column in ("mobile_hmac", "code_hmac"):
             batch.alter_column(column, existing_type=sa.LargeBinary(length=32), nullable=True)
+    where = sa.text("mobile_hmac IS NOT NULL AND verified_at IS NULL")
+    op.create_index(
+        "mobile_codes_to_forget",
+        "mobile_codes",
+        ["created_at"],
+        sqlite_where=where,
+        postgresql_where=where,
+    )
 
 
 def downgrade() -> None:
     """Undo this revision (codes whose HMACs were dropped go: they cannot be kept)."""
+    op.drop_index("mobile_codes_to_forget", table_name="mobile_codes")
     op.execute("DELETE FROM mobile_codes WHERE mobile_hmac IS NULL OR code_hmac IS NULL")
     with op.batch_alter_table("mobile_codes") as batch:
         for column in ("mobile_hmac", "code_hmac"):
