@@ -32,7 +32,6 @@ from cloud.analytics.arrays import distinct
 from cloud.analytics.demographics import demographic_rows
 from cloud.analytics.grid import CHAIN, sales_aggregates
 from cloud.analytics.satisfaction import feedback_rows
-from cloud.reports import totals
 from cloud.tables import (
     analytics_categories,
     analytics_clv_buckets,
@@ -341,18 +340,17 @@ def _chain_row(
 ) -> dict[str, Any]:
     chain_rows = [row for row in grid if row["store_id"] == CHAIN]
     latest = chain_rows[-1] if chain_rows else {}
-    figures = totals(conn)
-    members = int(figures["members"])
+    enrolled = conn.execute(sa.select(sa.func.count()).select_from(members)).scalar_one()
     return {
         "computed_on": as_of.date(),
         "as_of": as_of,
         "finished_at": dt.datetime.now(dt.UTC),
-        "members": members,
+        "members": enrolled,
         "buying_members": buying,
-        "activation_rate": round(buying / members, 4) if members else 0.0,
+        "activation_rate": round(buying / enrolled, 4) if enrolled else 0.0,
         "active_30d": latest.get("active_30d", 0),
         "active_90d": latest.get("active_90d", 0),
-        "points_liability": int(figures["points_total"]),
+        "points_liability": latest.get("points_liability", 0),
         "clv_fitted": clv_fitted,
         "seconds": round(seconds, 3),
     }

@@ -14,7 +14,7 @@ from cloud.analytics import clv
 from cloud.analytics.aggregates import previous_segments, store_aggregates, store_preference_sums
 from cloud.analytics.bulk import Columns, insert_rows
 from cloud.analytics.grid import CHAIN
-from cloud.analytics.kpis import chain_kpis
+from cloud.analytics.kpis import ACTIVE_DAYS
 from cloud.analytics.lines import copy_sale_lines
 from cloud.analytics.patterns import Patterns, member_patterns, micros, moment_of
 from cloud.analytics.preferences import store_preferences
@@ -110,7 +110,7 @@ def run_analytics(
         stored = store_aggregates(conn, as_of, rows, bool(extra), started, before)
         clock.lap("hq_aggregates")
         figures = {
-            "chain": chain_kpis(conn, as_of),
+            "chain": _chain(stored["run"]),
             "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
             "store_months": [k for k in stored["kpis"] if k["store_id"] != CHAIN],
             "cohorts": stored["cohorts"],
@@ -127,6 +127,17 @@ def run_analytics(
         "steps": clock.steps,
         "steps_cpu": clock.cpu,
         **figures,
+    }
+
+
+def _chain(run: dict[str, Any]) -> dict[str, Any]:
+    """Return the chain-wide figures of the run's row (``kpis.chain_kpis``'s, from SQL)."""
+    return {
+        "members": run["members"],
+        "buying_members": run["buying_members"],
+        "activation_rate": run["activation_rate"],
+        f"active_members_{ACTIVE_DAYS}d": run[f"active_{ACTIVE_DAYS}d"],
+        "points_liability": run["points_liability"],
     }
 
 

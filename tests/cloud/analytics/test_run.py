@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from cloud.analytics.kpis import chain_kpis
 from cloud.analytics.run import run_analytics
 from cloud.cli import main
 from cloud.tables import (
@@ -127,6 +128,8 @@ def test_run_stores_patterns_and_segments(cloud_app_any: Flask) -> None:
     assert len(history) == 5 and {h.computed_on for h in history} == {AS_OF.date()}
     assert result["segments"]["vip"] == 1
     assert result["chain"]["buying_members"] == 5
+    with engine.connect() as conn:  # the run's chain figures agree with the SQL reference
+        assert result["chain"] == chain_kpis(conn, AS_OF)
     assert sum(c["members"] for c in result["cohorts"]) == 5
     assert sum(m["sales"] for m in result["store_months"]) == 13 + 1 + 1 + 3 + 2
 
