@@ -160,10 +160,10 @@ class MobileCodes:
         if response.status_code == 200:
             return answer
         code = error_code(response)
-        if response.status_code == 429:
+        if response.status_code == 429 and path == CODE_PATH:
             fa = str(answer.get("message_fa") or "کدهای خواسته‌شده بیش از حد مجاز است")
             raise Limited(f"HQ will not text a code now: {code} (429)", fa=fa)
-        if response.status_code in (400, 409, 422):
+        if response.status_code in (400, 409, 422, 429):
             fa = str(answer.get("message_fa") or "کد تأیید پذیرفته نشد")
             raise InputError(f"HQ refused {path}: {code} ({response.status_code})", fa=fa)
         raise Unreachable(f"HQ answered {response.status_code} {code} on {path}")
