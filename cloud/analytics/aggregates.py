@@ -69,6 +69,7 @@ class Homes:
         names: dict[str, int] = {}
         self.code = {member: names.setdefault(store, len(names)) for member, store in pairs}
         self.names = list(names)
+        self._last: tuple[Sequence[str], Ints] | None = None
 
     @classmethod
     def read(cls, conn: sa.Connection) -> Homes:
@@ -77,9 +78,14 @@ class Homes:
 
     def of(self, member_ids: Sequence[str]) -> Ints:
         """Return the members' store codes, -1 for an id ``members`` does not hold."""
-        return np.fromiter(
+        # The run's member column is looked up for several tables: once is enough.
+        if self._last is not None and self._last[0] is member_ids:
+            return self._last[1]
+        codes = np.fromiter(
             (self.code.get(m, -1) for m in member_ids), dtype=np.int64, count=len(member_ids)
         )
+        self._last = (member_ids, codes)
+        return codes
 
 
 def column_of(rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
@@ -245,16 +251,18 @@ def store_aggregates(
     clv_fitted: bool,
     started: float,
     before: Mapping[str, str] | None = None,
+    homes: Homes | None = None,
 ) -> dict[str, Any]:
     """Write every HQ aggregate of this run (one transaction: the caller's); return figures.
 
     ``started`` is the run's ``time.monotonic()`` start, for the run's recorded duration;
-    ``before`` each member's segment before this day, if the caller has read it already.
+    ``before`` each member's segment before this day and ``homes`` the members' home
+    stores, if the caller has read them already.
     """
     day = as_of.date()
     if before is None:
         before = previous_segments(conn, day)
-    homes = Homes.read(conn)
+    homes = Homes.read(conn) if homes is None else homes
     ids, now = column_of(rows, "member_id"), column_of(rows, "segment")
     was = [before.get(member, NEW) for member in ids]
     moves = sums_by_store(homes, ids, list(zip(was, now, strict=True)))
@@ -362,11 +370,12 @@ def store_preference_sums(
     affinities: Sequence[Mapping[str, Any]],
     suggestions: Sequence[Mapping[str, Any]],
     incentives: Sequence[Mapping[str, Any]],
+    homes: Homes | None = None,
 ) -> None:
     """Store the HQ preferences page's figures from members' rows (``member_categories``,
     ``member_suggestions`` and ``member_incentives`` as rows or columns): categories, first
     suggestions and incentive answers, per home store and chain-wide."""
-    homes = Homes.read(conn)
+    homes = Homes.read(conn) if homes is None else homes
     bought = sums_by_store(
         homes,
         column_of(affinities, "member_id"),

@@ -11,7 +11,12 @@ import numpy as np
 import sqlalchemy as sa
 
 from cloud.analytics import clv
-from cloud.analytics.aggregates import previous_segments, store_aggregates, store_preference_sums
+from cloud.analytics.aggregates import (
+    Homes,
+    previous_segments,
+    store_aggregates,
+    store_preference_sums,
+)
 from cloud.analytics.bulk import Columns, insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import ACTIVE_DAYS
@@ -103,11 +108,12 @@ def run_analytics(
         clock.lap("store_members")
         member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
         preferences, chosen = store_preferences(conn, as_of, member_segments)
+        homes = Homes.read(conn)
         store_preference_sums(
-            conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives
+            conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives, homes
         )
         clock.lap("preferences")
-        stored = store_aggregates(conn, as_of, rows, bool(extra), started, before)
+        stored = store_aggregates(conn, as_of, rows, bool(extra), started, before, homes)
         clock.lap("hq_aggregates")
         figures = {
             "chain": _chain(stored["run"]),
