@@ -25,8 +25,12 @@ system-test:
 demo: $(STAMP) system-runtime
 	$(BIN)/vafa-agent demo $(if $(ONCE),--once,)
 
+# Parallel workers (pytest-xdist): each has its own PostgreSQL cluster, Chromium and temp
+# folders. loadgroup keeps tests marked @pytest.mark.xdist_group(name) on one worker.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) system-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP) system-runtime
 	$(BIN)/python -m bench
