@@ -268,13 +268,22 @@ check_vm() {
     chroot "$root" systemctl enable systemd-networkd systemd-networkd-wait-online >/dev/null 2>&1
     # Emulation is several times slower: every wait in the guest checks is multiplied, and
     # the agent gets 10 minutes to start (check-only drop-in; a real Pi starts in seconds).
+    # Chromium is slowed far more (a JIT running on an emulated CPU, software rendering):
+    # the kiosk's waits are multiplied by 20 (90 s -> 30 min each), the VM gets 2 hours.
+    local checks_limit=3600
     {
         echo "VAFA_CHECK_SLOW=5"
+        ((kiosk)) && echo "VAFA_CHECK_KIOSK_SLOW=20"
         echo "VAFA_CHECK_ARGS=$(guest_args "http://10.0.2.2:$port")"
     } >"$root/etc/vafa-check.env"
+    ((kiosk)) && checks_limit=7200
     mkdir -p "$root/etc/systemd/system/vafa-agent.service.d"
     printf '[Service]\nTimeoutStartSec=600\n' \
         >"$root/etc/systemd/system/vafa-agent.service.d/check-emulated.conf"
+    if ((kiosk)); then  # cage's and Chromium's messages on the serial console as they come
+        printf '[Service]\nStandardOutput=journal+console\nStandardError=journal+console\n' \
+            >"$root/etc/systemd/system/vafa-kiosk.service.d/check-emulated.conf"
+    fi
     cat >"$root/etc/systemd/system/vafa-check.service" <<'EOF'
 [Unit]
 Description=Vafa installer checks (check-under-systemd.sh)
@@ -302,9 +311,10 @@ EOF
     # The check unit, the emulation drop-in and the VM's network live in the image only.
     chroot "$root" systemctl disable vafa-check.service >/dev/null 2>&1
     rm -rf "$root/etc/systemd/system/vafa-check.service" "$root/etc/vafa-check.env" \
-        "$root/etc/systemd/system/vafa-agent.service.d"
+        "$root/etc/systemd/system/vafa-agent.service.d" \
+        "$root/etc/systemd/system/vafa-kiosk.service.d/check-emulated.conf"
     : >"$serial"
-    say "booting qemu-system-aarch64 (TCG: up to 15 min to boot, 60 min for the checks)"
+    say "booting qemu-system-aarch64 (TCG: up to 15 min to boot, $((checks_limit / 60)) min for the checks)"
     local started=$SECONDS booted=0
     nice -n 10 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 2048 \
         -kernel "$kernel" -initrd "$initrd" \
@@ -319,7 +329,7 @@ EOF
             say "booted; the agent active after $((SECONDS - started)) s"
         fi
         grep -aq "vafa-check: exit" "$serial" && break
-        ((SECONDS - started < (booted ? 3600 : 900))) || break
+        ((SECONDS - started < (booted ? checks_limit : 900))) || break
         sleep 5
     done
     checks_from_console "$serial" >"$root.checks.log"

@@ -20,6 +20,9 @@ kiosk=0
 shots=/var/tmp
 # An emulated guest (qemu TCG) is ~10x slower: VAFA_CHECK_SLOW multiplies every wait.
 slow=${VAFA_CHECK_SLOW:-1}
+# Chromium suffers most from emulation (minutes to start and draw a page, software
+# rendering): VAFA_CHECK_KIOSK_SLOW multiplies the kiosk's waits instead (default: $slow).
+kiosk_slow=${VAFA_CHECK_KIOSK_SLOW:-$slow}
 agent_bin=/opt/vafa/venv/bin/vafa-agent
 python=/opt/vafa/venv/bin/python
 kiosk_url=http://127.0.0.1:8300/cashier/
@@ -44,6 +47,18 @@ wait_for() {
     local seconds=$(($1 * slow))
     shift
     for _ in $(seq "$seconds"); do
+        "$@" && return 0
+        sleep 1
+    done
+    return 1
+}
+# kiosk_wait_for SECONDS COMMAND...: the same for SECONDS x $kiosk_slow seconds of the clock:
+# under emulation one try (a Python start, a request to Chromium) takes several seconds, so a
+# count of tries would last hours.
+kiosk_wait_for() {
+    local deadline=$((SECONDS + $1 * kiosk_slow))
+    shift
+    while ((SECONDS < deadline)); do
         "$@" && return 0
         sleep 1
     done
@@ -91,7 +106,8 @@ chromium_on_till() { pgrep -u vafa-kiosk -f -- "chromium/chromium .*$kiosk_url" 
 screenshot() {
     local file=$shots/vafa-kiosk-$1.png
     rm -f "$file"
-    "$python" /root/vafa/installer/kiosk-screenshot.py --url-prefix "$kiosk_url" "$file" |
+    "$python" /root/vafa/installer/kiosk-screenshot.py --url-prefix "$kiosk_url" \
+        --timeout $((30 * slow)) "$file" |
         sed 's/^/guest-checks: the kiosk shows /' || return 1
     "$python" - "$file" <<'EOF2'
 import sys
@@ -105,16 +121,21 @@ EOF2
 }
 
 check_kiosk() {
-    if ! wait_for 90 is_active vafa-kiosk; then
+    local started=$SECONDS
+    if ! kiosk_wait_for 90 is_active vafa-kiosk; then
         journalctl -u vafa-kiosk --no-pager -n 40 || true
         die "vafa-kiosk is not active"
     fi
-    if ! wait_for 90 chromium_on_till; then
+    if ! kiosk_wait_for 90 chromium_on_till; then
         journalctl -u vafa-kiosk --no-pager -n 40 || true
         die "no Chromium of vafa-kiosk on $kiosk_url"
     fi
     # The page may still be loading, or (after the agent's restart) reloading.
-    wait_for 90 screenshot "$1" || die "the kiosk does not show $kiosk_url"
+    if ! kiosk_wait_for 90 screenshot "$1"; then
+        journalctl -u vafa-kiosk --no-pager -n 40 || true
+        die "the kiosk does not show $kiosk_url"
+    fi
+    say "the kiosk's screenshot $1 came $((SECONDS - started)) s after the check began"
 }
 
 wait_agent

@@ -5,6 +5,7 @@ with --remote-debugging-port (a check-only drop-in): it prints the page's addres
 and writes a PNG. Exit status 1 when no page is open on the expected address.
 
     python kiosk-screenshot.py --port 9222 --url-prefix http://127.0.0.1:8300/cashier/ out.png
+        [--timeout SECONDS]   # per request to Chromium (default 30)
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import urllib.parse
 import urllib.request
 
 
-def open_pages(port: int) -> list[dict[str, str]]:
+def open_pages(port: int, timeout: float = 10) -> list[dict[str, str]]:
     """Return the pages Chromium reports on its debugging port."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as answer:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=timeout) as answer:
         pages: list[dict[str, str]] = json.load(answer)
     return [page for page in pages if page.get("type") == "page"]
 
@@ -65,10 +66,11 @@ def _read_message(conn: socket.socket) -> str:
             return parts.decode()
 
 
-def capture(websocket_url: str) -> bytes:
+def capture(websocket_url: str, timeout: float = 30) -> bytes:
     """Ask the page for a PNG screenshot over the DevTools protocol."""
     url = urllib.parse.urlparse(websocket_url)
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), 30) as conn:
+    address = (url.hostname or "127.0.0.1", url.port or 80)
+    with socket.create_connection(address, timeout) as conn:
         key = base64.b64encode(os.urandom(16)).decode()
         conn.sendall(
             (
@@ -96,15 +98,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9222)
     parser.add_argument("--url-prefix", required=True)
+    # An emulated guest (qemu TCG) renders slowly: check-under-systemd.sh raises it there.
+    parser.add_argument("--timeout", type=float, default=30, help="seconds per request")
     parser.add_argument("output")
     args = parser.parse_args()
-    pages = [p for p in open_pages(args.port) if p.get("url", "").startswith(args.url_prefix)]
+    every_page = open_pages(args.port, args.timeout)
+    pages = [p for p in every_page if p.get("url", "").startswith(args.url_prefix)]
     if not pages:
-        print(f"no page on {args.url_prefix}", file=sys.stderr)
+        # What it shows instead (an error page, a blank one) says why.
+        shown = ", ".join(f"{p.get('url', '')} «{p.get('title', '')}»" for p in every_page)
+        print(f"no page on {args.url_prefix} (open: {shown or 'none'})", file=sys.stderr)
         return 1
     page = pages[0]
     with open(args.output, "wb") as out:
-        out.write(capture(page["webSocketDebuggerUrl"]))
+        out.write(capture(page["webSocketDebuggerUrl"], args.timeout))
     print(f"{page['url']} «{page.get('title', '')}»")
     return 0
 

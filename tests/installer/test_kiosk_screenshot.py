@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import subprocess
 import sys
 import threading
@@ -104,10 +105,39 @@ def test_screenshot_of_the_page_on_the_till_address(
         assert image.convert("RGB").getpixel((400, image.height - 5)) == (15, 118, 110)
 
 
-def test_no_page_on_the_address_fails(debug_port: int, tmp_path: Path) -> None:
-    """GIVEN Chromium elsewhere WHEN asked for the till's page THEN exit 1 and no picture."""
+def test_no_page_on_the_address_fails(debug_port: int, till_url: str, tmp_path: Path) -> None:
+    """GIVEN Chromium elsewhere WHEN asked for the till's page THEN exit 1, no picture, and
+    the pages it does show are named (what a failed check needs to say why)."""
     output = tmp_path / "kiosk.png"
-    result = run_script(debug_port, "http://127.0.0.1:8300/cashier/", output)
+    for _ in range(100):  # the page may still be loading
+        result = run_script(debug_port, "http://127.0.0.1:8300/cashier/", output)
+        if "«صندوق»" in result.stderr:
+            break
+        time.sleep(0.2)
     assert result.returncode == 1
-    assert "no page on http://127.0.0.1:8300/cashier/" in result.stderr
+    assert "no page on http://127.0.0.1:8300/cashier/ (open: " in result.stderr
+    assert f"{till_url} «صندوق»" in result.stderr
+    assert not output.exists()
+
+
+def test_a_debugging_port_that_never_answers_fails_after_the_timeout(tmp_path: Path) -> None:
+    """GIVEN a port that accepts but never answers WHEN --timeout 1 THEN it fails, no picture.
+
+    check-under-systemd.sh raises --timeout for an emulated guest; it must bound every request.
+    """
+    silent = socket.create_server(("127.0.0.1", 0))
+    output = tmp_path / "kiosk.png"
+    try:
+        options = ["--port", str(silent.getsockname()[1]), "--timeout", "1"]
+        till = "http://127.0.0.1:8300/cashier/"
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), *options, "--url-prefix", till, str(output)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        silent.close()
+    assert result.returncode == 1
+    assert "timed out" in result.stderr
     assert not output.exists()
