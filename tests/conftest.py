@@ -128,3 +128,33 @@ def cloud_app_any(migrated_database_url_any: str, tmp_path: Path) -> Iterator[Fl
     )
     yield app
     app.extensions["vafa"].engine.dispose()
+
+
+# The longest tests (tens of seconds to minutes each, measured with --durations), longest
+# first. Under pytest-xdist they start first, one worker each, and the short tests fill in
+# around them; in file order they came last and one worker ran them while the other idled.
+LONGEST_FIRST = (
+    "tests/test_sync_chaos.py::",
+    "tests/installer/test_install_terminal.py::test_a_real_venv_runs_the_agent",
+    "tests/test_reliability_harness.py::",
+    "tests/cloud/test_api_fuzz.py::",
+    "tests/test_end_to_end.py::",
+    "tests/agent/test_crash_kill9.py::",
+    "tests/installer/test_cloud_deploy.py::",
+    "tests/cloud/scenarios/test_scenario_triggers.py::test_cli_preview_json",
+    "tests/agent/test_ledger_stateful.py::",
+    "tests/installer/test_nginx_proxy.py::",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker, move the longest tests to the front (same order in every
+    worker, as xdist requires); a run without workers keeps file order."""
+    if not hasattr(config, "workerinput"):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        found = (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix))
+        return next(found, len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: file order within each rank
