@@ -280,9 +280,19 @@ check_vm() {
     mkdir -p "$root/etc/systemd/system/vafa-agent.service.d"
     printf '[Service]\nTimeoutStartSec=600\n' \
         >"$root/etc/systemd/system/vafa-agent.service.d/check-emulated.conf"
-    if ((kiosk)); then  # cage's and Chromium's messages on the serial console as they come
-        printf '[Service]\nStandardOutput=journal+console\nStandardError=journal+console\n' \
-            >"$root/etc/systemd/system/vafa-kiosk.service.d/check-emulated.conf"
+    if ((kiosk)); then
+        # cage's and Chromium's messages on the serial console as they come. Chromium's
+        # network service runs in the browser process (feature NetworkServiceInProcess2 of
+        # Debian 12's Chromium 150): as a process of its own it crashed
+        # about 20 s after start in both emulated runs ("Network service crashed or was
+        # terminated, restarting service"), taking the first load of the till with it, and
+        # the page stayed blank (address "") for good. Named to sort after check-headless.conf.
+        cat >"$root/etc/systemd/system/vafa-kiosk.service.d/check-vm.conf" <<'EOF2'
+[Service]
+StandardOutput=journal+console
+StandardError=journal+console
+Environment="VAFA_KIOSK_FLAGS=--remote-debugging-port=9222 --enable-features=NetworkServiceInProcess2"
+EOF2
     fi
     cat >"$root/etc/systemd/system/vafa-check.service" <<'EOF'
 [Unit]
@@ -312,7 +322,7 @@ EOF
     chroot "$root" systemctl disable vafa-check.service >/dev/null 2>&1
     rm -rf "$root/etc/systemd/system/vafa-check.service" "$root/etc/vafa-check.env" \
         "$root/etc/systemd/system/vafa-agent.service.d" \
-        "$root/etc/systemd/system/vafa-kiosk.service.d/check-emulated.conf"
+        "$root/etc/systemd/system/vafa-kiosk.service.d/check-vm.conf"
     : >"$serial"
     say "booting qemu-system-aarch64 (TCG: up to 15 min to boot, $((checks_limit / 60)) min for the checks)"
     local started=$SECONDS booted=0
