@@ -196,7 +196,7 @@ def _check_limits(
             f" {to_persian_digits(str(wait))} ثانیه دیگر دوباره بخواهید",
         )
     if count >= limits.per_mobile_hour:
-        minutes = _minutes_until_below(conn, for_mobile, count, limits.per_mobile_hour, now)
+        minutes = _minutes_until_below(conn, for_mobile, limits.per_mobile_hour, now)
         raise RateLimited(
             f"{count} codes for this mobile in the last hour (limit {limits.per_mobile_hour})",
             fa="برای این شماره در یک ساعت گذشته کد کافی فرستاده شده؛"
@@ -205,7 +205,7 @@ def _check_limits(
     by_terminal = mobile_codes.c.terminal_id == terminal_id
     mine = conn.execute(recent.where(by_terminal)).one()[0]
     if mine >= limits.per_terminal_hour:
-        minutes = _minutes_until_below(conn, by_terminal, mine, limits.per_terminal_hour, now)
+        minutes = _minutes_until_below(conn, by_terminal, limits.per_terminal_hour, now)
         raise RateLimited(
             f"terminal {terminal_id} asked {mine} codes in the last hour"
             f" (limit {limits.per_terminal_hour})",
@@ -215,18 +215,27 @@ def _check_limits(
 
 
 def _minutes_until_below(
-    conn: sa.Connection, which: sa.ColumnElement[bool], count: int, limit: int, now: dt.datetime
+    conn: sa.Connection, which: sa.ColumnElement[bool], limit: int, now: dt.datetime
 ) -> int:
-    """Return the whole minutes until fewer than ``limit`` of the last hour's ``count`` codes
-    matching ``which`` are left in the hour (the oldest leave it first)."""
-    leaving = conn.execute(
-        sa.select(mobile_codes.c.created_at)
-        .where(which, mobile_codes.c.created_at > now - dt.timedelta(hours=1))
-        .order_by(mobile_codes.c.created_at)
-        .offset(count - limit)
-        .limit(1)
-    ).scalar_one()
-    seconds = (_aware(leaving) + dt.timedelta(hours=1) - now).total_seconds()
+    """Return the whole minutes until fewer than ``limit`` of the codes matching ``which`` are
+    left in the last hour (the oldest leave it first): when the ``limit``-th newest leaves.
+
+    Worked out from the codes there now, not from the count the refusal was made on: a code
+    whose text failed is deleted outside the locks (``issue``), maybe since that count.
+    """
+    newest = (
+        conn.execute(
+            sa.select(mobile_codes.c.created_at)
+            .where(which, mobile_codes.c.created_at > now - dt.timedelta(hours=1))
+            .order_by(mobile_codes.c.created_at.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    if len(newest) < limit:  # some left the count meanwhile: ask again at once
+        return 1
+    seconds = (_aware(newest[-1]) + dt.timedelta(hours=1) - now).total_seconds()
     return max(1, math.ceil(seconds / 60))
 
 
