@@ -42,6 +42,8 @@ CODE_PATH = "/api/v1/mobile-codes"
 VERIFY_PATH = "/api/v1/mobile-codes/verify"
 TIMEOUT_S = 6.0  # HQ gives its SMS provider 3 s; the cashier waits at most this long
 SESSION_KEY = "mobile_check"
+SENT_KEY = "mobile_code_sent"  # the mobile (its lookup hash) this till last texted a code
+CODE_MISSING_FA = "کد تأیید پیامک شد؛ آن را وارد کنید، یا برای کد تازه «ارسال کد» را بزنید."
 
 OFFLINE_FA = "ارتباط با مرکز برقرار نیست"
 SENT_FA = "کد تأیید به {mobile} پیامک شد؛ کدی را که مشتری می‌خواند وارد کنید."
@@ -107,6 +109,10 @@ class MobileCodes:
         if not resend and isinstance(remembered, dict) and remembered.get("mobile") == key:
             return Step(enrol=True, check_id=str(remembered["id"]))
         code = to_ascii_digits(raw_code).strip()
+        if not code and not resend and session.get(SENT_KEY) == key:
+            # A code was texted for this form: asking HQ again would only meet the resend
+            # pause, which when_online takes as "cannot text" and enrols unverified.
+            raise InputError("enrol form sent without the code texted", fa=CODE_MISSING_FA)
         try:
             if code and not resend:
                 check_id = self._verify(mobile, code)
@@ -115,7 +121,9 @@ class MobileCodes:
             if is_member(mobile):
                 raise InputError("mobile already enrolled", fa="این شماره قبلاً عضو شده است")
             self._send(mobile)
+            session[SENT_KEY] = key
         except Unreachable as exc:
+            session.pop(SENT_KEY, None)  # told that «عضویت» now enrols without a code
             return self._offline(exc, enrol=not resend)
         shown = f"\u2066{mask_mobile(mobile)}\u2069"  # isolated left-to-right in the sentence
         return Step(enrol=False, notice=SENT_FA.format(mobile=shown), code_sent=True)
@@ -182,3 +190,4 @@ class MobileCodes:
 def forget(session: MutableMapping[str, Any]) -> None:
     """Drop the remembered check once the member it proved is enrolled."""
     session.pop(SESSION_KEY, None)
+    session.pop(SENT_KEY, None)

@@ -192,6 +192,32 @@ def test_resend_limits_and_known_members_are_told_in_persian(shop_factory: Any) 
     assert len(shop.texts()) == 1
 
 
+def test_enrol_pressed_without_the_code_just_texted_asks_for_it(shop_factory: Any) -> None:
+    """GIVEN when_online and a code just texted from this till WHEN «عضویت» is pressed with
+    the code field empty THEN the form comes back asking for the code (HQ is not asked
+    again, which would meet the resend pause and enrol the member unverified), nothing
+    is stored, and the code still enrols the member verified."""
+    shop = shop_factory("when_online")
+    assert shop.submit(action="send").status_code == 200
+    empty = shop.submit()
+    assert empty.status_code == 400 and "آن را وارد کنید" in _page(empty)
+    assert shop.members() == 0 and len(shop.texts()) == 1
+    assert shop.submit(otp=shop.code()).status_code == 302
+    assert shop.enrolment_payload()["mobile_verified"] is True
+
+
+def test_enrol_after_a_refused_resend_enrols_unverified_as_told(shop_factory: Any) -> None:
+    """GIVEN a code texted, then «ارسال کد» again refused for the pause, with the notice that
+    «عضویت» enrols without a code WHEN «عضویت» is pressed with no code THEN the member is
+    enrolled, unverified, as the notice said."""
+    shop = shop_factory("when_online")
+    assert shop.submit(action="send").status_code == 200
+    again = shop.submit(action="send")
+    assert "«تأییدنشده» ثبت می‌شود" in _page(again)
+    assert shop.submit().status_code == 302
+    assert shop.enrolment_payload()["mobile_verified"] is False
+
+
 def test_a_code_refused_for_a_limit_enrols_unverified_when_online(shop_factory: Any) -> None:
     """GIVEN when_online and a code just texted to the mobile from another store's terminal
     WHEN the form is sent here THEN HQ refuses to text (429) and, as if offline, the member
