@@ -348,7 +348,10 @@ def _chain_row(
 ) -> dict[str, Any]:
     chain_rows = [row for row in grid if row["store_id"] == CHAIN]
     latest = chain_rows[-1] if chain_rows else {}
-    enrolled = conn.execute(sa.select(sa.func.count()).select_from(members)).scalar_one()
+    # As of the run's moment, as the liability and the active members are.
+    enrolled = conn.execute(
+        sa.select(sa.func.count()).select_from(members).where(members.c.enrolled_at <= as_of)
+    ).scalar_one()
     return {
         "computed_on": as_of.date(),
         "as_of": as_of,

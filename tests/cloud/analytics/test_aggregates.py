@@ -404,3 +404,21 @@ def test_store_rows_from_one_pass_match_each_store(seeded: sa.Engine) -> None:  
     assert stored == references
     # By hand: at s2, a and c first bought in Shahrivar, both in its month 0.
     assert stored["s2"] == {("1404-06", 0): 2}
+
+
+def test_a_run_dated_in_the_past_counts_what_was_known_then(seeded: sa.Engine) -> None:  # noqa: F811
+    """GIVEN points booked in Tir and Mordad and a member enrolled in Mordad WHEN the run is
+    dated in Tir THEN its chain row counts the members enrolled and the points booked by
+    then (the liability and the member count agree with the KPI grid of that day)."""
+    _add_points(seeded)
+    in_tir = dt.datetime(2025, 7, 22, 12, tzinfo=dt.UTC)  # Tir ends 20:30 UTC that day
+    with seeded.begin() as conn:
+        conn.execute(
+            sa.update(members)
+            .where(members.c.id == "never")
+            .values(enrolled_at=in_tir + dt.timedelta(days=10))
+        )
+    result = run_analytics(seeded, in_tir)
+    assert result["run"]["points_liability"] == 100  # Mordad's redemption not yet booked
+    assert result["run"]["members"] == 3  # "never" enrolled in Mordad
+    assert result["chain"]["members"] == 3
