@@ -110,18 +110,7 @@ def deliver(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
         .where(grants.c.terminal_id == terminal.id, grants.c.applied_at.is_(None))
         .order_by(grants.c.created_at, grants.c.id)
     )
-    return [
-        {
-            "grant_id": row.id,
-            "member_id": row.member_id,
-            "kind": row.kind,
-            "amount": row.amount,
-            "reason": row.reason,
-            "note": row.note,
-            "gift": bool(row.gift),
-        }
-        for row in rows
-    ]
+    return [{**_wire(row), "reason": row.reason, "gift": bool(row.gift)} for row in rows]
 
 
 def waiting_gifts(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, Any]]:
@@ -142,13 +131,15 @@ def waiting_gifts(conn: sa.Connection, terminal: sa.Row[Any]) -> list[dict[str, 
         )
         .order_by(grants.c.created_at, grants.c.id)
     )
-    return [
-        {
-            "grant_id": row.id,
-            "member_id": row.member_id,
-            "kind": row.kind,
-            "amount": row.amount,
-            "note": row.note,
-        }
-        for row in rows
-    ]
+    return [_wire(row) for row in rows]
+
+
+def _wire(row: sa.Row[Any]) -> dict[str, Any]:
+    """Return a grant as the pull sends it to terminals."""
+    return {
+        "grant_id": row.id,
+        "member_id": row.member_id,
+        "kind": row.kind,
+        "amount": row.amount,
+        "note": row.note,
+    }
