@@ -52,6 +52,16 @@ def _code(sms_file: Path) -> str:
     return found.group(1)
 
 
+def _open_enrol_form(page: Page, till: str) -> None:
+    """Unlock the till with the cashier's PIN on its 800x480 screen and open the enrol form."""
+    page.set_viewport_size({"width": 800, "height": 480})
+    page.goto(till + "/cashier/pin")
+    page.fill("#pin", PIN)
+    page.keyboard.press("Enter")
+    expect(page.locator(".who")).to_be_visible()
+    page.goto(till + "/cashier/enrol")
+
+
 def _focused(page: Page) -> str:
     return str(page.evaluate("document.activeElement && document.activeElement.id"))
 
@@ -60,12 +70,7 @@ def test_enrol_with_the_code_step_by_keyboard(
     shop: tuple[Any, Any, Path, str], page: Page, shot: Callable[[str], Path]
 ) -> None:
     cloud, terminal, sms_file, till = shop
-    page.set_viewport_size({"width": 800, "height": 480})
-    page.goto(till + "/cashier/pin")
-    page.fill("#pin", PIN)
-    page.keyboard.press("Enter")
-    expect(page.locator(".who")).to_be_visible()
-    page.goto(till + "/cashier/enrol")
+    _open_enrol_form(page, till)
     assert _focused(page) == "mobile"
     page.keyboard.type("۰۹۱۳ ۴۴۴ ۵۵۶۶")
     page.keyboard.press("Tab")
@@ -122,12 +127,7 @@ def test_a_code_hq_will_not_text_enrols_unverified_with_a_notice(
     cloud, _terminal, sms_file, till = shop
     elsewhere = enrol_till(cloud, "شعبه تجریش")
     assert elsewhere.post("/api/v1/mobile-codes", {"mobile": "09134445577"}).status_code == 200
-    page.set_viewport_size({"width": 800, "height": 480})
-    page.goto(till + "/cashier/pin")
-    page.fill("#pin", PIN)
-    page.keyboard.press("Enter")
-    expect(page.locator(".who")).to_be_visible()
-    page.goto(till + "/cashier/enrol")
+    _open_enrol_form(page, till)
     page.keyboard.type("۰۹۱۳ ۴۴۴ ۵۵۷۷")
     page.keyboard.press("Tab")
     page.keyboard.type("رضا مرادی")
