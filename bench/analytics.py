@@ -136,38 +136,24 @@ def full_pass(members: int = PASS_MEMBERS, lines_copied: bool = False) -> None:
         engine = make_engine(f"sqlite:///{Path(folder) / 'cloud.db'}")
         migrate(engine)
         vault = PiiVault(secrets.token_bytes(32))
-        start, cpu_fill = time.perf_counter(), time.process_time()
-        counts = fill(engine, vault, members, PASS_SEED, AS_OF, lines_copied=lines_copied)
-        filled, cpu_fill = time.perf_counter() - start, time.process_time() - cpu_fill
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start, cpu = time.perf_counter(), time.process_time()
-        result = run_analytics(engine, AS_OF, vault)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        start, cpu_daily = time.perf_counter(), time.process_time()
-        daily = run_analytics(engine, AS_OF + dt.timedelta(days=1), vault)
-        daily_seconds = time.perf_counter() - start
-        cpu_daily = time.process_time() - cpu_daily
-        peak_daily = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _filled(engine, vault, members, lines_copied)
+        _timed("first analytics pass (SQLite)", engine, AS_OF, vault)
+        _timed("next day's pass", engine, AS_OF + dt.timedelta(days=1), vault)
         engine.dispose()
+
+
+def _filled(engine: sa.Engine, vault: PiiVault, members: int, lines_copied: bool) -> None:
+    """Fill the demo chain and print its size, time and peak memory."""
+    start, cpu = time.perf_counter(), time.process_time()
+    counts = fill(engine, vault, members, PASS_SEED, AS_OF, lines_copied=lines_copied)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         f"demo data: {counts['members']:,} members, {counts['sales']:,} sales, "
         f"{counts['lines']:,} lines{' (copied)' if lines_copied else ''}, "
-        f"{counts['feedback']:,} answers in {filled:.1f} s ({cpu_fill:.1f} s CPU); "
-        f"peak RSS {before / 1024:.0f} MB"
+        f"{counts['feedback']:,} answers in {time.perf_counter() - start:.1f} s "
+        f"({time.process_time() - cpu:.1f} s CPU); peak RSS {peak / 1024:.0f} MB",
+        flush=True,
     )
-    print(
-        f"first analytics pass (SQLite): {seconds:.2f} s ({cpu:.2f} s CPU), "
-        f"{result['members']:,} buying members "
-        f"stored, CLV fitted {result['clv_fitted']}, {result['sale_lines_copied']:,} lines "
-        f"copied; peak RSS {peak / 1024:.0f} MB"
-    )
-    _steps(result)
-    print(
-        f"next day's pass: {daily_seconds:.2f} s ({cpu_daily:.2f} s CPU); "
-        f"peak RSS {peak_daily / 1024:.0f} MB"
-    )
-    _steps(daily)
 
 
 def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
@@ -180,14 +166,7 @@ def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
         engine = make_engine(f"sqlite:///{part}")
         migrate(engine)
         secret = secrets.token_bytes(32)
-        start, cpu = time.perf_counter(), time.process_time()
-        counts = fill(engine, PiiVault(secret), members, PASS_SEED, AS_OF, lines_copied)
-        print(
-            f"demo data: {counts['members']:,} members, {counts['sales']:,} sales, "
-            f"{counts['lines']:,} lines in {time.perf_counter() - start:.1f} s "
-            f"({time.process_time() - cpu:.1f} s CPU)",
-            flush=True,
-        )
+        _filled(engine, PiiVault(secret), members, lines_copied)
         _timed("first pass", engine, AS_OF, PiiVault(secret))
         engine.dispose()
         key.write_bytes(secret)
@@ -210,7 +189,8 @@ def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         f"{label}: {seconds:.2f} s ({cpu:.2f} s CPU), {result['members']:,} buying members, "
-        f"{result['sale_lines_copied']:,} lines copied; peak RSS {peak / 1024:.0f} MB",
+        f"CLV fitted {result['clv_fitted']}, {result['sale_lines_copied']:,} lines copied; "
+        f"peak RSS {peak / 1024:.0f} MB",
         flush=True,
     )
     _steps(result)
