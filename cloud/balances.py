@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from cloud.storage import utcnow
+from cloud.storage import upsert_into, utcnow
 from cloud.tables import (
     events,
     ledger_entries,
@@ -42,12 +41,11 @@ def add_points(conn: sa.Connection, terminal_id: str, moved: dict[str, int]) -> 
     """Add a batch's points movements to the running totals of this terminal's members."""
     if not moved:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     rows = [
         {"member_id": member_id, "terminal_id": terminal_id, "points": points}
         for member_id, points in sorted(moved.items())
     ]
-    statement = insert(member_terminal_points).values(rows)
+    statement = upsert_into(conn, member_terminal_points).values(rows)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["member_id", "terminal_id"],

@@ -29,13 +29,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.context import ctx
 from cloud.errors import BadRequest, CloudError, Conflict
 from cloud.sms.providers import SmsError, SmsProvider, provider_from_config
 from cloud.sms.text import parts, render
-from cloud.storage import utcnow
+from cloud.storage import upsert_into, utcnow
 from cloud.tables import members, mobile_code_locks, mobile_codes, terminals
 from common.errors import InvalidMobile
 from common.mobile import normalize_mobile
@@ -152,8 +151,7 @@ def _refuse_members(conn: sa.Connection, mobile_hmac: bytes) -> None:
 
 def _lock_mobile(conn: sa.Connection, mobile_hmac: bytes, now: dt.datetime) -> None:
     """Take the mobile's lock row (an upsert: it waits for a request holding it)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(mobile_code_locks).values(mobile_hmac=mobile_hmac, taken_at=now)
+    statement = upsert_into(conn, mobile_code_locks).values(mobile_hmac=mobile_hmac, taken_at=now)
     conn.execute(
         statement.on_conflict_do_update(
             index_elements=["mobile_hmac"], set_={"taken_at": statement.excluded.taken_at}

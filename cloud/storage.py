@@ -10,11 +10,19 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def utcnow() -> dt.datetime:
     """Return the cloud's clock: the authority for order and time."""
     return dt.datetime.now(dt.UTC)
+
+
+def upsert_into(conn: sa.Connection, table: sa.Table) -> Any:
+    """Return the dialect's INSERT for ``table``, which has ``on_conflict_do_update`` (the
+    same construct on PostgreSQL and SQLite, each from its own dialect)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return insert(table)
 
 
 def make_engine(url: str) -> sa.Engine:
