@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from cloud.tables import feedback
 from tests.support.live_server import live_server
@@ -49,7 +49,7 @@ def test_a_member_scores_and_comments_from_the_receipt_qr(
         page.locator(".scores label", has_text=re.compile("^۸$")).click()
         page.fill("#comment", "صندوقدار خوش‌برخورد بود")
         page.click("button[type=submit]")
-        assert page.locator("#thanks").is_visible()
+        expect(page.locator("#thanks")).to_be_visible()
         shot("thanks")
         page.goto(url + path)
         assert page.locator("#done").is_visible()

@@ -14,7 +14,7 @@ import jdatetime
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from agent.errors import SyncError
 from agent.offline_queue.sync import AGENT_VERSION
@@ -195,6 +195,10 @@ def test_the_builder_shows_errors_beside_fields_then_saves_and_edits(
     _log_in(page, hq.base, "neda")
     page.goto(hq.base + "/hq/scenarios")
     page.click("#new-scenario")
+    # The click returns once navigation starts; the script hiding other triggers' fields
+    # runs at the end of the page, so wait for it before looking.
+    page.wait_for_url("**/hq/scenarios/new", wait_until="load")
+    assert page.is_visible("#trigger")
     assert page.is_hidden("input[name=trigger_days]")  # only the chosen trigger's fields
     page.select_option("#trigger", "inactive")
     assert page.is_visible("input[name=trigger_days]")
@@ -226,8 +230,8 @@ def test_the_builder_shows_errors_beside_fields_then_saves_and_edits(
     page.fill("input[name=budget]", "۲۰۰٬۰۰۰٬۰۰۰")
     _screen(page, shot, "builder-filled")
     page.click("#save")
-    assert page.url.endswith("/hq/scenarios/win-back-gold?saved=1")
-    assert page.is_visible("#saved")
+    page.wait_for_url("**/hq/scenarios/win-back-gold?saved=1")
+    expect(page.locator("#saved")).to_be_visible()
     assert page.inner_text("#state") == "خاموش"
     with hq.engine().connect() as conn:
         row = conn.execute(sa.select(scenarios).where(scenarios.c.id == "win-back-gold")).one()
@@ -328,7 +332,7 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
     with hq.engine().connect() as conn:
         assert conn.execute(sa.select(terminals.c.revoked_at)).scalar() is None
     page.click("#confirm")
-    assert page.is_visible("#revoked")
+    expect(page.locator("#revoked")).to_be_visible()
     assert "باطل‌شده" in _row(page, "fleet", terminal_id).locator(".state").inner_text()
     _screen(page, shot, "fleet-revoked")
     with pytest.raises(SyncError, match="403"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from cloud.hq import create_user
 from cloud.tables import grants
@@ -59,7 +59,7 @@ def test_a_marketer_finds_a_member_reads_the_timeline_and_gives_points(
         page.fill("input[name=points]", "۲۵۰")
         page.fill("input[name=reason]", "جبران تأخیر در تحویل")
         page.click("form.give button")
-        assert page.locator("#given").is_visible()
+        expect(page.locator("#given")).to_be_visible()
         assert "جبران تأخیر در تحویل" in page.inner_text("#timeline")
         assert "امتیاز هدیه (دستی)" in page.inner_text("#timeline")
         shot("after-gift")
