@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from cloud.analytics.arrays import distinct
 from cloud.analytics.demographics import demographic_rows
-from cloud.analytics.grid import CHAIN, sales_aggregates
+from cloud.analytics.grid import CHAIN, Aggregates, sales_aggregates
 from cloud.analytics.satisfaction import feedback_rows
 from cloud.tables import (
     analytics_categories,
@@ -252,12 +252,14 @@ def store_aggregates(
     started: float,
     before: Mapping[str, str] | None = None,
     homes: Homes | None = None,
+    counted: Aggregates | None = None,
 ) -> dict[str, Any]:
     """Write every HQ aggregate of this run (one transaction: the caller's); return figures.
 
     ``started`` is the run's ``time.monotonic()`` start, for the run's recorded duration;
-    ``before`` each member's segment before this day and ``homes`` the members' home
-    stores, if the caller has read them already.
+    ``before`` each member's segment before this day, ``homes`` the members' home stores
+    and ``counted`` the KPI grid and cohorts (``grid.sales_aggregates``), if the caller
+    has them already.
     """
     day = as_of.date()
     if before is None:
@@ -271,7 +273,7 @@ def store_aggregates(
         for member, old, new in zip(ids, was, now, strict=True)
         if old not in (NEW, new)
     ]
-    grid, cohorts = sales_aggregates(conn, as_of)
+    grid, cohorts = sales_aggregates(conn, as_of) if counted is None else counted
     _replace(conn, analytics_kpis, None, grid)
     _replace(conn, analytics_cohorts, None, _cohort_rows(cohorts, day))
     _replace(conn, analytics_feedback, None, feedback_rows(conn, as_of))

@@ -1,4 +1,4 @@
-"""Write a large number of rows fast, on SQLite and PostgreSQL alike.
+"""Write and read a large number of rows fast, on SQLite and PostgreSQL alike.
 
 ``conn.execute(table.insert(), list_of_dicts)`` spends most of its time building and
 reading a dict per row. Here rows are tuples in the table's column order, sent in chunks
@@ -79,6 +79,20 @@ def _copy(
         with cursor.copy(statement) as copy:
             for row in chunk:
                 copy.write_row(row)
+
+
+def driver_chunks(
+    conn: sa.Connection, query: sa.Select[Any], size: int = CHUNK
+) -> Iterator[Sequence[Any]]:
+    """Yield a query's rows in chunks, as the driver gives them: plain tuples of what it
+    read (SQLite's text for a time, say), without SQLAlchemy's row and type processing,
+    which cost as much again as reading a million sales."""
+    result = conn.execute(query)
+    try:
+        while chunk := result.cursor.fetchmany(size):
+            yield chunk
+    finally:
+        result.close()
 
 
 class Columns(Sequence[Mapping[str, Any]]):

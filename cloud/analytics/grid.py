@@ -35,6 +35,8 @@ from cloud.tables import events, ledger_entries, ledger_postings, members, sales
 CHAIN = "*"
 WINDOWS = (30, 90)
 Key = tuple[str, str]  # (store, month)
+# The KPI grid's rows, and each store's cohorts (the chain's under CHAIN).
+Aggregates = tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -94,9 +96,7 @@ def kpis_and_cohorts(
     return grid, cohorts.get(CHAIN, [])
 
 
-def sales_aggregates(
-    conn: sa.Connection, as_of: dt.datetime
-) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def sales_aggregates(conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
     """Return the KPI grid and the cohorts of the chain ("*") and of each store (the members
     by their first purchase at that store), from one read of the kept sales."""
     first = _first_moment(conn, as_of)

@@ -323,14 +323,18 @@ class Chosen:
 
 
 def store_preferences(
-    conn: sa.Connection, as_of: dt.datetime, segments: Mapping[str, str]
+    conn: sa.Connection,
+    as_of: dt.datetime,
+    segments: Mapping[str, str],
+    spend: Spend | None = None,
 ) -> tuple[dict[str, int], Chosen]:
     """Replace members' category affinities, suggestions and incentive answers; count them.
 
-    ``segments`` maps each analysed member to their segment (suggestions are per segment).
+    ``segments`` maps each analysed member to their segment (suggestions are per segment);
+    ``spend`` is ``spend_columns``'s answer, if the caller has it already.
     """
     day = as_of.date()
-    spend = spend_columns(conn, as_of)
+    spend = spend_columns(conn, as_of) if spend is None else spend
     found = affinities(spend, day)
     suggested = suggestions(spend, segments)
     incentives = incentive_rows(conn, as_of)

@@ -17,6 +17,7 @@ from cloud.analytics.aggregates import (
     store_aggregates,
     store_preference_sums,
 )
+from cloud.analytics.aside import Reads, worth_it
 from cloud.analytics.bulk import Columns, insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import ACTIVE_DAYS
@@ -83,56 +84,83 @@ class _Clock:
 
 
 def run_analytics(
-    engine: sa.Engine, as_of: dt.datetime, vault: PiiVault | None = None
+    engine: sa.Engine,
+    as_of: dt.datetime,
+    vault: PiiVault | None = None,
+    *,
+    aside: bool | None = None,
 ) -> dict[str, Any]:
     """Compute and store every buying member's analytics as of ``as_of``; return counts.
 
     With the PII ``vault``, sale lines are first copied out of the sealed sale events
     received since the last run (category preferences need them), and feedback comments
-    stored without a sentiment are scored.
+    stored without a sentiment are scored (committed first). With ``aside`` the members'
+    spend per category, the KPI grid and the cohorts are read by a second process
+    meanwhile (``aside.py``); by default when the chain is large enough for it to pay.
     """
     started = time.monotonic()
     clock = _Clock()
     segments = load_segments()
+    # Lines and sentiments first, committed: the other process reads the lines.
     with engine.begin() as conn:
         lines = copy_sale_lines(conn, vault) if vault is not None else 0
         scored = score_unscored(conn, vault) if vault is not None else 0
-        clock.lap("open_events_and_comments")
-        patterns = member_patterns(conn, as_of)
-        clock.lap("patterns")
-        r, f, m = rfm_scores(patterns.gap_days, patterns.purchases, patterns.value_rial)
-        extra = _clv_columns(summary_of(patterns, as_of)) if len(patterns) else {}
-        clock.lap("rfm_and_clv")
-        rows = member_rows(patterns, as_of.date(), (r, f, m), segments, extra)
-        before = store_member_rows(conn, rows, as_of.date())
-        clock.lap("store_members")
-        member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
-        preferences, chosen = store_preferences(conn, as_of, member_segments)
-        homes = Homes.read(conn)
-        store_preference_sums(
-            conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives, homes
-        )
-        clock.lap("preferences")
-        stored = store_aggregates(conn, as_of, rows, bool(extra), started, before, homes)
-        clock.lap("hq_aggregates")
-        figures = {
-            "chain": _chain(stored["run"]),
-            "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
-            "store_months": [k for k in stored["kpis"] if k["store_id"] != CHAIN],
-            "cohorts": stored["cohorts"],
-        }
+    clock.lap("open_events_and_comments")
+    if aside is None:
+        aside = worth_it(engine)
+    reads = Reads.start(engine, as_of) if aside else Reads()
+    try:
+        with engine.begin() as conn:
+            result = _members_and_aggregates(conn, as_of, reads, segments, clock, started)
+    finally:
+        reads.close()
+    return {**result, "sale_lines_copied": lines, "comments_scored": scored}
+
+
+def _members_and_aggregates(
+    conn: sa.Connection,
+    as_of: dt.datetime,
+    reads: Reads,
+    segments: tuple[Segment, ...],
+    clock: _Clock,
+    started: float,
+) -> dict[str, Any]:
+    """Compute and store members' analytics and every HQ aggregate in one transaction."""
+    patterns = member_patterns(conn, as_of)
+    clock.lap("patterns")
+    r, f, m = rfm_scores(patterns.gap_days, patterns.purchases, patterns.value_rial)
+    extra = _clv_columns(summary_of(patterns, as_of)) if len(patterns) else {}
+    clock.lap("rfm_and_clv")
+    rows = member_rows(patterns, as_of.date(), (r, f, m), segments, extra)
+    before = store_member_rows(conn, rows, as_of.date())
+    clock.lap("store_members")
+    spend = reads.spend(conn, as_of)
+    clock.lap("spend_wait" if reads.aside else "spend")
+    member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
+    preferences, chosen = store_preferences(conn, as_of, member_segments, spend)
+    homes = Homes.read(conn)
+    store_preference_sums(
+        conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives, homes
+    )
+    clock.lap("preferences")
+    counted = reads.grid(conn, as_of)
+    clock.lap("kpi_grid_wait" if reads.aside else "kpi_grid")
+    stored = store_aggregates(conn, as_of, rows, bool(extra), started, before, homes, counted)
+    clock.lap("hq_aggregates")
     return {
         "computed_on": as_of.date().isoformat(),
         "members": len(rows),
         "segments": dict(sorted(Counter(rows.column("segment")).items())),
         "clv_fitted": bool(extra),
         "run": stored["run"],
-        "sale_lines_copied": lines,
-        "comments_scored": scored,
         "preferences": preferences,
         "steps": clock.steps,
         "steps_cpu": clock.cpu,
-        **figures,
+        "read_aside": reads.aside,
+        "chain": _chain(stored["run"]),
+        "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
+        "store_months": [k for k in stored["kpis"] if k["store_id"] != CHAIN],
+        "cohorts": stored["cohorts"],
     }
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 
 from cloud.analytics.arrays import distinct
+from cloud.analytics.bulk import driver_chunks
 from cloud.tables import members, sales
 
 Key = tuple[str, str]  # (store, month)
@@ -26,45 +27,51 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
-
-
 class KeptSales:
     """The kept sales up to a moment, as arrays sorted by time."""
 
     def __init__(self, conn: sa.Connection, as_of: dt.datetime) -> None:
-        # On SQLite the stored text (UTC, no zone) is read as text and parsed by numpy in
-        # one call: a datetime made per row by SQLAlchemy, then its timestamp, was more than
-        # half of this read.
-        query = (
-            sa.select(
-                _seconds(conn, sales.c.received_at),
-                sales.c.member_id,
-                sales.c.store_id,
-                sales.c.amount_rial,
-                sales.c.points_earned,
-                sales.c.points_redeemed,
-            )
-            .where(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
-            .order_by(sales.c.received_at)
-        )
-        rows = conn.execute(query).all()
-        self.at = _as_seconds([r[0] for r in rows], conn.dialect.name == "sqlite")
+        # Read as the driver gives them, a chunk at a time into arrays, and sorted here:
+        # on SQLite the stored text (UTC, no zone) is parsed by numpy in one call per chunk
+        # (a datetime made per row, then its timestamp, was more than half of this read),
+        # on PostgreSQL the server gives seconds since the epoch.
+        as_text = conn.dialect.name == "sqlite"
+        query = sa.select(
+            _seconds(conn, sales.c.received_at),
+            sales.c.member_id,
+            sales.c.store_id,
+            sales.c.amount_rial,
+            sales.c.points_earned,
+            sales.c.points_redeemed,
+        ).where(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
         # Codes by dict, not np.unique: sorting a million Python strings took 8 s.
         member_codes: dict[str, int] = {}
         store_codes: dict[str, int] = {}
-        self.members: Ints = np.array(
-            [member_codes.setdefault(r[1], len(member_codes)) for r in rows], dtype=np.int64
-        )
+        parts: list[list[npt.NDArray[Any]]] = []
+        for chunk in driver_chunks(conn, query):
+            at, member, store, amount, earned, redeemed = zip(*chunk, strict=True)
+            parts.append(
+                [
+                    _as_seconds(at, as_text),
+                    np.array([member_codes.setdefault(m, len(member_codes)) for m in member]),
+                    np.array([store_codes.setdefault(s, len(store_codes)) for s in store]),
+                    *(np.array(v, dtype=np.int64) for v in (amount, earned, redeemed)),
+                ]
+            )
+        columns = [
+            np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
+            for k in range(6)
+        ]
+        order = np.argsort(columns[0], kind="stable")  # in time order
+        at_, members_, stores_, amount_, earned_, redeemed_ = (c[order] for c in columns)
+        self.at: Floats = at_.astype(np.float64)
+        self.members: Ints = members_.astype(np.int64)
         self.member_codes = member_codes
-        self.stores: Ints = np.array(
-            [store_codes.setdefault(r[2], len(store_codes)) for r in rows], dtype=np.int64
-        )
+        self.stores: Ints = stores_.astype(np.int64)
         self.store_names = list(store_codes)
-        self.amount = np.array([r[3] for r in rows], dtype=np.int64)
-        self.earned = np.array([r[4] for r in rows], dtype=np.int64)
-        self.redeemed = np.array([r[5] for r in rows], dtype=np.int64)
+        self.amount: Ints = amount_
+        self.earned: Ints = earned_
+        self.redeemed: Ints = redeemed_
 
     def first_purchase(self) -> Floats:
         """Return each member code's first kept purchase (seconds since the epoch)."""
@@ -75,15 +82,18 @@ class KeptSales:
 
 
 def _seconds(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """Select a time column as SQLite's text (parsed by numpy in one call) or as is."""
-    return sa.cast(column, sa.String) if conn.dialect.name == "sqlite" else column
+    """Select a time column as SQLite's text (parsed by numpy in one call) or, elsewhere,
+    as seconds since the epoch."""
+    if conn.dialect.name == "sqlite":
+        return sa.cast(column, sa.String)
+    return sa.cast(sa.extract("epoch", column), sa.Float)
 
 
 def _as_seconds(values: Sequence[Any], as_text: bool) -> Floats:
     if as_text:
         micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
         return micros / 1e6  # the same float as datetime.timestamp() gives
-    return np.array([_aware(v).timestamp() for v in values], dtype=np.float64)
+    return np.array(values, dtype=np.float64)
 
 
 class Enrolled:
@@ -93,14 +103,15 @@ class Enrolled:
         query = sa.select(
             members.c.id, members.c.home_store_id, _seconds(conn, members.c.enrolled_at)
         ).where(members.c.enrolled_at <= as_of)
-        rows = conn.execute(query).all()
-        self.ids: list[str] = [r[0] for r in rows]
+        rows = [row for chunk in driver_chunks(conn, query) for row in chunk]
+        ids, stores, at = zip(*rows, strict=True) if rows else ((), (), ())
+        self.ids: list[str] = list(ids)
         store_codes: dict[str, int] = {}
         self.stores: Ints = np.array(
-            [store_codes.setdefault(r[1], len(store_codes)) for r in rows], dtype=np.int64
+            [store_codes.setdefault(s, len(store_codes)) for s in stores], dtype=np.int64
         )
         self.store_names = list(store_codes)
-        self.at = _as_seconds([r[2] for r in rows], conn.dialect.name == "sqlite")
+        self.at = _as_seconds(at, conn.dialect.name == "sqlite")
 
 
 def _months(kept: KeptSales, starts: Sequence[dt.datetime]) -> Ints:

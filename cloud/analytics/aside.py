@@ -1,0 +1,149 @@
+"""Two of the pass's reads, done by a second process while the pass does the rest.
+
+Members' spend per category (``preferences.spend_columns``) and the KPI grid with the
+cohorts (``grid.sales_aggregates``) read only what the pass does not write (sales, their
+lines, members, the ledger and the stores' terminals) and take about half of a pass's CPU.
+On a server with two cores or more the pass ends sooner when another process reads them
+meanwhile: it opens its own connection to the same database (SQLite in WAL mode lets it
+read beside the pass's write transaction), reads the spend first (the pass needs it
+sooner) and hands back arrays and a few thousand grid rows.
+
+An in-memory SQLite database cannot be shared, and for a small chain starting a process
+costs more than it saves: then both are read in the pass's own connection, when needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import subprocess
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+
+from cloud.analytics.grid import Aggregates, sales_aggregates
+from cloud.analytics.preferences import Spend, spend_columns
+from cloud.storage import make_engine
+from cloud.tables import members
+
+# From how many members the reads are worth a process of their own (starting one and
+# importing numpy, SciPy and SQLAlchemy there takes about a second of CPU).
+ASIDE_FROM_MEMBERS = 20_000
+
+
+def shareable(engine: sa.Engine) -> bool:
+    """Whether another process can open the same database (a file or a server)."""
+    url = engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+def worth_it(engine: sa.Engine) -> bool:
+    """Whether the chain is large enough, and its database shareable, to read aside."""
+    if not shareable(engine):
+        return False
+    with engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(members)).scalar_one()
+    return int(count) >= ASIDE_FROM_MEMBERS
+
+
+class AsideFailed(RuntimeError):
+    """The other process failed or died; the pass fails with it (nothing is stored)."""
+
+
+class Reads:
+    """The spend and the grid as of a moment: read aside (``start``) or in place."""
+
+    def __init__(self, process: subprocess.Popen[bytes] | None = None) -> None:
+        self._process = process
+        self._got: dict[str, Any] = {}
+        self.aside = process is not None
+
+    @classmethod
+    def start(cls, engine: sa.Engine, as_of: dt.datetime) -> Reads:
+        """Start reading in another process: ``python -m cloud.analytics.aside``, handed the
+        database and the moment on its stdin, answering pickles on its stdout. A process
+        of its own rather than multiprocessing's: that would import the caller's main
+        script again, and a fork would copy the caller's threads and connections half-way.
+        """
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (package_root, os.environ.get("PYTHONPATH")) if p
+            ),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cloud.analytics.aside"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert process.stdin is not None
+        url = engine.url.render_as_string(hide_password=False)
+        pickle.dump((url, as_of), process.stdin)
+        process.stdin.close()
+        return cls(process)
+
+    def spend(self, conn: sa.Connection, as_of: dt.datetime) -> Spend:
+        """Return the members' spend per category: the other process's, or read now."""
+        return spend_columns(conn, as_of) if not self.aside else self._answer("spend")
+
+    def grid(self, conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
+        """Return the KPI grid and cohorts: the other process's, or counted now."""
+        return sales_aggregates(conn, as_of) if not self.aside else self._answer("grid")
+
+    def _answer(self, name: str) -> Any:
+        assert self._process is not None and self._process.stdout is not None
+        while name not in self._got:
+            try:
+                kind, value = pickle.load(self._process.stdout)
+            except EOFError:
+                code = self._process.wait()
+                raise AsideFailed(f"the analytics reads process died (exit code {code})") from None
+            if kind == "error":
+                raise AsideFailed(f"the analytics reads process failed:\n{value}")
+            self._got[kind] = value
+        return self._got.pop(name)
+
+    def close(self) -> None:
+        """Stop the other process: it has answered, or the pass failed before it did."""
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            assert self._process.stdout is not None
+            self._process.stdout.close()
+            self._process = None
+
+
+def main() -> None:
+    """Read the spend, then the grid, and write each as a pickle on stdout when ready."""
+    url, as_of = pickle.load(sys.stdin.buffer)
+    answers = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answers
+    engine = make_engine(url)
+    # Written by another thread: the spend goes down the pipe while the grid is counted.
+    with ThreadPoolExecutor(1) as writer:
+        try:
+            with engine.connect() as conn:
+                writer.submit(_send, answers, "spend", spend_columns(conn, as_of))
+            with engine.connect() as conn:
+                writer.submit(_send, answers, "grid", sales_aggregates(conn, as_of))
+        except Exception:
+            writer.submit(_send, answers, "error", traceback.format_exc())
+        finally:
+            engine.dispose()
+
+
+def _send(out: BinaryIO, kind: str, value: Any) -> None:
+    pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+if __name__ == "__main__":
+    main()
