@@ -7,6 +7,7 @@ numpy 2.3 and later, which is 60 times slower than sorting on a million int64 va
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -38,3 +39,38 @@ def distinct_rows(matrix: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Ints]:
     which = np.empty(len(matrix), dtype=np.int64)
     which[order] = np.cumsum(new) - 1
     return ordered[new], which
+
+
+class Coder:
+    """Dense integer codes for strings met chunk by chunk (member ids of ten million sales).
+
+    A dict's ``setdefault`` per value costs a Python call each, a second per million. Here
+    values are coded by their hash (computed at C speed by ``map``), and the hashes made
+    dense by one sort; a set of the values, filled at C speed too, tells whether two
+    distinct values shared a hash, and then, once in billions, the dict does it exactly.
+    Codes follow the hashes' order, which is arbitrary but fixed within the process.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: list[Ints] = []
+        self._values: list[tuple[str, ...]] = []
+        self._seen: set[str] = set()
+
+    def add(self, values: tuple[str, ...]) -> None:
+        """Take a chunk of values."""
+        self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
+        self._values.append(values)
+        self._seen.update(values)
+
+    def codes(self) -> tuple[list[str], Ints]:
+        """Return the distinct values and each value's code (its index among them)."""
+        if not self._hashes:
+            return [], np.zeros(0, dtype=np.int64)
+        hashes = np.concatenate(self._hashes)
+        distinct_hashes, first, codes = np.unique(hashes, return_index=True, return_inverse=True)
+        if len(distinct_hashes) == len(self._seen):
+            everything = list(chain.from_iterable(self._values))
+            return [everything[i] for i in first.tolist()], codes.astype(np.int64)
+        known: dict[str, int] = {}
+        exact = [known.setdefault(v, len(known)) for v in chain.from_iterable(self._values)]
+        return list(known), np.array(exact, dtype=np.int64)

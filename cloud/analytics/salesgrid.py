@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from cloud.analytics.arrays import distinct
+from cloud.analytics.arrays import Coder, distinct
 from cloud.analytics.bulk import driver_chunks
 from cloud.tables import members, sales
 
@@ -44,31 +44,29 @@ class KeptSales:
             sales.c.points_earned,
             sales.c.points_redeemed,
         ).where(sales.c.refunded_at.is_(None), sales.c.received_at <= as_of)
-        # Codes by dict, not np.unique: sorting a million Python strings took 8 s.
-        member_codes: dict[str, int] = {}
-        store_codes: dict[str, int] = {}
+        member_coder, store_coder = Coder(), Coder()
         parts: list[list[npt.NDArray[Any]]] = []
         for chunk in driver_chunks(conn, query):
             at, member, store, amount, earned, redeemed = zip(*chunk, strict=True)
+            member_coder.add(member)
+            store_coder.add(store)
             parts.append(
                 [
                     _as_seconds(at, as_text),
-                    np.array([member_codes.setdefault(m, len(member_codes)) for m in member]),
-                    np.array([store_codes.setdefault(s, len(store_codes)) for s in store]),
                     *(np.array(v, dtype=np.int64) for v in (amount, earned, redeemed)),
                 ]
             )
+        self.member_ids, member_codes = member_coder.codes()
+        self.store_names, store_codes = store_coder.codes()
         columns = [
             np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
-            for k in range(6)
+            for k in range(4)
         ]
         order = np.argsort(columns[0], kind="stable")  # in time order
-        at_, members_, stores_, amount_, earned_, redeemed_ = (c[order] for c in columns)
+        at_, amount_, earned_, redeemed_ = (c[order] for c in columns)
         self.at: Floats = at_.astype(np.float64)
-        self.members: Ints = members_.astype(np.int64)
-        self.member_codes = member_codes
-        self.stores: Ints = stores_.astype(np.int64)
-        self.store_names = list(store_codes)
+        self.members: Ints = member_codes[order]
+        self.stores: Ints = store_codes[order]
         self.amount: Ints = amount_
         self.earned: Ints = earned_
         self.redeemed: Ints = redeemed_
@@ -76,7 +74,7 @@ class KeptSales:
     def first_purchase(self) -> Floats:
         """Return each member code's first kept purchase (seconds since the epoch)."""
         codes, first = np.unique(self.members, return_index=True)  # the sorting path
-        out = np.zeros(len(self.member_codes), dtype=np.float64)
+        out = np.zeros(len(self.member_ids), dtype=np.float64)
         out[codes] = self.at[first]  # sales are in time order: the first index is the first
         return out
 
@@ -132,10 +130,9 @@ def enrolment(
     n_months = len(keys)
     enrol = month_index(enrolled.at, starts)
     first = kept.first_purchase()
+    codes = {member: code for code, member in enumerate(kept.member_ids)}
     code = np.fromiter(
-        (kept.member_codes.get(m, -1) for m in enrolled.ids),
-        dtype=np.int64,
-        count=len(enrolled.ids),
+        (codes.get(m, -1) for m in enrolled.ids), dtype=np.int64, count=len(enrolled.ids)
     )
     bought = code >= 0
     buy = np.full(len(code), -1, dtype=np.int64)
