@@ -38,12 +38,49 @@ def insert_rows(
     return written
 
 
+def insert_columns(
+    conn: sa.Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]]
+) -> int:
+    """Insert rows given as columns (name → values, all as long); return how many.
+
+    On SQLite each column that needs converting is converted whole and the rows are
+    streamed to the driver straight from the columns: a million members' rows are never
+    made into tuples and taken apart again, as ``insert_rows`` does chunk by chunk.
+    """
+    names = list(columns)
+    if conn.dialect.name != "sqlite":
+        return insert_rows(conn, table, names, zip(*columns.values(), strict=True))
+    values = [
+        _converted(p, columns[name]) if p else columns[name]
+        for name, p in zip(names, _processors(conn, [table.c[n] for n in names]), strict=True)
+    ]
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(_insert_sql(conn, table, names), zip(*values, strict=True))
+    finally:
+        cursor.close()
+    return len(values[0]) if values else 0
+
+
+def _processors(
+    conn: sa.Connection, columns: list[sa.Column[Any]]
+) -> list[Callable[[Any], Any] | None]:
+    return [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
+
+
+def _insert_sql(conn: sa.Connection, table: sa.Table, names: Sequence[str]) -> str:
+    quote = conn.dialect.identifier_preparer
+    listed = ", ".join(quote.quote(name) for name in names)
+    marks = ", ".join("?" * len(names))
+    return f"INSERT INTO {quote.format_table(table)} ({listed}) VALUES ({marks})"
+
+
 def _sqlite(
     conn: sa.Connection, table: sa.Table, columns: list[sa.Column[Any]], chunk: list[Any]
 ) -> None:
-    processors: list[Callable[[Any], Any] | None] = [
-        c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns
-    ]
+    processors = _processors(conn, columns)
     if any(processors):
         # Column by column, each distinct value converted once: a per-value generator over
         # every row took two thirds of the writing (a run's rows share their day).
@@ -53,13 +90,12 @@ def _sqlite(
             for p, values in zip(processors, columns_of, strict=True)
         ]
         chunk = list(zip(*converted, strict=True))
-    marks = ", ".join("?" * len(columns))
-    names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in columns)
-    sql = f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} ({names}) "
-    conn.exec_driver_sql(sql + f"VALUES ({marks})", chunk)
+    conn.exec_driver_sql(_insert_sql(conn, table, [c.name for c in columns]), chunk)
 
 
-def _converted(processor: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+def _converted(processor: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
+    if values and values.count(values[0]) == len(values):  # a run's day, say: counted in C
+        return [processor(values[0])] * len(values)
     memo: dict[Any, Any] = {}
     try:
         return [memo[v] if v in memo else memo.setdefault(v, processor(v)) for v in values]

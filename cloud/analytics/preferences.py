@@ -30,7 +30,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from scipy import sparse
 
-from cloud.analytics.bulk import Columns, insert_rows
+from cloud.analytics.bulk import Columns, insert_columns
 from cloud.tables import (
     member_categories,
     member_incentives,
@@ -362,7 +362,7 @@ def store_preferences(
     )
     for table, rows in ((member_categories, affinity), (member_suggestions, likely)):
         conn.execute(sa.delete(table))
-        insert_rows(conn, table, list(rows.columns), rows.tuples(list(rows.columns)))
+        insert_columns(conn, table, rows.columns)
     conn.execute(sa.delete(member_incentives))
     if incentives:
         conn.execute(sa.insert(member_incentives), incentives)

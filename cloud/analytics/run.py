@@ -18,7 +18,7 @@ from cloud.analytics.aggregates import (
     store_preference_sums,
 )
 from cloud.analytics.aside import Reads, worth_it
-from cloud.analytics.bulk import Columns, insert_rows
+from cloud.analytics.bulk import Columns, insert_columns, insert_rows
 from cloud.analytics.grid import CHAIN
 from cloud.analytics.kpis import ACTIVE_DAYS
 from cloud.analytics.lines import copy_sale_lines
@@ -224,7 +224,7 @@ def store_member_rows(conn: sa.Connection, rows: Columns, day: dt.date) -> dict[
     conn.execute(sa.delete(member_analytics))
     conn.execute(sa.delete(segment_history).where(segment_history.c.computed_on == day))
     names = [c.name for c in member_analytics.columns]
-    insert_rows(conn, member_analytics, names, rows.tuples(names))
+    insert_columns(conn, member_analytics, {name: rows.column(name) for name in names})
     before = previous_segments(conn, day)
     moved = [
         (member_id, day, segment)

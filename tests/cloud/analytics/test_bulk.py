@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Flask
 
-from cloud.analytics.bulk import insert_rows
+from cloud.analytics.bulk import insert_columns, insert_rows
 from cloud.tables import sale_lines
 
 AT = dt.datetime(2026, 6, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
@@ -45,3 +45,20 @@ def test_bulk_rows_read_back_like_sqlalchemy_inserts(cloud_app_any: Flask) -> No
     for row in rows.values():
         assert row._asdict() | {"sale_id": "plain"} == plain._asdict()
     assert plain.received_at.replace(tzinfo=dt.UTC) == AT
+
+
+def test_columns_read_back_like_sqlalchemy_inserts(cloud_app_any: Flask) -> None:
+    engine = cloud_app_any.extensions["vafa"].engine
+    rows = [_row("plain"), *(_row(f"col{n}") for n in range(3))]
+    rows[2]["received_at"] = AT + dt.timedelta(seconds=1)  # one column differs, one does not
+    with engine.begin() as conn:
+        conn.execute(sa.insert(sale_lines), rows[:1])
+        written = insert_columns(conn, sale_lines, {k: [r[k] for r in rows[1:]] for k in rows[0]})
+    assert written == 3
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT sale_id, received_at FROM sale_lines").all()
+        read = {r.sale_id: r._asdict() for r in conn.execute(sa.select(sale_lines))}
+    assert len({str(at) for sale_id, at in raw if sale_id != "col1"}) == 1  # the same text
+    for row in rows:
+        stored = read[str(row["sale_id"])]
+        assert stored | {"received_at": stored["received_at"].replace(tzinfo=dt.UTC)} == row
