@@ -47,6 +47,25 @@ class Summary:
     monetary: Array
 
 
+def sample_of(s: Summary, n: int, seed: int = 0) -> Summary:
+    """Return ``n`` members drawn at random without replacement (all if there are fewer).
+
+    The analytics pass fits on a sample of a large chain: a million members' fit takes
+    minutes, and the parameters of two hundred thousand differ from theirs by less than
+    the models' own error; every member's predictions still come from the fitted models.
+    """
+    if len(s.members) <= n:
+        return s
+    pick = np.sort(np.random.default_rng(seed).choice(len(s.members), n, replace=False))
+    return Summary(
+        tuple(s.members[i] for i in pick.tolist()),
+        s.frequency[pick],
+        s.recency[pick],
+        s.T[pick],
+        s.monetary[pick],
+    )
+
+
 @dataclass(frozen=True)
 class BGNBD:
     """Fitted BG/NBD parameters."""
@@ -285,14 +304,18 @@ def clv(
     period are valued at expected spend and discounted to the observation end.
     """
     spend = expected_spend(gg, s.frequency, s.monetary)
-    value = np.zeros(len(s.members))
-    previous = np.zeros(len(s.members))
-    expected = _Expected(bg, s.frequency, s.recency, s.T)
+    # Purchases expected per period depend on the history (x, t_x, T) alone, which members
+    # share (with whole days, most do): they are summed once per distinct history, over
+    # every period (a hypergeometric function each), and then scaled by each one's spend.
+    rows, which = distinct_rows(np.column_stack((s.frequency, s.recency, s.T)))
+    expected = _Expected(bg, rows[:, 0], rows[:, 1], rows[:, 2])
+    discounted = np.zeros(len(rows))
+    previous = np.zeros(len(rows))
     for period in range(1, horizon + 1):
         cumulative = expected.at(float(period))
-        value += (cumulative - previous) * spend / (1 + discount_rate) ** period
+        discounted += (cumulative - previous) / (1 + discount_rate) ** period
         previous = cumulative
-    return value
+    return discounted[which] * spend
 
 
 def spend_frequency_correlation(s: Summary) -> float:

@@ -198,3 +198,23 @@ def test_likelihoods_per_distinct_frequency_are_the_same_bits(simulated: clv.Sum
     plain = clv.gamma_gamma_log_likelihood(TRUE_GG, x, m)
     grouped = clv.gamma_gamma_log_likelihood(TRUE_GG, x, m, clv.distinct_of(x))
     assert np.array_equal(plain, grouped) and np.isfinite(plain).all()
+
+
+def test_a_random_sample_predicts_what_the_whole_does(simulated: clv.Summary) -> None:
+    sample = clv.sample_of(simulated, 2000, seed=3)
+    assert len(sample.members) == 2000 and len(set(sample.members)) == 2000
+    at = [simulated.members.index(m) for m in sample.members[:5]]
+    assert sample.T[:5].tolist() == simulated.T[at].tolist()  # rows kept whole
+    assert clv.sample_of(simulated, 10_000) is simulated
+    # a and b trade off against each other in a small sample; what the pass stores from
+    # them, every member's expected purchases and P(alive), barely moves.
+    s = simulated
+
+    def predicted(fitted: clv.BGNBD) -> tuple[float, float]:
+        expected = clv.expected_purchases(fitted, 10.0, s.frequency, s.recency, s.T)
+        alive = clv.probability_alive(fitted, s.frequency, s.recency, s.T)
+        return float(expected.mean()), float(alive.mean())
+
+    whole, part = predicted(clv.fit_bgnbd(s)), predicted(clv.fit_bgnbd(sample))
+    assert part == pytest.approx(whole, rel=0.05)
+    assert part != whole  # fitted on other data
