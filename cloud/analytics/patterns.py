@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from cloud.analytics.arrays import distinct_rows
+from cloud.analytics.arrays import contiguous_codes, distinct_rows, ints, micros_of, time_column
+from cloud.analytics.bulk import driver_chunks
 from cloud.tables import sales
 
 # Gap / mean interval → cycle position; the last bound is open.
@@ -73,10 +72,6 @@ def moment_of(us: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=us)
 
 
-def _micros_array(moments: Iterable[dt.datetime]) -> Ints:
-    return np.fromiter((micros(m) for m in moments), dtype=np.int64)
-
-
 def cycle_position(gap_days: float, mean_interval_days: float | None) -> str:
     """Name where a member is in their own buying cycle."""
     if mean_interval_days is None:
@@ -107,29 +102,29 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
             sales.c.channel,
             sa.func.count(),
             sa.func.sum(sales.c.amount_rial),
-            sa.func.min(sales.c.received_at),
-            sa.func.max(sales.c.received_at),
+            time_column(conn, sa.func.min(sales.c.received_at)),
+            time_column(conn, sa.func.max(sales.c.received_at)),
         )
         .where(_kept(as_of), sales.c.member_id.is_not(None))
         .group_by(sales.c.member_id, sales.c.channel)
+        .order_by(sales.c.member_id, sales.c.channel)  # a member's rows together
     )
-    rows: list[Any] = list(conn.execute(query).all())
+    rows = [row for chunk in driver_chunks(conn, query) for row in chunk]
     if not rows:
         empty, nothing = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
         return Patterns([], empty, empty, empty, empty, nothing, nothing, [], [])
     member_col, channel_col, count_col, value_col, first_col, last_col = zip(*rows, strict=True)
     del rows
-    codes: dict[str, int] = {}
-    member = np.fromiter((codes.setdefault(m, len(codes)) for m in member_col), dtype=np.int64)
-    n = len(codes)
-    counts = np.fromiter(count_col, dtype=np.int64)
+    member_ids, member = contiguous_codes(list(member_col))
+    n = len(member_ids)
+    counts = ints(count_col)
     purchases = np.bincount(member, weights=counts, minlength=n).astype(np.int64)
     value_rial = np.zeros(n, dtype=np.int64)
-    np.add.at(value_rial, member, np.fromiter((int(v) for v in value_col), dtype=np.int64))
+    np.add.at(value_rial, member, ints(value_col))
     first_us = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_us, member, _micros_array(first_col))
+    np.minimum.at(first_us, member, micros_of(first_col, conn))
     last_us = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last_us, member, _micros_array(last_col))
+    np.maximum.at(last_us, member, micros_of(last_col, conn))
     as_of_us = micros(as_of)
     with np.errstate(invalid="ignore", divide="ignore"):
         interval = np.where(
@@ -137,7 +132,7 @@ def member_patterns(conn: sa.Connection, as_of: dt.datetime) -> Patterns:
         )
     gap = (as_of_us - last_us) / 1e6 / DAY
     return Patterns(
-        member_ids=list(codes),
+        member_ids=member_ids,
         purchases=purchases,
         value_rial=value_rial,
         first_us=first_us,

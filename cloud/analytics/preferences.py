@@ -31,7 +31,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from scipy import sparse
 
-from cloud.analytics.arrays import Coder
+from cloud.analytics.arrays import Coder, contiguous_codes, ints
 from cloud.analytics.bulk import Columns, driver_chunks, insert_columns
 from cloud.tables import (
     member_categories,
@@ -87,7 +87,7 @@ class _Gatherer:
             members, categories, counts, rials = zip(*rows, strict=True)
             self.members.append(members)
             self.categories.add(categories)
-            self.parts.append([_ints(counts), _ints(rials)])
+            self.parts.append([ints(counts), ints(rials)])
         return self
 
     def spend(self) -> Spend:
@@ -95,36 +95,12 @@ class _Gatherer:
             np.concatenate([p[k] for p in self.parts]) if self.parts else np.zeros(0, np.int64)
             for k in range(2)
         )
-        members, member = _contiguous_codes(list(itertools.chain.from_iterable(self.members)))
+        members, member = contiguous_codes(list(itertools.chain.from_iterable(self.members)))
         names, category = self.categories.codes()
         order = np.argsort(np.array(names, dtype=object)) if names else np.zeros(0, np.int64)
         remap = np.empty(len(names), dtype=np.int64)
         remap[order] = np.arange(len(names))  # codes of the sorted names
         return Spend(members, sorted(names), member, remap[category], counts, rials)
-
-
-def _ints(values: Sequence[Any]) -> Ints:
-    """Return SQL sums as int64 (a sum of no values is NULL; PostgreSQL's are Decimals)."""
-    if all(isinstance(v, int) for v in values):
-        return np.array(values, dtype=np.int64)
-    return np.array([int(v or 0) for v in values], dtype=np.int64)
-
-
-def _contiguous_codes(values: list[str]) -> tuple[list[str], Ints]:
-    """Return the distinct values in the order they come and each value's code.
-
-    The spend query's rows come member by member: a new code starts where the value
-    changes (compared at C speed). Should a value come back after another, which the query
-    rules out, each value is coded by a dict instead.
-    """
-    column = np.array(values, dtype=object)
-    starts = np.ones(len(column), dtype=bool)
-    if len(column) > 1:
-        starts[1:] = column[1:] != column[:-1]
-    if int(starts.sum()) == len(set(values)):
-        return column[starts].tolist(), np.cumsum(starts, dtype=np.int64) - 1
-    known: dict[str, int] = {}
-    return list(known), np.array([known.setdefault(v, len(known)) for v in values], np.int64)
 
 
 def category_spend(conn: sa.Connection, as_of: dt.datetime) -> list[tuple[str, str, int, int]]:

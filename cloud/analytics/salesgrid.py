@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from cloud.analytics.arrays import Coder, distinct
+from cloud.analytics.arrays import Coder, distinct, micros_of, time_column
 from cloud.analytics.bulk import driver_chunks
 from cloud.tables import members, sales
 
@@ -31,13 +31,9 @@ class KeptSales:
     """The kept sales up to a moment, as arrays sorted by time."""
 
     def __init__(self, conn: sa.Connection, as_of: dt.datetime) -> None:
-        # Read as the driver gives them, a chunk at a time into arrays, and sorted here:
-        # on SQLite the stored text (UTC, no zone) is parsed by numpy in one call per chunk
-        # (a datetime made per row, then its timestamp, was more than half of this read),
-        # on PostgreSQL the server gives seconds since the epoch.
-        as_text = conn.dialect.name == "sqlite"
+        # Read as the driver gives them, a chunk at a time into arrays, and sorted here.
         query = sa.select(
-            _seconds(conn, sales.c.received_at),
+            time_column(conn, sales.c.received_at),
             sales.c.member_id,
             sales.c.store_id,
             sales.c.amount_rial,
@@ -52,7 +48,7 @@ class KeptSales:
             store_coder.add(store)
             parts.append(
                 [
-                    _as_seconds(at, as_text),
+                    _seconds(at, conn),
                     *(np.array(v, dtype=np.int64) for v in (amount, earned, redeemed)),
                 ]
             )
@@ -79,19 +75,8 @@ class KeptSales:
         return out
 
 
-def _seconds(conn: sa.Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """Select a time column as SQLite's text (parsed by numpy in one call) or, elsewhere,
-    as seconds since the epoch."""
-    if conn.dialect.name == "sqlite":
-        return sa.cast(column, sa.String)
-    return sa.cast(sa.extract("epoch", column), sa.Float)
-
-
-def _as_seconds(values: Sequence[Any], as_text: bool) -> Floats:
-    if as_text:
-        micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
-        return micros / 1e6  # the same float as datetime.timestamp() gives
-    return np.array(values, dtype=np.float64)
+def _seconds(values: Sequence[Any], conn: sa.Connection) -> Floats:
+    return micros_of(values, conn) / 1e6  # the same float as datetime.timestamp() gives
 
 
 class Enrolled:
@@ -99,7 +84,7 @@ class Enrolled:
 
     def __init__(self, conn: sa.Connection, as_of: dt.datetime) -> None:
         query = sa.select(
-            members.c.id, members.c.home_store_id, _seconds(conn, members.c.enrolled_at)
+            members.c.id, members.c.home_store_id, time_column(conn, members.c.enrolled_at)
         ).where(members.c.enrolled_at <= as_of)
         rows = [row for chunk in driver_chunks(conn, query) for row in chunk]
         ids, stores, at = zip(*rows, strict=True) if rows else ((), (), ())
@@ -109,7 +94,7 @@ class Enrolled:
             [store_codes.setdefault(s, len(store_codes)) for s in stores], dtype=np.int64
         )
         self.store_names = list(store_codes)
-        self.at = _as_seconds(at, conn.dialect.name == "sqlite")
+        self.at = _seconds(at, conn)
 
 
 def _months(kept: KeptSales, starts: Sequence[dt.datetime]) -> Ints:
