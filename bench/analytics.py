@@ -183,14 +183,26 @@ def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
 
 
 def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -> None:
+    """Run one pass and print its wall time, CPU (the pass's and its reading process's,
+    ``cloud/analytics/aside.py``) and peak memory (each process's, and their sum: an upper
+    bound of the two at once)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start, cpu = time.perf_counter(), time.process_time()
     result = run_analytics(engine, as_of, vault)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    aside_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    aside = (
+        f" + {aside_cpu:.2f} s CPU reading aside (peak RSS {after.ru_maxrss / 1024:.0f} MB)"
+        if result["read_aside"]
+        else ""
+    )
+    both = peak + (after.ru_maxrss / 1024 if result["read_aside"] else 0)
     print(
-        f"{label}: {seconds:.2f} s ({cpu:.2f} s CPU), {result['members']:,} buying members, "
-        f"CLV fitted {result['clv_fitted']}, {result['sale_lines_copied']:,} lines copied; "
-        f"peak RSS {peak / 1024:.0f} MB",
+        f"{label}: {seconds:.2f} s ({cpu:.2f} s CPU{aside}), {result['members']:,} buying "
+        f"members, CLV fitted {result['clv_fitted']}, {result['sale_lines_copied']:,} lines "
+        f"copied; peak RSS {peak:.0f} MB, both processes at most {both:.0f} MB",
         flush=True,
     )
     _steps(result)
