@@ -20,6 +20,7 @@ best ``TOP_MEMBERS``, of which a scope keeps the best.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 
-from cloud.analytics.arrays import distinct
+from cloud.analytics.arrays import Coder, distinct
 from cloud.analytics.demographics import demographic_rows
 from cloud.analytics.grid import CHAIN, Aggregates, sales_aggregates
 from cloud.analytics.satisfaction import feedback_rows
@@ -81,9 +82,8 @@ class Homes:
         # The run's member column is looked up for several tables: once is enough.
         if self._last is not None and self._last[0] is member_ids:
             return self._last[1]
-        codes = np.fromiter(
-            (self.code.get(m, -1) for m in member_ids), dtype=np.int64, count=len(member_ids)
-        )
+        looked_up = map(self.code.get, member_ids, itertools.repeat(-1))  # at C speed
+        codes = np.fromiter(looked_up, dtype=np.int64, count=len(member_ids))
         self._last = (member_ids, codes)
         return codes
 
@@ -112,11 +112,10 @@ def sums_by_store(
     """
     if not member_ids:
         return {}
-    codes: dict[Hashable, int] = {}
-    key = np.fromiter(
-        (codes.setdefault(k, len(codes)) for k in keys), dtype=np.int64, count=len(keys)
-    )
-    n_keys, store = len(codes), homes.of(member_ids)
+    coder = Coder()
+    coder.add(tuple(keys))
+    key_list, key = coder.codes()
+    n_keys, store = len(key_list), homes.of(member_ids)
     n_cells = (len(homes.names) + 1) * n_keys  # the last store row: ids without a member
     cell = np.where(store >= 0, store, len(homes.names)) * n_keys + key
     columns: list[npt.NDArray[Any]] = [np.bincount(cell, minlength=n_cells)]
@@ -129,7 +128,7 @@ def sums_by_store(
             summed = np.bincount(cell, weights=array.astype(np.float64), minlength=n_cells)
         columns.append(summed)
     grids = [c.reshape(len(homes.names) + 1, n_keys) for c in columns]
-    names, key_list = homes.names, list(codes)
+    names = homes.names
     out: Sums = {}
     for s, k in zip(*np.nonzero(grids[0][:-1]), strict=True):
         out[(names[s], key_list[k])] = [g[s, k].item() for g in grids]

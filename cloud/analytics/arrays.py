@@ -45,7 +45,7 @@ def distinct_rows(matrix: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], Ints]:
 
 
 class Coder:
-    """Dense integer codes for strings met chunk by chunk (member ids of ten million sales).
+    """Dense integer codes for values met chunk by chunk (member ids of ten million sales).
 
     A dict's ``setdefault`` per value costs a Python call each, a second per million. Here
     values are coded by their hash (computed at C speed by ``map``), and the hashes made
@@ -56,16 +56,16 @@ class Coder:
 
     def __init__(self) -> None:
         self._hashes: list[Ints] = []
-        self._values: list[tuple[str, ...]] = []
-        self._seen: set[str] = set()
+        self._values: list[tuple[Any, ...]] = []
+        self._seen: set[Any] = set()
 
-    def add(self, values: tuple[str, ...]) -> None:
+    def add(self, values: tuple[Any, ...]) -> None:
         """Take a chunk of values."""
         self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
         self._values.append(values)
         self._seen.update(values)
 
-    def codes(self) -> tuple[list[str], Ints]:
+    def codes(self) -> tuple[list[Any], Ints]:
         """Return the distinct values and each value's code (its index among them)."""
         if not self._hashes:
             return [], np.zeros(0, dtype=np.int64)
@@ -74,7 +74,7 @@ class Coder:
         if len(distinct_hashes) == len(self._seen):
             everything = list(chain.from_iterable(self._values))
             return [everything[i] for i in first.tolist()], codes.astype(np.int64)
-        known: dict[str, int] = {}
+        known: dict[Any, int] = {}
         exact = [known.setdefault(v, len(known)) for v in chain.from_iterable(self._values)]
         return list(known), np.array(exact, dtype=np.int64)
 
