@@ -9,7 +9,6 @@ numpy 2.3 and later, which is 60 times slower than sorting on a million int64 va
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -48,35 +47,50 @@ class Coder:
     """Dense integer codes for values met chunk by chunk (member ids of ten million sales).
 
     A dict's ``setdefault`` per value costs a Python call each, a second per million. Here
-    values are coded by their hash (computed at C speed by ``map``), and the hashes made
-    dense by one sort; a set of the values, filled at C speed too, tells whether two
-    distinct values shared a hash, and then, once in billions, the dict does it exactly.
-    Codes follow the hashes' order, which is arbitrary but fixed within the process.
+    each value is keyed by its hash, computed at C speed by ``map``, and the keys made
+    dense by one sort at the end; only the distinct values are kept, not every row's. A
+    value new to the coder is checked against the value already holding its hash: should
+    two share one (once in billions), the newcomer gets a key of its own, and the rows
+    with that hash are keyed one by one from then on (earlier rows can only be the first
+    value). Codes follow the keys' order, arbitrary but fixed within the process.
     """
 
     def __init__(self) -> None:
-        self._hashes: list[Ints] = []
-        self._values: list[tuple[Any, ...]] = []
+        self._keys: list[Ints] = []
+        self._by_key: dict[int, Any] = {}
         self._seen: set[Any] = set()
+        self._shared: dict[int, dict[Any, int]] = {}  # a hash two values have → their keys
 
-    def add(self, values: tuple[Any, ...]) -> None:
+    def add(self, values: Sequence[Any]) -> None:
         """Take a chunk of values."""
-        self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
-        self._values.append(values)
-        self._seen.update(values)
+        keys = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
+        new = set(values).difference(self._seen)
+        for value in new:  # a million members in all, however many rows they have
+            self._register(value)
+        self._seen.update(new)
+        if self._shared:
+            for i in np.flatnonzero(np.isin(keys, list(self._shared))).tolist():
+                keys[i] = self._shared[int(keys[i])][values[i]]
+        self._keys.append(keys)
+
+    def _register(self, value: Any) -> None:
+        key = hash(value)
+        holder = self._by_key.setdefault(key, value)
+        if holder is value or holder == value:
+            return
+        own = -1
+        while own in self._by_key:
+            own -= 1
+        self._by_key[own] = value
+        self._shared.setdefault(key, {holder: key})[value] = own
 
     def codes(self) -> tuple[list[Any], Ints]:
         """Return the distinct values and each value's code (its index among them)."""
-        if not self._hashes:
+        if not self._keys:
             return [], np.zeros(0, dtype=np.int64)
-        hashes = np.concatenate(self._hashes)
-        distinct_hashes, first, codes = np.unique(hashes, return_index=True, return_inverse=True)
-        if len(distinct_hashes) == len(self._seen):
-            everything = list(chain.from_iterable(self._values))
-            return [everything[i] for i in first.tolist()], codes.astype(np.int64)
-        known: dict[Any, int] = {}
-        exact = [known.setdefault(v, len(known)) for v in chain.from_iterable(self._values)]
-        return list(known), np.array(exact, dtype=np.int64)
+        distinct_keys, codes = np.unique(np.concatenate(self._keys), return_inverse=True)
+        by_key = self._by_key
+        return [by_key[k] for k in distinct_keys.tolist()], codes.astype(np.int64)
 
 
 def contiguous_codes(values: list[str]) -> tuple[list[str], Ints]:

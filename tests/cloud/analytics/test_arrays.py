@@ -33,7 +33,9 @@ class _Clash(str):
 
 def test_values_sharing_a_hash_still_get_codes_of_their_own() -> None:
     coder = Coder()
-    coder.add((_Clash("a"), _Clash("b"), _Clash("a")))
+    coder.add((_Clash("a"), _Clash("a")))
+    coder.add((_Clash("b"), _Clash("a"), _Clash("c")))  # newcomers with the same hash
+    coder.add((_Clash("c"), _Clash("b")))
     values, codes = coder.codes()
-    assert len(values) == 2
-    assert [values[c] for c in codes.tolist()] == ["a", "b", "a"]
+    assert sorted(values) == ["a", "b", "c"]
+    assert [values[c] for c in codes.tolist()] == ["a", "a", "b", "a", "c", "c", "b"]
