@@ -145,7 +145,7 @@ def full_pass(members: int = PASS_MEMBERS, lines_copied: bool = False) -> None:
 def _filled(engine: sa.Engine, vault: PiiVault, members: int, lines_copied: bool) -> None:
     """Fill the demo chain and print its size, time and peak memory."""
     start, cpu = time.perf_counter(), time.process_time()
-    counts = fill(engine, vault, members, PASS_SEED, AS_OF, lines_copied=lines_copied)
+    counts = fill(engine, vault, members, PASS_SEED, AS_OF, lines_copied=lines_copied, chunked=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         f"demo data: {counts['members']:,} members, {counts['sales']:,} sales, "

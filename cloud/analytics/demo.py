@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,12 +130,18 @@ def fill(
     seed: int,
     as_of: dt.datetime,
     lines_copied: bool = False,
+    chunked: bool = False,
 ) -> dict[str, int]:
     """Fill an empty cloud database with a demo chain; return how many rows of each kind.
 
     ``lines_copied`` also writes ``sale_lines`` and their watermark, as an analytics pass
     would have copied them out of the sealed events (the benchmark of the daily pass at a
     million members starts there instead of opening ten million events first).
+
+    All in one transaction, unless ``chunked``: then committed after the members and each
+    chunk of sales, with a large SQLite page cache. A million members' chain in one
+    transaction slowed to a crawl as SQLite's write-ahead log grew past 7 GB (every page
+    read searches it); the benchmark fills a file it renames only when done.
     """
     if n_members < 1:
         raise AnalyticsError("demo data needs at least one member")
@@ -143,7 +149,10 @@ def fill(
     ids = _Ids(seed)
     start = as_of - dt.timedelta(days=365 * YEARS)
     counts: dict[str, int] = {}
-    with engine.begin() as conn:
+    with engine.connect() if chunked else engine.begin() as conn:
+        if chunked and conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA cache_size = -1000000")  # about 1 GB
+        commit = conn.commit if chunked else None
         if conn.execute(sa.select(sa.func.count()).select_from(members)).scalar_one():
             raise AnalyticsError("demo data goes only into a cloud database without members")
         store_ids = _stores(conn, ids, n_members, start)
@@ -151,9 +160,13 @@ def fill(
         home = rng.integers(0, len(store_ids), n_members)
         enrolled = _members(conn, vault, ids, rng, store_ids, home, start, as_of)
         counts["members"] = n_members
+        if commit:
+            commit()
         buyer, at = _purchase_times(rng, enrolled)
-        counts |= _sales(conn, vault, ids, rng, store_ids, home, buyer, at, lines_copied)
+        counts |= _sales(conn, vault, ids, rng, store_ids, home, buyer, at, lines_copied, commit)
         counts["scenario_entries"] = _scenarios(conn, ids, rng, n_members, as_of)
+        if commit:
+            commit()
     return counts
 
 
@@ -257,6 +270,7 @@ def _sales(
     buyer: npt.NDArray[np.int64],
     at: npt.NDArray[np.float64],
     lines_copied: bool = False,
+    commit: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     n_members, total = len(home), len(buyer)
     start = _start(conn)
@@ -307,6 +321,8 @@ def _sales(
         counts["sales"] += len(part)
         counts["refunds"] += int(np.count_nonzero(refunded[lo:hi]))
         counts["feedback"] += len(rows[feedback])
+        if commit:
+            commit()
     if lines_copied and total:
         set_watermark(conn, start + dt.timedelta(days=float(at[-1])))
     return counts
