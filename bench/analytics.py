@@ -183,22 +183,21 @@ def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
 
 
 def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -> None:
-    """Run one pass and print its wall time, CPU (the pass's and its reading process's,
-    ``cloud/analytics/aside.py``) and peak memory (each process's, and their sum: an upper
-    bound of the two at once)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run one pass and print its wall time, CPU and peak memory, and its reading
+    process's (``cloud/analytics/aside.py``, as it measured itself), with the sum of the
+    two peaks (an upper bound of the two at once)."""
     start, cpu = time.perf_counter(), time.process_time()
     result = run_analytics(engine, as_of, vault)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    aside_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    aside = (
-        f" + {aside_cpu:.2f} s CPU reading aside (peak RSS {after.ru_maxrss / 1024:.0f} MB)"
-        if result["read_aside"]
-        else ""
-    )
-    both = peak + (after.ru_maxrss / 1024 if result["read_aside"] else 0)
+    aside, both = "", peak
+    if figures := result["aside_figures"]:
+        aside = (
+            f" + reading aside: spend {figures['spend_s']:.2f} s ({figures['spend_cpu_s']:.2f}"
+            f" s CPU), grid {figures['grid_s']:.2f} s ({figures['grid_cpu_s']:.2f} s CPU), "
+            f"peak RSS {figures['peak_rss_mb']} MB"
+        )
+        both += figures["peak_rss_mb"]
     print(
         f"{label}: {seconds:.2f} s ({cpu:.2f} s CPU{aside}), {result['members']:,} buying "
         f"members, CLV fitted {result['clv_fitted']}, {result['sale_lines_copied']:,} lines "

@@ -14,12 +14,16 @@ costs more than it saves: then both are read in the pass's own connection, when 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import pickle
+import resource
 import subprocess
 import sys
+import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -97,6 +101,11 @@ class Reads:
         """Return the KPI grid and cohorts: the other process's, or counted now."""
         return sales_aggregates(conn, as_of) if not self.aside else self._answer("grid")
 
+    def figures(self) -> dict[str, Any]:
+        """Return what the other process measured of itself (CPU and wall seconds per
+        read, peak memory), once it has answered both reads; {} when read in place."""
+        return self._answer("figures") if self.aside else {}
+
     def _answer(self, name: str) -> Any:
         assert self._process is not None and self._process.stdout is not None
         while name not in self._got:
@@ -127,17 +136,30 @@ def main() -> None:
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answers
     engine = make_engine(url)
+    figures: dict[str, Any] = {}
     # Written by another thread: the spend goes down the pipe while the grid is counted.
     with ThreadPoolExecutor(1) as writer:
         try:
-            with engine.connect() as conn:
-                writer.submit(_send, answers, "spend", spend_columns(conn, as_of))
-            with engine.connect() as conn:
-                writer.submit(_send, answers, "grid", sales_aggregates(conn, as_of))
+            with engine.connect() as conn, _measured(figures, "spend"):
+                spend = spend_columns(conn, as_of)
+            writer.submit(_send, answers, "spend", spend)
+            with engine.connect() as conn, _measured(figures, "grid"):
+                grid = sales_aggregates(conn, as_of)
+            writer.submit(_send, answers, "grid", grid)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+            writer.submit(_send, answers, "figures", {**figures, "peak_rss_mb": peak // 1024})
         except Exception:
             writer.submit(_send, answers, "error", traceback.format_exc())
         finally:
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _measured(figures: dict[str, Any], name: str) -> Iterator[None]:
+    wall, cpu = time.monotonic(), time.process_time()
+    yield
+    figures[f"{name}_s"] = round(time.monotonic() - wall, 3)
+    figures[f"{name}_cpu_s"] = round(time.process_time() - cpu, 3)
 
 
 def _send(out: BinaryIO, kind: str, value: Any) -> None:

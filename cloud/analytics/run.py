@@ -152,6 +152,7 @@ def _members_and_aggregates(
     clock.lap("preferences")
     counted = reads.grid(conn, as_of)
     clock.lap("kpi_grid_wait" if reads.aside else "kpi_grid")
+    aside_figures = reads.figures()
     stored = store_aggregates(conn, as_of, rows, bool(extra), started, before, homes, counted)
     clock.lap("hq_aggregates")
     return {
@@ -164,6 +165,7 @@ def _members_and_aggregates(
         "steps": clock.steps,
         "steps_cpu": clock.cpu,
         "read_aside": reads.aside,
+        "aside_figures": aside_figures,
         "chain": _chain(stored["run"]),
         "chain_months": [k for k in stored["kpis"] if k["store_id"] == CHAIN],
         "store_months": [k for k in stored["kpis"] if k["store_id"] != CHAIN],

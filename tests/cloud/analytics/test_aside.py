@@ -55,6 +55,9 @@ def test_reading_aside_stores_what_reading_in_place_does(cloud_app_any: Flask) -
     for key in ("chain", "chain_months", "store_months", "cohorts", "preferences", "segments"):
         assert read_aside[key] == in_place[key], key
     assert "kpi_grid_wait" in read_aside["steps"] and "kpi_grid" in in_place["steps"]
+    figures = read_aside["aside_figures"]  # as the other process measured itself
+    assert figures["spend_cpu_s"] > 0 and figures["grid_cpu_s"] > 0
+    assert figures["peak_rss_mb"] > 10 and in_place["aside_figures"] == {}
     with engine.connect() as conn:
         runs = conn.execute(sa.select(sa.func.count()).select_from(analytics_runs)).scalar()
     assert runs == 1
