@@ -15,7 +15,7 @@ kept sales and one of the members (``salesgrid.py``); points are grouped in SQL.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,9 +96,35 @@ def kpis_and_cohorts(
     return grid, cohorts.get(CHAIN, [])
 
 
-def sales_aggregates(conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
+def points_by_month(conn: sa.Connection, as_of: dt.datetime) -> dict[Key, int]:
+    """Return the net points booked to members per store and Jalali month up to ``as_of``."""
+    first = _first_moment(conn, as_of)
+    return {} if first is None else _points(conn, as_of, first)
+
+
+def add_liability(rows: Sequence[dict[str, Any]], points: Mapping[Key, int]) -> None:
+    """Set each grid row's points liability: its store's net points (every store's for the
+    chain) booked up to the end of its month. The rows come store by store, months in
+    order, as ``sales_aggregates`` makes them."""
+    chain: dict[str, int] = {}
+    for (_, key), net in points.items():
+        chain[key] = chain.get(key, 0) + net
+    running: dict[str, int] = {}
+    for row in rows:
+        store, key = row["store_id"], row["month"]
+        booked = chain.get(key, 0) if store == CHAIN else points.get((store, key), 0)
+        running[store] = running.get(store, 0) + booked
+        row["points_liability"] = running[store]
+
+
+def sales_aggregates(
+    conn: sa.Connection, as_of: dt.datetime, with_liability: bool = True
+) -> Aggregates:
     """Return the KPI grid and the cohorts of the chain ("*") and of each store (the members
-    by their first purchase at that store), from one read of the kept sales."""
+    by their first purchase at that store), from one read of the kept sales.
+
+    Without ``with_liability`` the rows' points liability is left at 0 for the caller to
+    set (``add_liability``): the pass reads the ledger itself meanwhile."""
     first = _first_moment(conn, as_of)
     if first is None:
         return [], {}
@@ -110,16 +136,14 @@ def sales_aggregates(conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
     figures = sale_figures(kept, keys, starts, CHAIN)
     active = active_members(kept, keys, ends, WINDOWS, CHAIN)
     enrolled = enrolment(Enrolled(conn, as_of), kept, keys, starts)
-    points = _points(conn, as_of, first)
     rows = []
     for store_id in [*store_ids, CHAIN]:
         scope = store_ids if store_id == CHAIN else [store_id]
-        members_total = activated = liability = 0
+        members_total = activated = 0
         for key in keys:
             new, became_active = _summed(enrolled, scope, key, 2)
             members_total += new
             activated += became_active
-            liability += sum(points.get((s, key), 0) for s in scope)
             count, revenue, buyers, returning, earned, redeemed = figures.get(
                 (store_id, key), [0] * 6
             )
@@ -144,9 +168,11 @@ def sales_aggregates(conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
                     "points_earned": earned,
                     "points_redeemed": redeemed,
                     "redemption_rate": _ratio(redeemed, earned),
-                    "points_liability": liability,
+                    "points_liability": 0,  # below
                 }
             )
+    if with_liability:
+        add_liability(rows, _points(conn, as_of, first))
     cohorts = store_cohort_retention(kept, keys, starts)
     if chain := cohort_retention(kept, keys, starts):
         cohorts[CHAIN] = chain

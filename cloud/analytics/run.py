@@ -141,6 +141,8 @@ def _members_and_aggregates(
     rows = member_rows(patterns, as_of.date(), (r, f, m), segments, extra)
     before = store_member_rows(conn, rows, as_of.date())
     clock.lap("store_members")
+    reads.meanwhile(conn, as_of)
+    clock.lap("points_meanwhile")
     spend = reads.spend(conn, as_of)
     clock.lap("spend_wait" if reads.aside else "spend")
     member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))

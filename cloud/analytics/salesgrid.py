@@ -233,14 +233,16 @@ def _retention(
     month = _months(kept, starts)
     n_months, n_groups = len(keys), len(names)
     width = int(kept.members.max()) + 1
-    # One code per (group, member): their first month in the group, and their months there.
-    buyers, buyer = np.unique(group * width + kept.members, return_inverse=True)
-    first = np.full(len(buyers), n_months, dtype=np.int64)
-    np.minimum.at(first, buyer, month)
-    pairs = np.unique(buyer * n_months + month)  # each buyer once per month
+    # A key per (group, member): their first month in the group, and their months there.
+    # Keys index a dense array (groups × member codes) rather than np.unique's inverse:
+    # sorting ten million sales twice for it took 30 s at a million members.
+    buyer = group * width + kept.members
+    first = np.full(n_groups * width, n_months, dtype=np.int32)
+    np.minimum.at(first, buyer, month.astype(np.int32))
+    pairs = distinct(buyer * n_months + month)  # each buyer once per month
     who, when = pairs // n_months, pairs % n_months
-    cohort = first[who]
-    cells = (buyers[who] // width * n_months + cohort) * n_months + when - cohort
+    cohort = first[who].astype(np.int64)
+    cells = (who // width * n_months + cohort) * n_months + when - cohort
     counts = np.bincount(cells, minlength=n_groups * n_months * n_months).reshape(
         n_groups, n_months, n_months
     )
