@@ -21,6 +21,7 @@ from flask import Flask
 
 from cloud.errors import BadRequest
 from cloud.fleet import create_store
+from cloud.scenarios import events as scenario_events
 from cloud.scenarios import store
 from cloud.scenarios.library import LIBRARY
 from cloud.scenarios.model import AGE_GROUPS, age_group, parse
@@ -213,7 +214,13 @@ def test_enrolment_runs_the_welcome_at_sync(cloud_app_any: Flask) -> None:
     assert _grants_for(till.engine, member_id, "scenario:welcome") == [100]
 
 
-def test_the_referrer_is_thanked_when_the_referee_first_buys(cloud_app_any: Flask) -> None:
+def test_the_referrer_is_thanked_when_the_referee_first_buys(
+    cloud_app_any: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thanks carries a text: outside the texting hours (after 21:00 Tehran) the whole
+    # decision waits for the daily run, so the sync-time run is held at noon.
+    noon = dt.datetime.now(TEHRAN).replace(hour=12, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(scenario_events, "now_tehran", lambda: noon)
     till = Till(cloud_app_any)
     with till.engine.begin() as conn:
         store.save(conn, "referral", dict(LIBRARY["referral-thanks"], control_pct=0))
