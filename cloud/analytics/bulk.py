@@ -165,10 +165,6 @@ class Columns(Sequence[Mapping[str, Any]]):
         """Return one column's values, in member order."""
         return self.columns[name]
 
-    def tuples(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """Yield the rows as tuples of the ``names`` columns."""
-        return zip(*(self.columns[name] for name in names), strict=True)
-
 
 class _RowView(Mapping[str, Any]):
     __slots__ = ("_columns", "_i")

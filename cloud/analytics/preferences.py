@@ -103,21 +103,6 @@ class _Gatherer:
         return Spend(members, sorted(names), member, remap[category], counts, rials)
 
 
-def category_spend(conn: sa.Connection, as_of: dt.datetime) -> list[tuple[str, str, int, int]]:
-    """Return (member, category, sales with it, Rials) for kept sales up to ``as_of``."""
-    spend = spend_columns(conn, as_of)
-    return [
-        (spend.members[m], spend.categories[c], n, rial)
-        for m, c, n, rial in zip(
-            spend.member.tolist(),
-            spend.category.tolist(),
-            spend.purchases.tolist(),
-            spend.rial.tolist(),
-            strict=True,
-        )
-    ]
-
-
 def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
     """Return each member's sales and Rials per category for kept sales up to ``as_of``."""
     # Lines carry their sale's time; refunds are few, so leaving them out by a NOT IN is
