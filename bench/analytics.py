@@ -193,8 +193,7 @@ def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -
     aside, both = "", peak
     if figures := result["aside_figures"]:
         aside = (
-            f" + reading aside: spend {figures['spend_s']:.2f} s ({figures['spend_cpu_s']:.2f}"
-            f" s CPU), grid {figures['grid_s']:.2f} s ({figures['grid_cpu_s']:.2f} s CPU), "
+            f" + reading aside: grid {figures['grid_s']:.2f} s ({figures['grid_cpu_s']:.2f} s CPU), "
             f"peak RSS {figures['peak_rss_mb']} MB"
         )
         both += figures["peak_rss_mb"]

@@ -1,16 +1,15 @@
-"""Two of the pass's reads, done by a second process while the pass does the rest.
+"""One of the pass's reads, done by a second process while the pass does the rest.
 
-Members' spend per category (``preferences.spend_columns``) and the KPI grid with the
-cohorts (``grid.sales_aggregates``) read only what the pass does not write (sales, their
-lines, members) and take about half of a pass's CPU. The grid's points liability is read
-from the ledger by the pass itself while it waits for the spend, and added to the rows.
-On a server with two cores or more the pass ends sooner when another process reads them
+The KPI grid with the cohorts (``grid.sales_aggregates``) reads only what the pass does
+not write (sales, members) and takes about as long as the pass's own work on members. On
+a server with two cores or more the pass ends sooner when another process reads it
 meanwhile: it opens its own connection to the same database (SQLite in WAL mode lets it
-read beside the pass's write transaction), reads the spend first (the pass needs it
-sooner) and hands back arrays and a few thousand grid rows.
+read beside the pass's write transaction) and hands back a few thousand grid rows. The
+grid's points liability is read from the ledger by the pass itself (``points_by_month``,
+which keeps the closed months' in the pass's transaction) and added to the rows.
 
 An in-memory SQLite database cannot be shared, and for a small chain starting a process
-costs more than it saves: then both are read in the pass's own connection, when needed.
+costs more than it saves: then the grid is counted in the pass's own connection.
 """
 
 from __future__ import annotations
@@ -25,14 +24,12 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 
 from cloud.analytics.grid import Aggregates, add_liability, points_by_month, sales_aggregates
-from cloud.analytics.preferences import Spend, spend_columns
 from cloud.storage import make_engine
 from cloud.tables import members
 
@@ -61,7 +58,7 @@ class AsideFailed(RuntimeError):
 
 
 class Reads:
-    """The spend and the grid as of a moment: read aside (``start``) or in place."""
+    """The grid as of a moment: read aside (``start``) or in place; the points here."""
 
     def __init__(self, process: subprocess.Popen[bytes] | None = None) -> None:
         self._process = process
@@ -95,22 +92,19 @@ class Reads:
         process.stdin.close()
         return cls(process)
 
-    def spend(self, conn: sa.Connection, as_of: dt.datetime) -> Spend:
-        """Return the members' spend per category: the other process's, or read now."""
-        return spend_columns(conn, as_of) if not self.aside else self._answer("spend")
-
     def meanwhile(self, conn: sa.Connection, as_of: dt.datetime) -> None:
-        """Read the ledger's points per store and month here while the other process
-        reads (the grid's liability; a fifth of its work at a million members)."""
-        if self.aside and self._points is None:
-            self._points = points_by_month(conn, as_of)
+        """Read the ledger's points per store and month here (the grid's liability), while
+        the other process reads, and keep the closed months' for later passes."""
+        if self._points is None:
+            self._points = points_by_month(conn, as_of, keep=True)
 
     def grid(self, conn: sa.Connection, as_of: dt.datetime) -> Aggregates:
         """Return the KPI grid and cohorts: the other process's, or counted now."""
-        if not self.aside:
-            return sales_aggregates(conn, as_of)
         self.meanwhile(conn, as_of)
-        rows, cohorts = self._answer("grid")
+        if self.aside:
+            rows, cohorts = self._answer("grid")
+        else:
+            rows, cohorts = sales_aggregates(conn, as_of, with_liability=False)
         add_liability(rows, self._points or {})
         return rows, cohorts
 
@@ -144,27 +138,22 @@ class Reads:
 
 
 def main() -> None:
-    """Read the spend, then the grid, and write each as a pickle on stdout when ready."""
+    """Read the grid and write it, then the figures, as pickles on stdout."""
     url, as_of = pickle.load(sys.stdin.buffer)
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answers
     engine = make_engine(url)
     figures: dict[str, Any] = {}
-    # Written by another thread: the spend goes down the pipe while the grid is counted.
-    with ThreadPoolExecutor(1) as writer:
-        try:
-            with engine.connect() as conn, _measured(figures, "spend"):
-                spend = spend_columns(conn, as_of)
-            writer.submit(_send, answers, "spend", spend)
-            with engine.connect() as conn, _measured(figures, "grid"):
-                grid = sales_aggregates(conn, as_of, with_liability=False)
-            writer.submit(_send, answers, "grid", grid)
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
-            writer.submit(_send, answers, "figures", {**figures, "peak_rss_mb": peak // 1024})
-        except Exception:
-            writer.submit(_send, answers, "error", traceback.format_exc())
-        finally:
-            engine.dispose()
+    try:
+        with engine.connect() as conn, _measured(figures, "grid"):
+            grid = sales_aggregates(conn, as_of, with_liability=False)
+        _send(answers, "grid", grid)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+        _send(answers, "figures", {**figures, "peak_rss_mb": peak // 1024})
+    except Exception:
+        _send(answers, "error", traceback.format_exc())
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

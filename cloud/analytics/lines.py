@@ -31,7 +31,8 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
-def _watermark(conn: sa.Connection) -> dt.datetime | None:
+def copied_through(conn: sa.Connection) -> dt.datetime | None:
+    """Return the newest sale event whose lines were copied (None before the first run)."""
     value = conn.execute(sa.select(settings.c.value).where(settings.c.key == WATERMARK)).scalar()
     return dt.datetime.fromisoformat(value) if value else None
 
@@ -73,7 +74,7 @@ def lines_of(body: dict[str, Any], received_at: dt.datetime) -> list[dict[str, A
 
 def copy_sale_lines(conn: sa.Connection, vault: PiiVault) -> int:
     """Copy the lines of sale events received since the watermark; return how many."""
-    since = _watermark(conn)
+    since = copied_through(conn)
     query = sa.select(events.c.id, events.c.body_enc, events.c.received_at).where(
         events.c.kind == "sale.completed", events.c.body_enc.is_not(None)
     )

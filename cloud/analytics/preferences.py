@@ -70,10 +70,10 @@ class Spend:
     @classmethod
     def of(cls, rows: Iterable[tuple[str, str, int, int]]) -> Spend:
         """Gather (member, category, sales, Rials) rows, one per member and category."""
-        return _Gatherer().add(rows).spend()
+        return Gatherer().add(rows).spend()
 
 
-class _Gatherer:
+class Gatherer:
     """Turn chunks of (member, category, sales, Rials) rows into a ``Spend``."""
 
     def __init__(self) -> None:
@@ -81,7 +81,7 @@ class _Gatherer:
         self.categories = Coder()
         self.parts: list[list[Ints]] = []
 
-    def add(self, rows: Iterable[tuple[str, str, int, int]]) -> _Gatherer:
+    def add(self, rows: Iterable[tuple[str, str, int, int]]) -> Gatherer:
         rows = list(rows)
         if rows:
             members, categories, counts, rials = zip(*rows, strict=True)
@@ -122,7 +122,7 @@ def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
         .group_by(sale_lines.c.member_id, sale_lines.c.category)
         .order_by(sale_lines.c.member_id, sale_lines.c.category)  # a member's rows together
     )
-    gatherer = _Gatherer()
+    gatherer = Gatherer()
     for chunk in driver_chunks(conn, query, CHUNK * 10):
         gatherer.add(chunk)
     return gatherer.spend()

@@ -20,6 +20,7 @@ from cloud.analytics.aggregates import (
 from cloud.analytics.aside import Reads, worth_it
 from cloud.analytics.bulk import Columns, insert_columns, insert_rows
 from cloud.analytics.grid import CHAIN
+from cloud.analytics.keptspend import kept_spend
 from cloud.analytics.kpis import ACTIVE_DAYS
 from cloud.analytics.lines import copy_sale_lines
 from cloud.analytics.patterns import Patterns, member_patterns, micros, moment_of
@@ -101,9 +102,10 @@ def run_analytics(
 
     With the PII ``vault``, sale lines are first copied out of the sealed sale events
     received since the last run (category preferences need them), and feedback comments
-    stored without a sentiment are scored (committed first). With ``aside`` the members'
-    spend per category, the KPI grid and the cohorts are read by a second process
-    meanwhile (``aside.py``); by default when the chain is large enough for it to pay.
+    stored without a sentiment are scored (committed first). With ``aside`` the KPI grid
+    and the cohorts are read by a second process meanwhile (``aside.py``); by default when
+    the chain is large enough for it to pay. Members' spend per category and the closed
+    months' points are kept from one pass to the next (``keptspend.py``, ``grid.py``).
     """
     started = time.monotonic()
     clock = _Clock()
@@ -142,9 +144,9 @@ def _members_and_aggregates(
     before = store_member_rows(conn, rows, as_of.date())
     clock.lap("store_members")
     reads.meanwhile(conn, as_of)
-    clock.lap("points_meanwhile")
-    spend = reads.spend(conn, as_of)
-    clock.lap("spend_wait" if reads.aside else "spend")
+    clock.lap("points")
+    spend = kept_spend(conn, as_of)
+    clock.lap("spend")
     member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
     preferences, chosen = store_preferences(conn, as_of, member_segments, spend)
     homes = Homes.read(conn)
