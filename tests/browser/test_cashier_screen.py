@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from common.persian import group_thousands
+from tests.browser.navigation import click_and_load
 from tests.browser.test_owner_pages import LAYOUT_PROBLEMS, SIZES
 from tests.support.live_server import live_server
 
@@ -151,7 +152,7 @@ def test_whole_cashier_flow_by_keyboard_and_scanner(
     page.keyboard.type("09351112233")
     page.keyboard.press("Enter")
     expect(page.locator(".error")).to_be_visible()
-    page.click("text=عضو جدید")
+    click_and_load(page, "text=عضو جدید")
     assert page.input_value("#mobile") == "09351112233"
     page.fill("#name", "ندا حسينی")  # an Arabic yeh, as some keyboards type it
     page.fill("#birthday", "۰۷-۱۵")

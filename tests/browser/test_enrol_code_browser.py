@@ -22,6 +22,7 @@ from agent.identity import load_identity
 from agent.offline_queue.sync import SyncClient
 from cloud.hq import create_user
 from tests.agent.test_enrol_codes_till import cloud_and_terminal
+from tests.browser.navigation import press_and_load
 from tests.browser.test_owner_pages import LAYOUT_PROBLEMS
 from tests.cloud.test_mobile_codes import enrol_till
 from tests.support.live_server import live_server
@@ -81,7 +82,7 @@ def test_enrol_with_the_code_step_by_keyboard(
     page.select_option("#province", "اصفهان")
     page.check("input[name=consent]")
     page.focus("#name")
-    page.keyboard.press("Enter")  # no code yet: the till asks HQ to text one
+    press_and_load(page, "Enter")  # no code yet: the till asks HQ to text one
     expect(page.locator(".notice")).to_contain_text("پیامک شد")
     expect(page.locator(".notice")).to_contain_text("۰۹۱۳***۵۵۶۶")
     assert _focused(page) == "otp"
@@ -133,7 +134,7 @@ def test_a_code_hq_will_not_text_enrols_unverified_with_a_notice(
     page.keyboard.type("رضا مرادی")
     page.check("input[name=consent]")
     page.focus("#name")
-    page.keyboard.press("Enter")
+    press_and_load(page, "Enter")
     expect(page.locator(".member .name")).to_contain_text("رضا مرادی")
     notice = page.locator("#notice")
     expect(notice).to_contain_text("کد تأیید فرستاده نشد")

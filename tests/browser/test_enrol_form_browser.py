@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.navigation import click_and_load
 from tests.browser.test_owner_pages import LAYOUT_PROBLEMS
 from tests.support.live_server import live_server
 
@@ -98,7 +99,7 @@ def test_changing_province_clears_the_city_and_errors_keep_choices(
     page.fill("#mobile", "09171234567")
     page.fill("#name", "کاوه")
     page.fill("#birthday", "1401/12/30")  # 1401 is not a leap year: no 30 Esfand
-    page.click("button:has-text('عضویت')")
+    click_and_load(page, "button:has-text('عضویت')")
     expect(page.locator(".error")).to_contain_text("تاریخ تولد را به شکل سال/ماه/روز شمسی")
     assert (page.input_value("#province"), page.input_value("#city")) == ("گیلان", "لاهیجان")
     assert page.input_value("#gender") == "m"

@@ -18,6 +18,7 @@ from playwright.sync_api import Page
 
 from cloud.analytics.run import run_analytics
 from cloud.app import create_app
+from tests.browser.navigation import click_and_load
 from tests.browser.test_hq_pages import LAYOUT_PROBLEMS
 from tests.cloud.test_access_scope import PASSWORD, add_users, seed_chain, seed_preferences
 from tests.support.live_server import live_server
@@ -138,6 +139,6 @@ def test_store_owner_sees_only_their_store_on_every_page(
     labels = _chart_labels(page, chain_base + "/hq/", "stores-chart")
     assert labels == ["فروشگاه ونک"]
     page.goto(chain_base + "/hq/clv")
-    page.locator("#t-top_members tbody a").first.click()
+    click_and_load(page, page.locator("#t-top_members tbody a").first)
     assert "/hq/members/m0" in page.url and page.locator("#member-name").is_visible()
     shot("owner-member360")

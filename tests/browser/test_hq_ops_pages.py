@@ -28,6 +28,7 @@ from cloud.storage import utcnow
 from cloud.tables import scenario_entries, scenarios, sms_messages, terminals, user_stores, users
 from common.persian import TEHRAN, jalali_date, now_tehran, to_persian_digits
 from common.protocol import new_id
+from tests.browser.navigation import click_and_load
 from tests.browser.test_hq_pages import LAYOUT_PROBLEMS
 from tests.support.live_server import live_server
 
@@ -140,15 +141,15 @@ def test_scenarios_list_switch_uplift_and_preview(
     hq: Hq, page: Page, shot: Callable[[str], Path]
 ) -> None:
     _log_in(page, hq.base, "neda")
-    page.click("nav.ops-nav >> text=سناریوها")
+    click_and_load(page, "nav.ops-nav >> text=سناریوها")
     assert page.url.endswith("/hq/scenarios")
     assert _row(page, "scenarios", "birthday").locator(".state").inner_text() == "روشن"
     assert "۶" in _row(page, "scenarios", "birthday").inner_text()  # six entries
     _screen(page, shot, "scenarios")
-    _row(page, "scenarios", "win-back").locator("button").click()
+    click_and_load(page, _row(page, "scenarios", "win-back").locator("button"))
     assert _row(page, "scenarios", "win-back").locator(".state").inner_text() == "روشن"
 
-    page.click("#scenarios >> text=تبریک تولد با هدیه")
+    click_and_load(page, "#scenarios >> text=تبریک تولد با هدیه")
     assert page.inner_text("#scenario-name").startswith("تبریک تولد با هدیه")
     assert page.inner_text("#treated-members") == "۴"
     assert page.inner_text("#control-members") == "۲"
@@ -162,7 +163,7 @@ def test_scenarios_list_switch_uplift_and_preview(
     entries, texts = hq.count(scenario_entries), hq.count(sms_messages)
     day = to_persian_digits(hq.birthday.strftime("%Y/%m/%d"))
     page.fill("#preview-form input[name=on]", day)
-    page.click("#preview-form button")
+    click_and_load(page, "#preview-form button")
     assert "در این روز کسی مشمول این سناریو نیست." in page.inner_text("#preview")
     # This year's entries already hold everyone: the preview names nobody twice.
     assert "۰ عضو" in page.inner_text("#preview-summary")
@@ -179,7 +180,7 @@ def test_scenarios_list_switch_uplift_and_preview(
     assert hq.count(sms_messages) == texts  # a preview sends nothing
     assert hq.count(scenario_entries) == 0 < entries  # and writes no entry
     page.fill("#preview-form input[name=on]", "۱۴۰۵/۱۳/۴۰")
-    page.click("#preview-form button")
+    click_and_load(page, "#preview-form button")
     assert page.inner_text("#preview-error") == "تاریخ را به شکل ۱۴۰۵/۰۹/۳۰ بنویسید"
 
     _log_in(page, hq.base, "owner")
@@ -207,7 +208,7 @@ def test_the_builder_shows_errors_beside_fields_then_saves_and_edits(
     page.fill("input[name=control_pct]", "۹۵")
     page.check("input[name=act_coupon]")
     page.fill("input[name=coupon_value]", "۵۰۰٬۰۰۰")
-    page.click("#save")
+    click_and_load(page, "#save")
     assert "حروف کوچک لاتین" in page.inner_text("#error-scenario_id")
     assert page.inner_text("#error-name_fa") == "نام سناریو را بنویسید (حداکثر ۸۰ نویسه)"
     assert page.inner_text("#error-trigger_days").startswith("روزهای غیبت")
@@ -238,10 +239,10 @@ def test_the_builder_shows_errors_beside_fields_then_saves_and_edits(
     assert row.enabled is False or row.enabled == 0
     assert '"days": 45' in row.definition and '"budget_rial": 200000000' in row.definition
 
-    page.click("#edit")
+    click_and_load(page, "#edit")
     assert page.input_value("input[name=trigger_days]") == "۴۵"
     page.fill("input[name=trigger_days]", "۶۰")
-    page.click("#save")
+    click_and_load(page, "#save")
     assert "۶۰ روز بی‌خرید" in page.inner_text("#summary")
     _screen(page, shot, "scenario-after-edit")
 
@@ -279,7 +280,7 @@ def test_sms_log_is_masked_filtered_and_paged(
             .values(status="delivered", status_at=utcnow())
         )
     _log_in(page, hq.base, "neda")
-    page.click("nav.ops-nav >> text=پیامک‌ها")
+    click_and_load(page, "nav.ops-nav >> text=پیامک‌ها")
     assert page.inner_text("#sms-count") == "۶۰ پیامک"
     assert page.locator("#sms tbody tr").count() == 50
     body = page.inner_text("#sms")
@@ -287,10 +288,10 @@ def test_sms_log_is_masked_filtered_and_paged(
     for _, mobile, _ in PEOPLE:
         assert mobile not in body and to_persian_digits(mobile) not in body
     _screen(page, shot, "sms-log")
-    page.click("#next")
+    click_and_load(page, "#next")
     assert page.locator("#sms tbody tr").count() == 10
     page.select_option("select[name=status]", "delivered")
-    page.click("#sms-filter button")
+    click_and_load(page, "#sms-filter button")
     assert page.inner_text("#sms-count") == "۲۰ پیامک"
     assert {t.strip() for t in page.locator("#sms td.status").all_inner_texts()} == {"رسید"}
     page.select_option("select[name=status]", "")
@@ -298,7 +299,7 @@ def test_sms_log_is_masked_filtered_and_paged(
     today = jalali_date(now_tehran())
     page.fill("input[name=from]", today)
     page.fill("input[name=to]", today)
-    page.click("#sms-filter button")
+    click_and_load(page, "#sms-filter button")
     assert page.inner_text("#sms-count") == "۴۰ پیامک"
     _screen(page, shot, "sms-filtered")
 
@@ -308,7 +309,7 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
 ) -> None:
     terminal_id = hq.sync.identity.terminal_id
     _log_in(page, hq.base, "boss")
-    page.click("nav.ops-nav >> text=پایانه‌ها")
+    click_and_load(page, "nav.ops-nav >> text=پایانه‌ها")
     row = _row(page, "fleet", terminal_id)
     assert row.locator(".state").inner_text() == "فعال"
     assert "پیوسته" in row.locator(".seq").inner_text()
@@ -318,7 +319,7 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
     page.fill("#store-form input[name=name]", "شعبه تجریش")
     page.click("#store-form button")
     page.select_option("#code-form select[name=store_id]", label="شعبه تجریش")
-    page.click("#code-form button")
+    click_and_load(page, "#code-form button")
     code = page.inner_text("#code")
     assert len(code) == 9 and code[4] == "-"
     assert "شعبه تجریش" in page.inner_text("#new-code")
@@ -326,12 +327,12 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
     page.goto(hq.base + "/hq/fleet")
     assert page.locator("#code").count() == 0  # shown once
 
-    _row(page, "fleet", terminal_id).locator("text=باطل کردن…").click()
+    click_and_load(page, _row(page, "fleet", terminal_id).locator("text=باطل کردن…"))
     assert "باطل شود؟" in page.inner_text("#confirm-text")
     _screen(page, shot, "fleet-revoke-confirm")
     with hq.engine().connect() as conn:
         assert conn.execute(sa.select(terminals.c.revoked_at)).scalar() is None
-    page.click("#confirm")
+    click_and_load(page, "#confirm")
     expect(page.locator("#revoked")).to_be_visible()
     assert "باطل‌شده" in _row(page, "fleet", terminal_id).locator(".state").inner_text()
     _screen(page, shot, "fleet-revoked")
@@ -348,32 +349,32 @@ def test_fleet_codes_revoke_and_a_store_owners_view(
 
 def test_users_admin(hq: Hq, page: Page, shot: Callable[[str], Path]) -> None:
     _log_in(page, hq.base, "boss")
-    page.click("nav.ops-nav >> text=کاربران")
+    click_and_load(page, "nav.ops-nav >> text=کاربران")
     assert page.locator("#users tr[data-user]").count() == 3
     assert "scrypt" not in page.content()
     page.fill("#new-user input[name=username]", "sara.vanak")
     page.fill("#new-user input[name=password]", "short")
     page.select_option("#role", "store_owner")
-    page.click("#create-user")
+    click_and_load(page, "#create-user")
     assert page.inner_text("#error-password") == "گذرواژه دست‌کم ۸ نویسه است"
     assert page.inner_text("#error-stores") == "فروشگاه‌های این صاحب فروشگاه را انتخاب کنید"
     assert page.input_value("#new-user input[name=username]") == "sara.vanak"
     _screen(page, shot, "users-errors")
     page.fill("#new-user input[name=password]", "sara-long-password")
     page.check("#new-user input[name=stores]")
-    page.click("#create-user")
+    click_and_load(page, "#create-user")
     assert page.inner_text("#done") == "کاربر ساخته شد."
     sara = page.locator("#users tr[data-user='sara.vanak']")
     assert "صاحب فروشگاه" in sara.inner_text() and "فروشگاه آزمایشی" in sara.inner_text()
     _screen(page, shot, "users")
 
-    sara.locator("form.state button").click()
+    click_and_load(page, sara.locator("form.state button"))
     assert page.inner_text("#done").startswith("حساب بسته شد")
     assert page.locator("#users tr[data-user='sara.vanak'] td.state").inner_text() == "بسته"
-    page.locator("#users tr[data-user='sara.vanak'] >> text=پاک کردن…").click()
+    click_and_load(page, page.locator("#users tr[data-user='sara.vanak'] >> text=پاک کردن…"))
     assert "sara.vanak" in page.inner_text("#confirm-text")
     _screen(page, shot, "users-delete-confirm")
-    page.click("#confirm")
+    click_and_load(page, "#confirm")
     assert page.inner_text("#done") == "کاربر پاک شد."
     assert page.locator("#users tr[data-user='sara.vanak']").count() == 0
     assert hq.count(users) == 3

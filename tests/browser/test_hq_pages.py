@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page
 
 from common.persian import format_money, group_thousands, jalali_date, now_tehran
+from tests.browser.navigation import click_and_load
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.browser
@@ -104,11 +105,11 @@ def chain(enrolled) -> Iterator[Chain]:  # type: ignore[no-untyped-def]
 
 
 def log_in(page: Page, base_url: str, password: str = PASSWORD) -> None:
-    """Fill HQ's login form and submit it."""
+    """Fill HQ's login form, submit it and wait for the next page to load."""
     page.goto(base_url + "/hq/login")
     page.fill("input[name=username]", USERNAME)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    click_and_load(page, "button[type=submit]")
 
 
 def screens(page: Page, shot: Callable[[str], Path], name: str, sizes: dict) -> None:  # type: ignore[type-arg]
@@ -205,7 +206,7 @@ def test_fleet_lists_the_terminal(chain: Chain, page: Page, shot: Callable[[str]
 def test_logout_returns_to_login(chain: Chain, page: Page, shot: Callable[[str], Path]) -> None:
     """GIVEN a signed-in user WHEN they press خروج THEN they are on the login page, signed out."""
     log_in(page, chain.base_url)
-    page.click("header button[type=submit]")
+    click_and_load(page, "header button[type=submit]")
     assert page.url.endswith("/hq/login")
     assert page.locator("header").count() == 0
     page.goto(chain.base_url + "/hq/")

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from cloud.fleet import create_store
 from cloud.hq import create_user
+from tests.browser.navigation import click_and_load
 from tests.browser.test_hq_pages import LAYOUT_PROBLEMS
 from tests.cloud.test_channel_imports import MEMBERS_CSV, ORDERS_CSV
 from tests.support.live_server import live_server
@@ -41,7 +42,7 @@ def test_a_marketer_imports_a_member_list_then_orders(
         page.select_option("#kind", "members")
         page.select_option("#store", label="فروشگاه ونک")
         page.set_input_files("#file", str(tmp_path / "club.csv"))
-        page.click("#upload button[type=submit]")
+        click_and_load(page, "#upload button[type=submit]")
         cells = page.locator("#summary tr").nth(1).locator("td")
         expect(cells).to_have_text(["۱۱", "۲", "۰", "۹"])
         expect(page.locator('#problems tr[data-line="4"]')).to_contain_text(

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from cloud.hq import create_user
 from cloud.tables import grants
+from tests.browser.navigation import click_and_load
 from tests.browser.test_hq_pages import LAYOUT_PROBLEMS, SIZES
 from tests.support.live_server import live_server
 
@@ -38,7 +39,7 @@ def test_a_marketer_finds_a_member_reads_the_timeline_and_gives_points(
     with live_server(app) as base:
         _log_in(page, base, "neda.marketing")
         page.fill("input[name=q]", "۰۹۱۲ ۱۲۳ ۴۵۶۷")
-        page.click("form.search button")
+        click_and_load(page, "form.search button")
         assert page.inner_text("#member-name") == "مریم رضایی"
         assert page.inner_text("#mobile") == "۰۹۱۲***۴۵۶۷"  # masked, in Persian digits
         assert page.inner_text("#balance") == "۱٬۲۵۰"
@@ -50,11 +51,11 @@ def test_a_marketer_finds_a_member_reads_the_timeline_and_gives_points(
 
         page.fill("input[name=points]", "۲۵۰")
         page.fill("input[name=reason]", "   ")  # passes the browser, not the server
-        page.click("form.give button")
+        click_and_load(page, "form.give button")
         assert page.inner_text("#give-error") == "دلیل این امتیاز را بنویسید"
         page.fill("input[name=points]", "۰")
         page.fill("input[name=reason]", "آزمایش")
-        page.click("form.give button")
+        click_and_load(page, "form.give button")
         assert page.inner_text("#give-error").startswith("تعداد امتیاز را درست وارد کنید")
         page.fill("input[name=points]", "۲۵۰")
         page.fill("input[name=reason]", "جبران تأخیر در تحویل")

@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from agent import reports
 from common.persian import TEHRAN, format_money, group_thousands, jalali_date
+from tests.browser.navigation import click_and_load
 from tests.browser.test_owner_pages import LAYOUT_PROBLEMS, PASSWORD, log_in
 from tests.support.live_server import live_server
 
@@ -81,7 +82,7 @@ def test_seven_days_next_to_today(shop: Shop, page: Page, shot: Callable[[str], 
     """GIVEN three days of trade WHEN the owner opens هفت روز THEN today's cards and one row
     per Jalali day, newest first, show sales, joins and points in Persian."""
     log_in(page, shop.base_url)
-    page.click("nav.owner-nav >> text=هفت روز")
+    click_and_load(page, "nav.owner-nav >> text=هفت روز")
     assert page.url == shop.base_url + "/owner/week"
     week = reports.week(shop.terminal.conn, shop.today)
     assert page.locator("#today-sales").inner_text() == group_thousands(week[0].sales) == "۳۱"
@@ -112,7 +113,7 @@ def test_sales_list_pages_filters_and_marks_refunds(
     assert page.locator("#sales tbody tr").count() == 25
     expect(page.locator("#pager")).to_contain_text("صفحهٔ ۱ از ۲ — ۳۳ فروش")
     check(page, shot, "sales")
-    page.click("#pager a[rel=next]")
+    click_and_load(page, "#pager a[rel=next]")
     assert page.locator("#sales tbody tr").count() == 8
     refunded = page.locator("#sales tbody tr.refunded")
     assert refunded.count() == 1
@@ -127,7 +128,7 @@ def test_sales_list_pages_filters_and_marks_refunds(
     )
     yesterday = jalali_date(shop.today - dt.timedelta(days=1))
     page.fill("#day", yesterday)
-    page.click(".filters button[type=submit]")
+    click_and_load(page, ".filters button[type=submit]")
     assert page.locator("#sales tbody tr").count() == 1
     assert page.locator("#sales tbody td").nth(2).inner_text() == format_money(18_900_000)
     expect(page.locator("main h2")).to_have_text(f"فروش‌های {yesterday}")
@@ -204,7 +205,7 @@ def test_devices_and_sync_pages(shop: Shop, page: Page, shot: Callable[[str], Pa
         "وضعیت کشو نامعلوم است",
     }
     check(page, shot, "devices", digits=False)
-    page.click("nav.owner-nav >> text=همگام‌سازی")
+    click_and_load(page, "nav.owner-nav >> text=همگام‌سازی")
     from agent.offline_queue import outbox
 
     depth = outbox.depth(shop.terminal.conn)

@@ -18,6 +18,7 @@ from common.persian import (
     jalali_date,
     now_tehran,
 )
+from tests.browser.navigation import click_and_load
 from tests.support.live_server import live_server
 
 pytestmark = pytest.mark.browser
@@ -96,10 +97,10 @@ def store(terminal) -> Iterator[Store]:  # type: ignore[no-untyped-def]
 
 
 def log_in(page: Page, base_url: str, password: str = PASSWORD) -> None:
-    """Fill the owner's login form and submit it."""
+    """Fill the owner's login form, submit it and wait for the next page to load."""
     page.goto(base_url + "/login")
     page.fill("input[name=password]", password)
-    page.click("form.login button[type=submit]")
+    click_and_load(page, "form.login button[type=submit]")
 
 
 def screens(page: Page, shot: Callable[[str], Path], name: str) -> None:

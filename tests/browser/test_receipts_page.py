@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.navigation import click_and_load
 from tests.browser.test_owner_pages import PASSWORD, log_in, screens
 from tests.support.live_server import live_server
 
@@ -23,7 +24,7 @@ def test_receipt_preview_and_reprint(terminal, page: Page, shot: Callable[[str],
     terminal.print_receipt(terminal.flow.sale(member.id, 2_500_000))
     with live_server(create_app(terminal)) as base_url:
         log_in(page, base_url)
-        page.click("text=رسیدها و چاپ دوباره")
+        click_and_load(page, "text=رسیدها و چاپ دوباره")
         expect(page.locator("#receipts tbody tr")).to_have_count(1)
         expect(page.locator("#receipts td").first).to_have_text("۱")
         screens(page, shot, "receipts")
@@ -33,7 +34,7 @@ def test_receipt_preview_and_reprint(terminal, page: Page, shot: Callable[[str],
         # Visible is not loaded: on a busy machine the PNG arrives after the <img> is laid out.
         page.wait_for_function("document.querySelector('img.receipt').complete")
         assert page.evaluate("document.querySelector('img.receipt').naturalWidth") == 576
-        page.click("button:has-text('چاپ دوباره')")
+        click_and_load(page, "button:has-text('چاپ دوباره')")
         expect(page.locator(".ok")).to_have_text("دوباره چاپ شد.")
         assert len(terminal.printer.jobs) == 2
         screens(page, shot, "receipt")
