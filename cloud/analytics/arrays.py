@@ -107,7 +107,8 @@ def contiguous_codes(values: list[str]) -> tuple[list[str], Ints]:
     if int(starts.sum()) == len(set(values)):
         return column[starts].tolist(), np.cumsum(starts, dtype=np.int64) - 1
     known: dict[str, int] = {}
-    return list(known), np.array([known.setdefault(v, len(known)) for v in values], np.int64)
+    codes = np.array([known.setdefault(v, len(known)) for v in values], np.int64)
+    return list(known), codes
 
 
 def ints(values: Sequence[Any]) -> Ints:

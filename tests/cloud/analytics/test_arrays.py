@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cloud.analytics.arrays import Coder, distinct, distinct_rows
+from cloud.analytics.arrays import Coder, contiguous_codes, distinct, distinct_rows
 
 
 def test_distinct_values_and_rows_are_sorted_with_each_rows_index() -> None:
@@ -22,6 +22,13 @@ def test_codes_are_dense_and_name_their_values_across_chunks() -> None:
     assert sorted(values) == ["m1", "m2", "m3"]
     assert [values[c] for c in codes.tolist()] == ["m1", "m2", "m1", "m3", "m2"]
     assert Coder().codes()[0] == []
+
+
+def test_codes_of_sorted_runs_and_of_values_that_come_back() -> None:
+    values, codes = contiguous_codes(["m1", "m1", "m2", "m3", "m3"])
+    assert (values, codes.tolist()) == (["m1", "m2", "m3"], [0, 0, 1, 2, 2])
+    values, codes = contiguous_codes(["m2", "m1", "m2"])  # not in runs: coded by a dict
+    assert (values, codes.tolist()) == (["m2", "m1"], [0, 1, 0])
 
 
 class _Clash(str):
