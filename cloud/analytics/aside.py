@@ -110,7 +110,7 @@ class Reads:
 
     def figures(self) -> dict[str, Any]:
         """Return what the other process measured of itself (CPU and wall seconds per
-        read, peak memory), once it has answered both reads; {} when read in place."""
+        read, peak memory), once it has answered; {} when read in place."""
         return self._answer("figures") if self.aside else {}
 
     def _answer(self, name: str) -> Any:
@@ -148,12 +148,21 @@ def main() -> None:
         with engine.connect() as conn, _measured(figures, "grid"):
             grid = sales_aggregates(conn, as_of, with_liability=False)
         _send(answers, "grid", grid)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
-        _send(answers, "figures", {**figures, "peak_rss_mb": peak // 1024})
+        _send(answers, "figures", {**figures, "peak_rss_mb": _peak_kb() // 1024})
     except Exception:
         _send(answers, "error", traceback.format_exc())
     finally:
         engine.dispose()
+
+
+def _peak_kb() -> int:
+    """Return this process's peak resident memory in kB: the address space's high-water
+    mark, which starts afresh at exec (``ru_maxrss`` keeps the parent's from the fork)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: ru_maxrss, an upper bound
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 
 
 @contextlib.contextmanager

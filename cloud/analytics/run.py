@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -91,6 +94,26 @@ class _Clock:
         self.last, self.last_cpu = now, cpu
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the pass, then collect once.
+
+    The pass holds millions of tuples and lists at once (rows read, columns built), and
+    each full collection walks all of them: reading a million members' kept spend beside
+    6 million such tuples took 37 s of CPU collecting, 14.5 s without (collections that
+    found nothing to free). Its objects form no
+    cycles worth waiting for; reference counting frees them as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
+
+
 def run_analytics(
     engine: sa.Engine,
     as_of: dt.datetime,
@@ -119,7 +142,7 @@ def run_analytics(
         aside = worth_it(engine)
     reads = Reads.start(engine, as_of) if aside else Reads()
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, _collector_paused():
             result = _members_and_aggregates(conn, as_of, reads, segments, clock, started)
     finally:
         reads.close()
