@@ -1,21 +1,25 @@
-"""One of the pass's reads, done by a second process while the pass does the rest.
+"""Three of the pass's reads, done by a second process while the pass does the rest.
 
-The KPI grid with the cohorts (``grid.sales_aggregates``) reads only what the pass does
-not write (sales, members) and takes about as long as the pass's own work on members. On
-a server with two cores or more the pass ends sooner when another process reads it
-meanwhile: it opens its own connection to the same database (SQLite in WAL mode lets it
-read beside the pass's write transaction) and hands back a few thousand grid rows. The
+Members' spend per category (``keptspend.read_spend``: the kept sums, brought up to date
+and committed by the pass first, and the lines since), their incentive answers
+(``preferences.incentive_rows``) and the KPI grid with the cohorts
+(``grid.sales_aggregates``) read only what the pass does not write, and take about as
+long as the pass's own work on members. On a server with two cores or more the pass ends
+sooner when another process reads them meanwhile: it opens its own connection to the same
+database (SQLite in WAL mode lets it read beside the pass's write transaction), reads the
+spend first (the pass needs it sooner) and hands back arrays and a few thousand rows. The
 grid's points liability is read from the ledger by the pass itself (``points_by_month``,
 which keeps the closed months' in the pass's transaction) and added to the rows.
 
 An in-memory SQLite database cannot be shared, and for a small chain starting a process
-costs more than it saves: then the grid is counted in the pass's own connection.
+costs more than it saves: then all is read in the pass's own connection, when needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 import pickle
 import resource
@@ -30,6 +34,8 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from cloud.analytics.grid import Aggregates, add_liability, points_by_month, sales_aggregates
+from cloud.analytics.keptspend import read_spend
+from cloud.analytics.preferences import Spend, incentive_rows
 from cloud.storage import make_engine
 from cloud.tables import members
 
@@ -58,7 +64,7 @@ class AsideFailed(RuntimeError):
 
 
 class Reads:
-    """The grid as of a moment: read aside (``start``) or in place; the points here."""
+    """The spend, incentives and grid as of a moment: read aside (``start``) or in place."""
 
     def __init__(self, process: subprocess.Popen[bytes] | None = None) -> None:
         self._process = process
@@ -91,6 +97,14 @@ class Reads:
         pickle.dump((url, as_of), process.stdin)
         process.stdin.close()
         return cls(process)
+
+    def spend(self, conn: sa.Connection, as_of: dt.datetime) -> Spend:
+        """Return the members' spend per category: the other process's, or read now."""
+        return self._answer("spend") if self.aside else read_spend(conn, as_of)
+
+    def incentives(self, conn: sa.Connection, as_of: dt.datetime) -> list[dict[str, Any]]:
+        """Return the members' incentive answers: the other process's, or read now."""
+        return self._answer("incentives") if self.aside else incentive_rows(conn, as_of)
 
     def meanwhile(self, conn: sa.Connection, as_of: dt.datetime) -> None:
         """Read the ledger's points per store and month here (the grid's liability), while
@@ -138,16 +152,22 @@ class Reads:
 
 
 def main() -> None:
-    """Read the grid and write it, then the figures, as pickles on stdout."""
+    """Read the spend, the incentive answers and the grid, and write each, then the
+    figures, as pickles on stdout."""
     url, as_of = pickle.load(sys.stdin.buffer)
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the answers
     engine = make_engine(url)
     figures: dict[str, Any] = {}
+    gc.disable()  # see run._collector_paused
     try:
-        with engine.connect() as conn, _measured(figures, "grid"):
-            grid = sales_aggregates(conn, as_of, with_liability=False)
-        _send(answers, "grid", grid)
+        with engine.connect() as conn:
+            with _measured(figures, "spend"):
+                _send(answers, "spend", read_spend(conn, as_of))
+            with _measured(figures, "incentives"):
+                _send(answers, "incentives", incentive_rows(conn, as_of))
+            with _measured(figures, "grid"):
+                _send(answers, "grid", sales_aggregates(conn, as_of, with_liability=False))
         _send(answers, "figures", {**figures, "peak_rss_mb": _peak_kb() // 1024})
     except Exception:
         _send(answers, "error", traceback.format_exc())

@@ -42,12 +42,19 @@ spend = member_category_spend
 def kept_spend(conn: sa.Connection, as_of: dt.datetime) -> Spend:
     """Return each member's sales and Rials per category for kept sales up to ``as_of``
     (what ``spend_columns`` returns), bringing the kept sums up to date first."""
+    bring_up_to_date(conn, as_of)
+    return read_spend(conn, as_of)
+
+
+def bring_up_to_date(conn: sa.Connection, as_of: dt.datetime) -> None:
+    """Bring the kept sums up to the boundary of a pass as of ``as_of`` (nothing for a pass
+    dated before the kept boundary)."""
     boundary = as_of
     if (copied := copied_through(conn)) is not None:
         boundary = min(as_of, copied - OVERLAP)
     kept = _kept(conn)
     if kept is not None and kept[0] > boundary:
-        return spend_columns(conn, as_of)  # a pass dated in the past: keep nothing
+        return  # a pass dated in the past: keep nothing
     if kept is None or _lines(conn, None, kept[0]) != kept[1]:
         conn.execute(sa.delete(spend))
         conn.execute(sa.delete(spend_refunds))
@@ -59,7 +66,16 @@ def kept_spend(conn: sa.Connection, as_of: dt.datetime) -> Spend:
         _keep(conn, boundary, kept[1] + _lines(conn, kept[0], boundary))
     else:
         _take_off_refunds(conn, kept[0])
-    return _merged(_read_kept(conn), _grouped_spend(conn, boundary, as_of))
+
+
+def read_spend(conn: sa.Connection, as_of: dt.datetime) -> Spend:
+    """Return the spend as of ``as_of``: the kept sums and the lines received after their
+    boundary, or, before the boundary, every line grouped again (read only: the other
+    process of a pass reads it, once the pass has committed ``bring_up_to_date``)."""
+    kept = _kept(conn)
+    if kept is None or kept[0] > as_of:
+        return spend_columns(conn, as_of)
+    return _merged(_read_kept(conn), _grouped_spend(conn, kept[0], as_of))
 
 
 def include(conn: sa.Connection, sale_ids: Collection[str]) -> None:

@@ -309,17 +309,19 @@ def store_preferences(
     as_of: dt.datetime,
     segments: Mapping[str, str],
     spend: Spend | None = None,
+    incentives: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, int], Chosen]:
     """Replace members' category affinities, suggestions and incentive answers; count them.
 
     ``segments`` maps each analysed member to their segment (suggestions are per segment);
-    ``spend`` is ``spend_columns``'s answer, if the caller has it already.
+    ``spend`` is ``spend_columns``'s answer and ``incentives`` ``incentive_rows``', if the
+    caller has them already.
     """
     day = as_of.date()
     spend = spend_columns(conn, as_of) if spend is None else spend
     found = affinities(spend, day)
     suggested = suggestions(spend, segments)
-    incentives = incentive_rows(conn, as_of)
+    incentives = incentive_rows(conn, as_of) if incentives is None else incentives
     members, categories = spend.members, spend.categories
     n_rows, n_suggested = len(spend.member), len(suggested.member)
     affinity = Columns(

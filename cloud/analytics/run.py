@@ -23,7 +23,7 @@ from cloud.analytics.aggregates import (
 from cloud.analytics.aside import Reads, worth_it
 from cloud.analytics.bulk import Columns, insert_columns, insert_rows
 from cloud.analytics.grid import CHAIN
-from cloud.analytics.keptspend import kept_spend
+from cloud.analytics.keptspend import bring_up_to_date
 from cloud.analytics.kpis import ACTIVE_DAYS
 from cloud.analytics.lines import copy_sale_lines
 from cloud.analytics.patterns import Patterns, member_patterns, micros, moment_of
@@ -125,18 +125,19 @@ def run_analytics(
 
     With the PII ``vault``, sale lines are first copied out of the sealed sale events
     received since the last run (category preferences need them), and feedback comments
-    stored without a sentiment are scored (committed first). With ``aside`` the KPI grid
-    and the cohorts are read by a second process meanwhile (``aside.py``); by default when
-    the chain is large enough for it to pay. Members' spend per category and the closed
-    months' points are kept from one pass to the next (``keptspend.py``, ``grid.py``).
+    stored without a sentiment are scored, and the kept category spend is brought up to
+    date (``keptspend.py``; all committed first). With ``aside`` the members' spend and
+    incentive answers, then the KPI grid and the cohorts, are read by a second process
+    meanwhile (``aside.py``); by default when the chain is large enough for it to pay.
     """
     started = time.monotonic()
     clock = _Clock()
     segments = load_segments()
-    # Lines and sentiments first, committed: the other process reads the lines.
+    # Lines, sentiments and the kept spend first, committed: the other process reads them.
     with engine.begin() as conn:
         lines = copy_sale_lines(conn, vault) if vault is not None else 0
         scored = score_unscored(conn, vault) if vault is not None else 0
+        bring_up_to_date(conn, as_of)
     clock.lap("open_events_and_comments")
     if aside is None:
         aside = worth_it(engine)
@@ -168,10 +169,10 @@ def _members_and_aggregates(
     clock.lap("store_members")
     reads.meanwhile(conn, as_of)
     clock.lap("points")
-    spend = kept_spend(conn, as_of)
-    clock.lap("spend")
+    spend, incentives = reads.spend(conn, as_of), reads.incentives(conn, as_of)
+    clock.lap("spend_wait" if reads.aside else "spend")
     member_segments = dict(zip(rows.column("member_id"), rows.column("segment"), strict=True))
-    preferences, chosen = store_preferences(conn, as_of, member_segments, spend)
+    preferences, chosen = store_preferences(conn, as_of, member_segments, spend, incentives)
     homes = Homes.read(conn)
     store_preference_sums(
         conn, as_of.date(), chosen.affinities, chosen.suggestions, chosen.incentives, homes
