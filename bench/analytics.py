@@ -193,8 +193,12 @@ def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -
     aside, both = "", peak
     if figures := result["aside_figures"]:
         aside = (
-            f" + reading aside: grid {figures['grid_s']:.2f} s ({figures['grid_cpu_s']:.2f} s CPU), "
-            f"peak RSS {figures['peak_rss_mb']} MB"
+            " + reading aside: "
+            + ", ".join(
+                f"{name} {figures[name + '_s']:.2f} s ({figures[name + '_cpu_s']:.2f} s CPU)"
+                for name in ("spend", "incentives", "grid")
+            )
+            + f", peak RSS {figures['peak_rss_mb']} MB"
         )
         both += figures["peak_rss_mb"]
     print(
@@ -207,10 +211,10 @@ def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -
 
 
 def _steps(result: dict[str, Any]) -> None:
-    cpu = result["steps_cpu"]
+    cpu, peak = result["steps_cpu"], result["steps_peak_mb"]
     print(
-        "  steps, wall s (CPU s):",
-        ", ".join(f"{k} {v:.2f} ({cpu[k]:.2f})" for k, v in result["steps"].items()),
+        "  steps, wall s (CPU s, the process's peak MB by its end):",
+        ", ".join(f"{k} {v:.2f} ({cpu[k]:.2f}, {peak[k]})" for k, v in result["steps"].items()),
     )
 
 

@@ -28,6 +28,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -160,19 +161,23 @@ def main() -> None:
     engine = make_engine(url)
     figures: dict[str, Any] = {}
     gc.disable()  # see run._collector_paused
-    try:
-        with engine.connect() as conn:
-            with _measured(figures, "spend"):
-                _send(answers, "spend", read_spend(conn, as_of))
-            with _measured(figures, "incentives"):
-                _send(answers, "incentives", incentive_rows(conn, as_of))
-            with _measured(figures, "grid"):
-                _send(answers, "grid", sales_aggregates(conn, as_of, with_liability=False))
-        _send(answers, "figures", {**figures, "peak_rss_mb": _peak_kb() // 1024})
-    except Exception:
-        _send(answers, "error", traceback.format_exc())
-    finally:
-        engine.dispose()
+    # Answers are written by another thread: the pass takes the spend (hundreds of MB) off
+    # the pipe only when it needs it, and the grid is counted meanwhile.
+    with ThreadPoolExecutor(1) as writer:
+        try:
+            with engine.connect() as conn:
+                with _measured(figures, "spend"):
+                    writer.submit(_send, answers, "spend", read_spend(conn, as_of))
+                with _measured(figures, "incentives"):
+                    writer.submit(_send, answers, "incentives", incentive_rows(conn, as_of))
+                with _measured(figures, "grid"):
+                    grid = sales_aggregates(conn, as_of, with_liability=False)
+                writer.submit(_send, answers, "grid", grid)
+            writer.submit(_send, answers, "figures", {**figures, "peak_rss_mb": _peak_kb() // 1024})
+        except Exception:
+            writer.submit(_send, answers, "error", traceback.format_exc())
+        finally:
+            engine.dispose()
 
 
 def _peak_kb() -> int:

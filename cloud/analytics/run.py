@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import resource
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -80,17 +81,20 @@ def _clv_columns(s: clv.Summary) -> dict[str, Any]:
 
 
 class _Clock:
-    """Seconds per step of a pass, for the bench and the log (where a slow pass goes)."""
+    """Seconds per step of a pass, for the bench and the log (where a slow pass goes), and
+    the process's peak memory by the end of each step (where it grows)."""
 
     def __init__(self) -> None:
         self.last, self.last_cpu = time.monotonic(), time.process_time()
         self.steps: dict[str, float] = {}
         self.cpu: dict[str, float] = {}  # CPU seconds: on a loaded machine wall time lies
+        self.peak_mb: dict[str, int] = {}
 
     def lap(self, name: str) -> None:
         now, cpu = time.monotonic(), time.process_time()
         self.steps[name] = round(now - self.last, 3)
         self.cpu[name] = round(cpu - self.last_cpu, 3)
+        self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         self.last, self.last_cpu = now, cpu
 
 
@@ -192,6 +196,7 @@ def _members_and_aggregates(
         "preferences": preferences,
         "steps": clock.steps,
         "steps_cpu": clock.cpu,
+        "steps_peak_mb": clock.peak_mb,
         "read_aside": reads.aside,
         "aside_figures": aside_figures,
         "chain": _chain(stored["run"]),
