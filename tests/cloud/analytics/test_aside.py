@@ -22,6 +22,7 @@ from cloud.tables import (
     analytics_runs,
     member_analytics,
     member_categories,
+    member_incentives,
     member_suggestions,
 )
 from common.pii import PiiVault
@@ -33,6 +34,7 @@ COMPARED = (
     analytics_categories,
     member_categories,
     member_suggestions,
+    member_incentives,
     member_analytics,
 )
 
@@ -51,12 +53,13 @@ def test_reading_aside_stores_what_reading_in_place_does(cloud_app_any: Flask) -
     read_aside = run_analytics(engine, AS_OF, vault, aside=True)  # a rerun replaces the day
     assert in_place["read_aside"] is False and read_aside["read_aside"] is True
     assert before["analytics_kpis"] and before["member_categories"]  # something compared
+    assert before["member_incentives"]
     assert _tables(engine) == before
     for key in ("chain", "chain_months", "store_months", "cohorts", "preferences", "segments"):
         assert read_aside[key] == in_place[key], key
     assert "kpi_grid_wait" in read_aside["steps"] and "kpi_grid" in in_place["steps"]
     figures = read_aside["aside_figures"]  # as the other process measured itself
-    assert figures["grid_cpu_s"] > 0
+    assert figures["spend_cpu_s"] > 0 and figures["grid_cpu_s"] > 0
     assert figures["peak_rss_mb"] > 10 and in_place["aside_figures"] == {}
     with engine.connect() as conn:
         runs = conn.execute(sa.select(sa.func.count()).select_from(analytics_runs)).scalar()
