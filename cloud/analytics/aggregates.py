@@ -110,7 +110,7 @@ def sums_by_store(
     ``bincount``. Integer values are summed exactly (``np.add.at``); floats as floats.
     Only cells with members are returned.
     """
-    if not member_ids:
+    if len(member_ids) == 0:
         return {}
     coder = Coder()
     coder.add(tuple(keys))

@@ -10,10 +10,12 @@ gets the plain SQLAlchemy insert.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, overload
 
+import numpy as np
 import sqlalchemy as sa
 
 CHUNK = 50_000
@@ -39,29 +41,46 @@ def insert_rows(
 
 
 def insert_columns(
-    conn: sa.Connection, table: sa.Table, columns: Mapping[str, Sequence[Any]]
+    conn: sa.Connection, table: sa.Table, columns: Mapping[str, Sequence[Any] | np.ndarray]
 ) -> int:
     """Insert rows given as columns (name → values, all as long); return how many.
 
     On SQLite each column that needs converting is converted whole and the rows are
     streamed to the driver straight from the columns: a million members' rows are never
-    made into tuples and taken apart again, as ``insert_rows`` does chunk by chunk.
+    made into tuples and taken apart again, as ``insert_rows`` does chunk by chunk. A
+    column may be a numpy array: it becomes Python values a chunk at a time, so millions
+    of rows are never held as Python numbers all at once.
     """
     names = list(columns)
+    count = len(columns[names[0]]) if names else 0
     if conn.dialect.name != "sqlite":
-        return insert_rows(conn, table, names, zip(*columns.values(), strict=True))
-    values = [
-        _converted(p, columns[name]) if p else columns[name]
-        for name, p in zip(names, _processors(conn, [table.c[n] for n in names]), strict=True)
-    ]
+        streams = [_values(columns[name]) for name in names]
+        return insert_rows(conn, table, names, zip(*streams, strict=True))
+    streams = []
+    for name, p in zip(names, _processors(conn, [table.c[n] for n in names]), strict=True):
+        column = columns[name]
+        if p is None:
+            streams.append(_values(column))
+        else:
+            listed = column.tolist() if isinstance(column, np.ndarray) else column
+            streams.append(iter(_converted(p, listed)))
     driver = conn.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
-        cursor.executemany(_insert_sql(conn, table, names), zip(*values, strict=True))
+        cursor.executemany(_insert_sql(conn, table, names), zip(*streams, strict=True))
     finally:
         cursor.close()
-    return len(values[0]) if values else 0
+    return count
+
+
+def _values(column: Sequence[Any] | np.ndarray) -> Iterator[Any]:
+    """Iterate a column's values as Python objects (a numpy array's a chunk at a time)."""
+    if not isinstance(column, np.ndarray):
+        return iter(column)
+    return itertools.chain.from_iterable(
+        column[start : start + CHUNK].tolist() for start in range(0, len(column), CHUNK)
+    )
 
 
 def _processors(
@@ -138,7 +157,7 @@ class Columns(Sequence[Mapping[str, Any]]):
     is a light view on the columns, made when asked for, not a dict held per row.
     """
 
-    def __init__(self, columns: dict[str, list[Any]]) -> None:
+    def __init__(self, columns: dict[str, Any]) -> None:
         self.columns = columns
         self._length = len(columns["member_id"])
 
@@ -161,15 +180,15 @@ class Columns(Sequence[Mapping[str, Any]]):
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         return (_RowView(self.columns, i) for i in range(self._length))
 
-    def column(self, name: str) -> list[Any]:
-        """Return one column's values, in member order."""
+    def column(self, name: str) -> Any:
+        """Return one column's values, in member order (a list or a numpy array)."""
         return self.columns[name]
 
 
 class _RowView(Mapping[str, Any]):
     __slots__ = ("_columns", "_i")
 
-    def __init__(self, columns: dict[str, list[Any]], i: int) -> None:
+    def __init__(self, columns: dict[str, Any], i: int) -> None:
         self._columns, self._i = columns, i
 
     def __getitem__(self, key: str) -> Any:

@@ -128,14 +128,13 @@ def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
     return gatherer.spend()
 
 
-def _round4(values: Floats) -> list[float]:
+def _round4(values: Floats) -> Floats:
     """Round to 4 decimals exactly as Python's round() does, a million at a time."""
-    fast = np.round(values, 4)
+    out = np.round(values, 4)
     # np.round scales by 10**4 first, which can tip a value sitting on a half the other
     # way: those few go through round() itself.
     scaled = values * 1e4
     near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-    out: list[float] = fast.tolist()
     for i in np.flatnonzero(near_half).tolist():
         out[i] = round(float(values[i]), 4)
     return out
@@ -146,8 +145,8 @@ class Affinity:
     """Member-category affinity columns (aligned with a ``Spend``'s rows) and the chain's
     per-category rows."""
 
-    share: list[float]
-    affinity: list[float]
+    share: Floats
+    affinity: Floats
     chain: list[dict[str, Any]]
 
 
@@ -200,8 +199,8 @@ def affinity_rows(
             gathered.category.tolist(),
             gathered.purchases.tolist(),
             gathered.rial.tolist(),
-            found.share,
-            found.affinity,
+            found.share.tolist(),
+            found.affinity.tolist(),
             strict=True,
         )
     ]
@@ -292,7 +291,7 @@ def _top(
     out.member.extend(members[rows].tolist())
     out.rank.extend((ranks + 1).tolist())
     out.category.extend(best[rows, ranks].tolist())
-    out.lift.extend(_round4(picked[rows, ranks]))
+    out.lift.extend(_round4(picked[rows, ranks]).tolist())
 
 
 @dataclass(frozen=True)
@@ -324,13 +323,15 @@ def store_preferences(
     incentives = incentive_rows(conn, as_of) if incentives is None else incentives
     members, categories = spend.members, spend.categories
     n_rows, n_suggested = len(spend.member), len(suggested.member)
+    # Arrays, not lists: millions of rows, turned into Python values a chunk at a time
+    # as they are written (``insert_columns``).
     affinity = Columns(
         {
-            "member_id": [members[m] for m in spend.member.tolist()],
-            "category": [categories[c] for c in spend.category.tolist()],
+            "member_id": np.array(members, dtype=object)[spend.member],
+            "category": np.array(categories, dtype=object)[spend.category],
             "computed_on": [day] * n_rows,
-            "purchases": spend.purchases.tolist(),
-            "amount_rial": spend.rial.tolist(),
+            "purchases": spend.purchases,
+            "amount_rial": spend.rial,
             "share": found.share,
             "affinity": found.affinity,
         }

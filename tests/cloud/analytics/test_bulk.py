@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import sqlalchemy as sa
 from flask import Flask
 
+from cloud.analytics import bulk
 from cloud.analytics.bulk import insert_columns, insert_rows
 from cloud.tables import sale_lines
 
@@ -62,3 +64,32 @@ def test_columns_read_back_like_sqlalchemy_inserts(cloud_app_any: Flask) -> None
     for row in rows:
         stored = read[str(row["sale_id"])]
         assert stored | {"received_at": stored["received_at"].replace(tzinfo=dt.UTC)} == row
+
+
+def test_columns_given_as_numpy_arrays_are_stored_as_python_values(cloud_app_any: Flask) -> None:
+    """GIVEN int64 and object arrays longer than a chunk WHEN written as columns THEN every
+    row reads back with its numbers and texts (SQLite's driver binds no numpy integer)."""
+    engine = cloud_app_any.extensions["vafa"].engine
+    n = bulk.CHUNK + 7
+    amounts = np.arange(n, dtype=np.int64) * 1_000 + 3
+    columns = {
+        "sale_id": np.array([f"n{i}" for i in range(n)], dtype=object),
+        "line_no": np.zeros(n, dtype=np.int64),
+        "member_id": ["m1"] * n,
+        "category": np.array(["لبنیات", "نان"], dtype=object)[np.arange(n) % 2],
+        "sku": [""] * n,
+        "quantity": np.ones(n, dtype=np.int64),
+        "amount_rial": amounts,
+        "received_at": [AT] * n,
+    }
+    with engine.begin() as conn:
+        assert insert_columns(conn, sale_lines, columns) == n
+    with engine.connect() as conn:
+        read = {
+            r.sale_id: (r.category, r.amount_rial, r.quantity)
+            for r in conn.execute(sa.select(sale_lines))
+        }
+    assert len(read) == n
+    assert read["n0"] == ("لبنیات", 3, 1)
+    assert read[f"n{n - 1}"] == ("نان" if (n - 1) % 2 else "لبنیات", int(amounts[-1]), 1)
+    assert sum(amount for _, amount, _ in read.values()) == int(amounts.sum())
