@@ -27,6 +27,9 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
 
+_NOTHING = np.zeros(0, np.int64)
+
+
 class KeptSales:
     """The kept sales up to a moment, as arrays sorted by time."""
 
@@ -54,18 +57,17 @@ class KeptSales:
             )
         self.member_ids, member_codes = member_coder.codes()
         self.store_names, store_codes = store_coder.codes()
-        columns = [
-            np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
-            for k in range(4)
-        ]
-        order = np.argsort(columns[0], kind="stable")  # in time order
-        at_, amount_, earned_, redeemed_ = (c[order] for c in columns)
-        self.at: Floats = at_.astype(np.float64)
+        # A column at a time, each chunk's piece let go once joined and the joined column
+        # once ordered: nine million sales' columns are held about once, not three times.
+        times = _taken(parts, 0).astype(np.float64, copy=False)
+        order = np.argsort(times, kind="stable")  # in time order
+        self.at: Floats = times[order]
+        del times
         self.members: Ints = member_codes[order]
         self.stores: Ints = store_codes[order]
-        self.amount: Ints = amount_
-        self.earned: Ints = earned_
-        self.redeemed: Ints = redeemed_
+        self.amount: Ints = _taken(parts, 1)[order]
+        self.earned: Ints = _taken(parts, 2)[order]
+        self.redeemed: Ints = _taken(parts, 3)[order]
 
     def first_purchase(self) -> Floats:
         """Return each member code's first kept purchase (seconds since the epoch)."""
@@ -73,6 +75,14 @@ class KeptSales:
         out = np.zeros(len(self.member_ids), dtype=np.float64)
         out[codes] = self.at[first]  # sales are in time order: the first index is the first
         return out
+
+
+def _taken(parts: list[list[npt.NDArray[Any]]], k: int) -> npt.NDArray[Any]:
+    """Join column ``k`` of every chunk, letting each chunk's piece go."""
+    pieces = [p[k] for p in parts]
+    for p in parts:
+        p[k] = _NOTHING
+    return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
 
 
 def _seconds(values: Sequence[Any], conn: sa.Connection) -> Floats:
