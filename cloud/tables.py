@@ -231,9 +231,7 @@ ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column(
-        "event_id", sa.String(32), sa.ForeignKey("events.id"), nullable=False, index=True
-    ),
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id"), nullable=False, index=True),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("reverses", sa.String(32)),
     sa.Column("memo", sa.String(200), nullable=False, server_default=""),
