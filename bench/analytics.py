@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     a first pass), so a million members need not have ten million events sealed and opened.
     ``--data FILE`` (with ``--pass-only``) keeps the chain after its first pass in FILE (and
     its PII key in FILE.key) and, when FILE exists, starts from a copy of it: a million
-    members are generated once, not for every measurement.
+    members are generated once, not for every measurement. ``--new-days`` (with
+    ``--data``) adds a day of trade before each day's pass, as the chain's last day again.
     """
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--pass-only"]:
@@ -88,12 +89,13 @@ def main(argv: list[str] | None = None) -> None:
             data = Path(rest[at + 1])
             del rest[at : at + 2]
         copied = "--lines-copied" in rest
-        sizes = [a for a in rest if a != "--lines-copied"]
+        new_days = "--new-days" in rest
+        sizes = [a for a in rest if a not in ("--lines-copied", "--new-days")]
         members = int(sizes[0]) if sizes else PASS_MEMBERS
         if data is None:
             full_pass(members, lines_copied=copied)
         else:
-            kept_pass(data, members, lines_copied=copied)
+            kept_pass(data, members, lines_copied=copied, new_days=new_days)
         return
     for n in MEMBERS:
         s = _whole_days(n)
@@ -156,9 +158,10 @@ def _filled(engine: sa.Engine, vault: PiiVault, members: int, lines_copied: bool
     )
 
 
-def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
+def kept_pass(data: Path, members: int, lines_copied: bool, new_days: bool = False) -> None:
     """Time the next two days' passes on a copy of the chain kept in ``data`` (generated and
-    analysed once, as of AS_OF, when the file does not exist yet)."""
+    analysed once, as of AS_OF, when the file does not exist yet), each after a day of
+    trade when ``new_days``."""
     key = data.with_name(data.name + ".key")
     if not data.exists():
         part = data.with_name(data.name + ".part")
@@ -178,8 +181,67 @@ def kept_pass(data: Path, members: int, lines_copied: bool) -> None:
         engine = make_engine(f"sqlite:///{copy}")
         migrate(engine)
         for day in (1, 2):
+            if new_days:
+                _trade_a_day(engine, day)
             _timed(f"day {day} after", engine, AS_OF + dt.timedelta(days=day), vault)
         engine.dispose()
+
+
+DAY = dt.timedelta(days=1)
+
+
+def _shifted(column: str, days: int) -> str:
+    """SQLite: a stored moment (``YYYY-MM-DD HH:MM:SS.ffffff``) ``days`` later."""
+    return f"strftime('%Y-%m-%d %H:%M:%S', {column}, '+{days} days') || substr({column}, 20)"
+
+
+def _trade_a_day(engine: sa.Engine, day: int) -> None:
+    """Add day ``day`` after AS_OF to a kept SQLite chain: the chain's last day again (its
+    sales, lines, events and ledger postings, under new ids, received a day later each)
+    and a refund of one in sixty of the previous day's sales; the lines as copied."""
+    since, until = (f"{moment:%Y-%m-%d %H:%M:%S}" for moment in (AS_OF - DAY, AS_OF))
+    last_day = f"received_at > '{since}' AND received_at <= '{until}'"
+    shift = _shifted("received_at", day)
+    new = f"|| '-{day}'"
+    far = day * 1_000_000_000
+    sql = [
+        f"INSERT INTO events (id, terminal_id, seq, kind, digest, body_enc, received_at) "
+        f"SELECT id {new}, terminal_id, seq + {far}, kind, digest, NULL, {shift} "
+        f"FROM events WHERE {last_day}",
+        f"INSERT INTO ledger_entries (id, event_id, kind, reverses, memo) "
+        f"SELECT l.id {new}, l.event_id {new}, l.kind, NULL, l.memo FROM ledger_entries l "
+        f"WHERE l.event_id IN (SELECT id FROM events WHERE {last_day})",
+        f"INSERT INTO ledger_postings (entry_id, account, amount) "
+        f"SELECT p.entry_id {new}, p.account, p.amount FROM ledger_postings p "
+        f"WHERE p.entry_id IN (SELECT l.id FROM ledger_entries l WHERE l.event_id IN "
+        f"(SELECT id FROM events WHERE {last_day}))",
+        f"INSERT INTO sales (id, event_id, member_id, store_id, terminal_id, receipt_no, "
+        f"amount_rial, points_earned, points_redeemed, credit_redeemed_rial, coupon_code, "
+        f"coupon_rial, channel, terminal_time, received_at, refunded_at) "
+        f"SELECT id {new}, event_id {new}, member_id, store_id, terminal_id, receipt_no + {far}, "
+        f"amount_rial, points_earned, points_redeemed, credit_redeemed_rial, NULL, coupon_rial, "
+        f"channel, terminal_time, {shift}, NULL FROM sales WHERE {last_day} "
+        f"AND refunded_at IS NULL",
+        f"INSERT INTO sale_lines (sale_id, line_no, member_id, category, sku, quantity, "
+        f"amount_rial, received_at) SELECT sale_id {new}, line_no, member_id, category, sku, "
+        f"quantity, amount_rial, {shift} FROM sale_lines WHERE sale_id IN "
+        f"(SELECT id FROM sales WHERE {last_day} AND refunded_at IS NULL)",
+        f"UPDATE sales SET refunded_at = {_shifted('received_at', 1)} WHERE rowid IN "
+        f"(SELECT rowid FROM sales WHERE id LIKE '%-{day - 1}' AND rowid % 60 = 0)"
+        if day > 1
+        else f"UPDATE sales SET refunded_at = {_shifted('received_at', 1)} WHERE rowid IN "
+        f"(SELECT rowid FROM sales WHERE {last_day} AND refunded_at IS NULL "
+        f"AND rowid % 60 = 0)",
+        "UPDATE settings SET value = (SELECT replace(max(received_at), ' ', 'T') || '+00:00' "
+        "FROM sale_lines) WHERE key = 'analytics.sale_lines_through'",
+    ]
+    with engine.begin() as conn:
+        counts = [conn.exec_driver_sql(statement).rowcount for statement in sql]
+    print(
+        f"day {day}: {counts[3]:,} sales, {counts[4]:,} lines, {counts[0]:,} events, "
+        f"{counts[2]:,} postings added; {counts[5]:,} sales refunded",
+        flush=True,
+    )
 
 
 def _timed(label: str, engine: sa.Engine, as_of: dt.datetime, vault: PiiVault) -> None:
