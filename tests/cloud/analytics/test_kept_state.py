@@ -137,7 +137,7 @@ def test_kept_spend_follows_new_lines_refunds_and_late_orders(cloud_app_any: Fla
     assert {s for s, _ in old_sales} <= left_out
 
     member = old_sales[0][1]
-    with engine.begin() as conn:  # lines after the boundary: one kept, one in the tail
+    with engine.begin() as conn:  # lines after the boundary: grouped on each pass, not kept
         _sale_with_lines(conn, "w-new", member, AS_OF + dt.timedelta(hours=2), [("نان", 7_000)])
         _sale_with_lines(conn, "w-tail", member, later, [("تازه", 9_000), ("نان", 1_000)])
     kept, fresh = _both(engine, later)
