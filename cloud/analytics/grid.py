@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cloud.analytics.lines import read_setting, write_setting
 from cloud.analytics.months import month_case, month_key, month_start, months_between, next_month
 from cloud.analytics.salesgrid import (
     Enrolled,
@@ -37,7 +38,6 @@ from cloud.tables import (
     members,
     points_closed_months,
     sales,
-    settings,
     stores,
     terminals,
 )
@@ -107,7 +107,7 @@ def _closed_points(conn: sa.Connection, before: dt.datetime) -> tuple[dt.datetim
     month; one that did (a batch stamped before a month's end, committed after it;
     demo data; a test) changes the count, and the months are read again.
     """
-    kept = conn.execute(sa.select(settings.c.value).where(settings.c.key == CLOSED_POINTS)).scalar()
+    kept = read_setting(conn, CLOSED_POINTS)
     if kept:
         moment, count = kept.split(" ")
         boundary = dt.datetime.fromisoformat(moment)
@@ -128,10 +128,7 @@ def _keep_closed(conn: sa.Connection, boundary: dt.datetime, points: Mapping[Key
     ]
     if rows:
         conn.execute(sa.insert(points_closed_months), rows)
-    conn.execute(sa.delete(settings).where(settings.c.key == CLOSED_POINTS))
-    value = f"{boundary.isoformat()} {_events_before(conn, boundary)}"
-    now = dt.datetime.now(dt.UTC)
-    conn.execute(sa.insert(settings), [{"key": CLOSED_POINTS, "value": value, "updated_at": now}])
+    write_setting(conn, CLOSED_POINTS, f"{boundary.isoformat()} {_events_before(conn, boundary)}")
 
 
 def _ratio(part: int, whole: int) -> float:

@@ -28,12 +28,11 @@ from collections.abc import Collection
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from cloud.analytics.bulk import driver_chunks
-from cloud.analytics.lines import OVERLAP, copied_through
-from cloud.analytics.preferences import CHUNK, Gatherer, Spend, spend_columns
-from cloud.tables import member_category_spend, sale_lines, sales, settings, spend_refunds
+from cloud.analytics.lines import OVERLAP, copied_through, read_setting, write_setting
+from cloud.analytics.preferences import Spend, gathered, spend_columns
+from cloud.storage import upsert_into
+from cloud.tables import member_category_spend, sale_lines, sales, spend_refunds
 
 KEPT = "analytics.spend_through"  # "<boundary> <lines received up to it>"
 spend = member_category_spend
@@ -60,12 +59,12 @@ def bring_up_to_date(conn: sa.Connection, as_of: dt.datetime) -> None:
         conn.execute(sa.delete(spend_refunds))
         _add(conn, None, boundary)
         _keep(conn, boundary, _lines(conn, None, boundary))
-    elif boundary > kept[0]:
-        _take_off_refunds(conn, kept[0])
-        _add(conn, kept[0], boundary)
-        _keep(conn, boundary, kept[1] + _lines(conn, kept[0], boundary))
-    else:
-        _take_off_refunds(conn, kept[0])
+        return
+    since, count = kept
+    _take_off_refunds(conn, since)
+    if boundary > since:
+        _add(conn, since, boundary)
+        _keep(conn, boundary, count + _lines(conn, since, boundary))
 
 
 def read_spend(conn: sa.Connection, as_of: dt.datetime) -> Spend:
@@ -92,7 +91,7 @@ def include(conn: sa.Connection, sale_ids: Collection[str]) -> None:
 
 
 def _kept(conn: sa.Connection) -> tuple[dt.datetime, int] | None:
-    value = conn.execute(sa.select(settings.c.value).where(settings.c.key == KEPT)).scalar()
+    value = read_setting(conn, KEPT)
     if not value:
         return None
     moment, count = value.split(" ")
@@ -100,10 +99,7 @@ def _kept(conn: sa.Connection) -> tuple[dt.datetime, int] | None:
 
 
 def _keep(conn: sa.Connection, boundary: dt.datetime, count: int) -> None:
-    conn.execute(sa.delete(settings).where(settings.c.key == KEPT))
-    now = dt.datetime.now(dt.UTC)
-    value = f"{boundary.isoformat()} {count}"
-    conn.execute(sa.insert(settings), [{"key": KEPT, "value": value, "updated_at": now}])
+    write_setting(conn, KEPT, f"{boundary.isoformat()} {count}")
 
 
 def _between(since: dt.datetime | None, until: dt.datetime) -> sa.ColumnElement[bool]:
@@ -137,7 +133,7 @@ def _grouped(where: sa.ColumnElement[bool], sign: int) -> sa.Select[tuple[str, s
 
 def _upsert(conn: sa.Connection, rows: sa.Select[tuple[str, str, int, int]]) -> None:
     """Add grouped rows to the kept sums (a new member and category is inserted)."""
-    insert = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(spend)
+    insert = upsert_into(conn, spend)
     names = ["member_id", "category", "purchases", "amount_rial"]
     # The grouped SELECT has a WHERE, so SQLite cannot read ON CONFLICT as a join's ON.
     statement = insert.from_select(names, rows)
@@ -169,8 +165,11 @@ def _take_off_refunds(conn: sa.Connection, boundary: dt.datetime) -> None:
     """Take off the lines, received up to ``boundary``, of sales refunded since they were
     added."""
     newly = _refunded().where(sales.c.id.not_in(sa.select(spend_refunds.c.sale_id)))
-    these = sa.and_(sale_lines.c.sale_id.in_(newly), sale_lines.c.received_at <= boundary)
-    found = sa.select(sale_lines.c.sale_id).distinct().where(these)
+    found = (
+        sa.select(sale_lines.c.sale_id)
+        .distinct()
+        .where(sale_lines.c.sale_id.in_(newly), sale_lines.c.received_at <= boundary)
+    )
     sale_ids = list(conn.execute(found).scalars())
     if not sale_ids:
         return
@@ -183,31 +182,25 @@ def _take_off_refunds(conn: sa.Connection, boundary: dt.datetime) -> None:
 
 def _read_kept(conn: sa.Connection) -> Spend:
     query = sa.select(spend.c.member_id, spend.c.category, spend.c.purchases, spend.c.amount_rial)
-    gatherer = Gatherer()
-    for chunk in driver_chunks(conn, query.order_by(spend.c.member_id, spend.c.category), CHUNK):
-        gatherer.add(chunk)
-    return gatherer.spend()
+    return gathered(conn, query.order_by(spend.c.member_id, spend.c.category))
 
 
 def _grouped_spend(conn: sa.Connection, since: dt.datetime, until: dt.datetime) -> Spend:
     """Group the kept lines received after the boundary, up to the analysis moment."""
     kept_lines = sa.and_(_between(since, until), sale_lines.c.sale_id.not_in(_refunded()))
     query = _grouped(kept_lines, 1).order_by(sale_lines.c.member_id, sale_lines.c.category)
-    gatherer = Gatherer()
-    for chunk in driver_chunks(conn, query, CHUNK):
-        gatherer.add(chunk)
-    return gatherer.spend()
+    return gathered(conn, query)
 
 
 def _merged(kept: Spend, more: Spend) -> Spend:
     """Return the sums of two spends, a member's rows together, categories sorted."""
     if not len(more.member):
         return kept
-    code = {m: i for i, m in enumerate(kept.members)}
     members = list(kept.members)
+    code = {m: i for i, m in enumerate(members)}
     for m in more.members:
-        code.setdefault(m, len(code))
-        if len(code) > len(members):
+        if m not in code:
+            code[m] = len(members)
             members.append(m)
     categories = sorted(set(kept.categories) | set(more.categories))
     place = {c: j for j, c in enumerate(categories)}

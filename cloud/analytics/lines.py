@@ -31,19 +31,28 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # SQLite drops the zone
 
 
+def read_setting(conn: sa.Connection, key: str) -> str | None:
+    """Return a ``settings`` value the analytics keep between runs (None if never set)."""
+    value = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
+    return str(value) if value else None
+
+
+def write_setting(conn: sa.Connection, key: str, value: str) -> None:
+    """Set a ``settings`` value the analytics keep between runs."""
+    conn.execute(sa.delete(settings).where(settings.c.key == key))
+    now = dt.datetime.now(dt.UTC)
+    conn.execute(sa.insert(settings), [{"key": key, "value": value, "updated_at": now}])
+
+
 def copied_through(conn: sa.Connection) -> dt.datetime | None:
     """Return the newest sale event whose lines were copied (None before the first run)."""
-    value = conn.execute(sa.select(settings.c.value).where(settings.c.key == WATERMARK)).scalar()
+    value = read_setting(conn, WATERMARK)
     return dt.datetime.fromisoformat(value) if value else None
 
 
 def set_watermark(conn: sa.Connection, moment: dt.datetime) -> None:
     """Record that the lines of events received up to ``moment`` are copied."""
-    now = dt.datetime.now(dt.UTC)
-    conn.execute(sa.delete(settings).where(settings.c.key == WATERMARK))
-    conn.execute(
-        sa.insert(settings), [{"key": WATERMARK, "value": moment.isoformat(), "updated_at": now}]
-    )
+    write_setting(conn, WATERMARK, moment.isoformat())
 
 
 def lines_of(body: dict[str, Any], received_at: dt.datetime) -> list[dict[str, Any]]:

@@ -70,10 +70,10 @@ class Spend:
     @classmethod
     def of(cls, rows: Iterable[tuple[str, str, int, int]]) -> Spend:
         """Gather (member, category, sales, Rials) rows, one per member and category."""
-        return Gatherer().add(rows).spend()
+        return _Gatherer().add(rows).spend()
 
 
-class Gatherer:
+class _Gatherer:
     """Turn chunks of (member, category, sales, Rials) rows into a ``Spend``."""
 
     def __init__(self) -> None:
@@ -81,7 +81,7 @@ class Gatherer:
         self.categories = Coder()
         self.parts: list[list[Ints]] = []
 
-    def add(self, rows: Iterable[tuple[str, str, int, int]]) -> Gatherer:
+    def add(self, rows: Iterable[tuple[str, str, int, int]]) -> _Gatherer:
         rows = list(rows)
         if rows:
             members, categories, counts, rials = zip(*rows, strict=True)
@@ -103,6 +103,15 @@ class Gatherer:
         return Spend(members, sorted(names), member, remap[category], counts, rials)
 
 
+def gathered(conn: sa.Connection, query: sa.Select[Any]) -> Spend:
+    """Return a ``Spend`` from a query's (member, category, sales, Rials) rows, a member's
+    rows together, read as the driver gives them."""
+    gatherer = _Gatherer()
+    for chunk in driver_chunks(conn, query, CHUNK * 10):
+        gatherer.add(chunk)
+    return gatherer.spend()
+
+
 def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
     """Return each member's sales and Rials per category for kept sales up to ``as_of``."""
     # Lines carry their sale's time; refunds are few, so leaving them out by a NOT IN is
@@ -122,10 +131,7 @@ def spend_columns(conn: sa.Connection, as_of: dt.datetime) -> Spend:
         .group_by(sale_lines.c.member_id, sale_lines.c.category)
         .order_by(sale_lines.c.member_id, sale_lines.c.category)  # a member's rows together
     )
-    gatherer = Gatherer()
-    for chunk in driver_chunks(conn, query, CHUNK * 10):
-        gatherer.add(chunk)
-    return gatherer.spend()
+    return gathered(conn, query)
 
 
 def _round4(values: Floats) -> Floats:
